@@ -1,0 +1,4 @@
+//! Subcommand implementations of the binary (argument structs and printing only).
+
+pub mod mvn;
+pub mod normality;

@@ -1,0 +1,3 @@
+//! The run directory: format v1 (`docs/run-dir-format.md`), reading and validation.
+
+pub mod npy;
