@@ -91,8 +91,8 @@ pub fn check(ctx: &Context) -> CheckResult {
         .iter()
         .map(|c| c.clone().symmetric_eigen().eigenvalues.max())
         .collect();
-    let top_ratio = top.iter().cloned().fold(f64::MIN, f64::max)
-        / top.iter().cloned().fold(f64::MAX, f64::min);
+    let top_ratio =
+        top.iter().cloned().fold(f64::MIN, f64::max) / top.iter().cloned().fold(f64::MAX, f64::min);
 
     let summary = match verdict {
         Verdict::Pass => format!(

@@ -153,7 +153,13 @@ pub fn check(ctx: &Context) -> CheckResult {
         let sig = direct_ok && adj_p[j] < th.alpha;
         let sk = abs_interval(e.skew_ci);
         let ku = abs_interval(e.kurt_ci);
-        let v_s = decide(e.skew.abs(), sk[1], sk[0], th.gaussian_max_abs_skewness, sig);
+        let v_s = decide(
+            e.skew.abs(),
+            sk[1],
+            sk[0],
+            th.gaussian_max_abs_skewness,
+            sig,
+        );
         let v_k = decide(
             e.kurt.abs(),
             ku[1],
@@ -227,7 +233,10 @@ pub fn check(ctx: &Context) -> CheckResult {
                 "direct"
             },
             match p_worst {
-                Some(p) => format!("; D'Agostino–Pearson p = {} (Holm)", crate::report::p_text(Some(p))),
+                Some(p) => format!(
+                    "; D'Agostino–Pearson p = {} (Holm)",
+                    crate::report::p_text(Some(p))
+                ),
                 None => String::new(),
             }
         ));

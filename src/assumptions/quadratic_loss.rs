@@ -58,7 +58,10 @@ pub fn check(ctx: &Context) -> CheckResult {
         h_bar /= hessians.len() as f64;
         let h_bar = (&h_bar + h_bar.transpose()) * 0.5;
         let norm = h_bar.norm();
-        let changes: Vec<f64> = hessians.iter().map(|h| (*h - &h_bar).norm() / norm).collect();
+        let changes: Vec<f64> = hessians
+            .iter()
+            .map(|h| (*h - &h_bar).norm() / norm)
+            .collect();
         let r_h = changes.iter().cloned().fold(0.0, f64::max);
         let tol = th.quadratic_max_hessian_change;
         let v = if r_h <= tol {
@@ -71,7 +74,11 @@ pub fn check(ctx: &Context) -> CheckResult {
             "Hessian change across {} checkpoints: {:.3} ({} the tolerance {tol})",
             hessians.len(),
             r_h,
-            if v == Verdict::Pass { "within" } else { "above" }
+            if v == Verdict::Pass {
+                "within"
+            } else {
+                "above"
+            }
         ));
         key_metrics.push(
             KeyMetric::new(
@@ -153,11 +160,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                 "gradient linearity: {:.1}% of the mean-gradient variation across checkpoints is \
                  unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
                 100.0 * u,
-                if h_bar.is_some() {
-                    "Hessian"
-                } else {
-                    "fitted"
-                },
+                if h_bar.is_some() { "Hessian" } else { "fitted" },
                 100.0 * th.ci_level,
                 100.0 * lo,
                 100.0 * hi,
@@ -236,8 +239,9 @@ pub fn check(ctx: &Context) -> CheckResult {
         Verdict::Pass => "A quadratic model explains the gradients (and Hessians) observed across \
                           the checkpoints within tolerance."
             .to_string(),
-        Verdict::Fail => "The loss is not quadratic over the region the checkpoints occupy."
-            .to_string(),
+        Verdict::Fail => {
+            "The loss is not quadratic over the region the checkpoints occupy.".to_string()
+        }
         Verdict::Inconclusive => "The data cannot decide whether the loss is quadratic where the \
                                   iterates live."
             .to_string(),

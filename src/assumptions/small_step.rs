@@ -34,7 +34,11 @@ use crate::stats::descriptive::covariance_matrix;
 /// Stationary covariances of the continuous model and of the exact discrete chain, for
 /// symmetric A (eigen-decomposed) and noise covariance q. Entries for which the denominator is
 /// not positive (unstable or non-positive modes) are NaN.
-pub fn stationary_covariances(a: &DMatrix<f64>, q: &DMatrix<f64>, lr: f64) -> (DMatrix<f64>, DMatrix<f64>) {
+pub fn stationary_covariances(
+    a: &DMatrix<f64>,
+    q: &DMatrix<f64>,
+    lr: f64,
+) -> (DMatrix<f64>, DMatrix<f64>) {
     let eig = a.clone().symmetric_eigen();
     let u = &eig.eigenvectors;
     let l = &eig.eigenvalues;
@@ -98,7 +102,12 @@ pub fn check(ctx: &Context) -> CheckResult {
     a /= hessians.len() as f64;
     let lmax_each: Vec<f64> = hessians
         .iter()
-        .map(|h| ((*h + h.transpose()) * 0.5).symmetric_eigen().eigenvalues.max())
+        .map(|h| {
+            ((*h + h.transpose()) * 0.5)
+                .symmetric_eigen()
+                .eigenvalues
+                .max()
+        })
         .collect();
     let eig = a.clone().symmetric_eigen();
     let mut lambdas: Vec<f64> = eig.eigenvalues.iter().cloned().collect();
@@ -114,7 +123,11 @@ pub fn check(ctx: &Context) -> CheckResult {
     );
 
     // Noise covariance of the minibatch gradient.
-    let covs: Vec<DMatrix<f64>> = run.checkpoints.iter().map(|c| covariance_matrix(&c.grads)).collect();
+    let covs: Vec<DMatrix<f64>> = run
+        .checkpoints
+        .iter()
+        .map(|c| covariance_matrix(&c.grads))
+        .collect();
     let mut c_bar = DMatrix::zeros(k, k);
     for c in &covs {
         c_bar += c;
@@ -161,9 +174,9 @@ pub fn check(ctx: &Context) -> CheckResult {
              continuous model's by {:.1}% at most.",
             100.0 * infl
         ),
-        Verdict::Fail if el >= 2.0 => format!(
-            "The step is beyond the stability limit: ε·λ_max = {el:.3} ≥ 2."
-        ),
+        Verdict::Fail if el >= 2.0 => {
+            format!("The step is beyond the stability limit: ε·λ_max = {el:.3} ≥ 2.")
+        }
         Verdict::Fail => format!(
             "The step is too large for the continuous model: ε·λ_max = {el:.3} inflates the \
              stationary variance by {:.0}%.",

@@ -47,10 +47,9 @@ pub fn render(r: &Report) -> String {
         }
         for (i, m) in c.key_metrics.iter().enumerate() {
             let first = if i == 0 { head.clone() } else { String::new() };
-            let ci = m
-                .ci
-                .map(|[lo, hi]| format!("[{}, {}]", num(lo), num(hi)))
-                .unwrap_or_else(|| "--".into());
+            let ci =
+                m.ci.map(|[lo, hi]| format!("[{}, {}]", num(lo), num(hi)))
+                    .unwrap_or_else(|| "--".into());
             s.push_str(&format!(
                 "{} & {} & {} & {} & {} \\\\\n",
                 first,

@@ -45,7 +45,10 @@ pub fn render(r: &Report) -> String {
         "| parameters d / analysis dimension k | {} / {} ({:?}) |\n",
         r.run.dims.d, r.run.dims.k, r.run.dims.subspace
     ));
-    s.push_str(&format!("| inputs SHA-256 | `{}` |\n\n", r.run.inputs_digest));
+    s.push_str(&format!(
+        "| inputs SHA-256 | `{}` |\n\n",
+        r.run.inputs_digest
+    ));
 
     s.push_str("## Verdicts\n\n| assumption | verdict | summary |\n|---|---|---|\n");
     for (key, c) in r.assumptions.iter() {
@@ -58,9 +61,16 @@ pub fn render(r: &Report) -> String {
     }
     s.push('\n');
     for (key, c) in r.assumptions.iter() {
-        s.push_str(&format!("## {}: {}\n\n{}\n\n", title(key), c.verdict, c.summary));
+        s.push_str(&format!(
+            "## {}: {}\n\n{}\n\n",
+            title(key),
+            c.verdict,
+            c.summary
+        ));
         if !c.key_metrics.is_empty() {
-            s.push_str("| metric | estimate | CI | tolerance | p (corrected) |\n|---|---|---|---|---|\n");
+            s.push_str(
+                "| metric | estimate | CI | tolerance | p (corrected) |\n|---|---|---|---|---|\n",
+            );
             for km in &c.key_metrics {
                 s.push_str(&format!(
                     "| {} | {} | {} | {} | {} |\n",

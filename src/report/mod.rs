@@ -145,7 +145,14 @@ impl Report {
             .iter()
             .iter()
             .filter(|(_, r)| r.verdict != Verdict::Pass)
-            .map(|(k, r)| format!("  {k}: {}: {} ({})", r.verdict, r.summary, r.reasons.join("; ")))
+            .map(|(k, r)| {
+                format!(
+                    "  {k}: {}: {} ({})",
+                    r.verdict,
+                    r.summary,
+                    r.reasons.join("; ")
+                )
+            })
             .collect();
         if bad.is_empty() {
             Ok(())

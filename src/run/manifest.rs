@@ -99,9 +99,9 @@ impl Manifest {
         }
         let learning_rate = match obj.get("learning_rate") {
             None => return Err(missing("learning_rate", "the SGD step size ε > 0")),
-            Some(v) => v.as_f64().ok_or_else(|| {
-                format!("field `learning_rate` must be a number, found {v}")
-            })?,
+            Some(v) => v
+                .as_f64()
+                .ok_or_else(|| format!("field `learning_rate` must be a number, found {v}"))?,
         };
         if !(learning_rate.is_finite() && learning_rate > 0.0) {
             return Err(format!(
@@ -264,6 +264,8 @@ mod tests {
         }
         let mut v = base();
         v.as_object_mut().unwrap().remove("dataset_size");
-        assert!(Manifest::from_value(&v).unwrap_err().contains("dataset_size"));
+        assert!(Manifest::from_value(&v)
+            .unwrap_err()
+            .contains("dataset_size"));
     }
 }

@@ -184,8 +184,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn hash_file(root: &Path, path: &Path) -> Result<InputFile> {
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| Error::input(path, format!("cannot open: {e}")))?;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::input(path, format!("cannot open: {e}")))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
