@@ -15,6 +15,7 @@
 
 pub mod assumptions;
 pub mod error;
+pub mod linalg;
 pub mod ou;
 pub mod report;
 pub mod rng;

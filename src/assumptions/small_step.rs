@@ -15,12 +15,14 @@
 //!
 //! **A** comes from hessian.npy when present (the mean of the projected Hessians; with several
 //! checkpoints their spread of λ_max is the interval) — otherwise the check is inconclusive in
-//! this version.
+//! this version. When the analysis subspace is random but d is small enough to hold the Hessian
+//! (`run::FULL_HESSIAN_MAX_D`), λ_max is that of the full Hessian, by Lanczos.
 //!
 //! **Verdict**: fail when ελ_max ≥ 2 (no stationary law) or the inflation interval lies above the
-//! tolerance (or its estimate does, when significant); pass when the interval lies within it. When
-//! d > k, λ_max in a random k-dimensional subspace is only a lower bound of the full-space
-//! λ_max (Cauchy interlacing), so a pass there is reported as inconclusive.
+//! tolerance (or its estimate does, when significant); pass when the interval lies within it.
+//! When only a projected Hessian is available, λ_max in a random k-dimensional subspace is only a
+//! lower bound of the full-space λ_max (Cauchy interlacing), so a pass there is reported as
+//! inconclusive.
 //!
 //! Cost: O(k³).
 
@@ -100,19 +102,36 @@ pub fn check(ctx: &Context) -> CheckResult {
         a += (*h + h.transpose()) * 0.5;
     }
     a /= hessians.len() as f64;
-    let lmax_each: Vec<f64> = hessians
+    // λ_max of the full Hessian when the reader could compute it (random subspace, d small
+    // enough to hold H); otherwise of the projected Hessian (a lower bound when d > k).
+    let full: Vec<f64> = run
+        .checkpoints
         .iter()
-        .map(|h| {
-            ((*h + h.transpose()) * 0.5)
-                .symmetric_eigen()
-                .eigenvalues
-                .max()
-        })
+        .filter_map(|c| c.hessian_extremes_full.map(|e| e.0))
         .collect();
+    let random = run.subspace.kind() == SubspaceKind::RandomOrthonormal;
+    let full_space = !random || full.len() == hessians.len();
+    let lmax_each: Vec<f64> = if random && full_space {
+        full
+    } else {
+        hessians
+            .iter()
+            .map(|h| {
+                ((*h + h.transpose()) * 0.5)
+                    .symmetric_eigen()
+                    .eigenvalues
+                    .max()
+            })
+            .collect()
+    };
     let eig = a.clone().symmetric_eigen();
     let mut lambdas: Vec<f64> = eig.eigenvalues.iter().cloned().collect();
     lambdas.sort_by(|x, y| y.total_cmp(x));
-    let lmax = lambdas[0];
+    let lmax = if random && full_space {
+        lmax_each.iter().sum::<f64>() / lmax_each.len() as f64
+    } else {
+        lambdas[0]
+    };
     let lo_l = lmax_each.iter().cloned().fold(f64::INFINITY, f64::min);
     let hi_l = lmax_each.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let el = lr * lmax;
@@ -159,7 +178,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         100.0 * tol
     )];
     let mut warnings = Vec::new();
-    if run.subspace.kind() == SubspaceKind::RandomOrthonormal && verdict == Verdict::Pass {
+    if !full_space && verdict == Verdict::Pass {
         verdict = Verdict::Inconclusive;
         warnings.push(
             "λ_max was measured in a random k-dimensional subspace, which only bounds the \

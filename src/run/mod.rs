@@ -56,7 +56,14 @@ pub struct Checkpoint {
     pub losses: Option<Vec<f64>>,
     /// P H Pᵀ (k × k), if hessian.npy is present.
     pub hessian: Option<DMatrix<f64>>,
+    /// (λ_max, λ_min) of the full d × d Hessian (symmetrised), by Lanczos, when hessian.npy is
+    /// present and the analysis uses a random subspace with d ≤ [`FULL_HESSIAN_MAX_D`].
+    pub hessian_extremes_full: Option<(f64, f64)>,
 }
+
+/// Largest d for which a full Hessian is held in memory for its extreme eigenvalues
+/// (d² doubles: 128 MiB at 4,096).
+pub const FULL_HESSIAN_MAX_D: usize = 4096;
 
 /// The optional trajectory, reduced to the analysis subspace.
 #[derive(Debug, Clone)]
@@ -409,9 +416,12 @@ impl OpenCheckpoint {
             }
             None => None,
         };
-        let hessian = match &self.hessian {
-            Some(a) => Some(project_matrix(a.as_ref(), sub)?),
-            None => None,
+        let (hessian, hessian_extremes_full) = match &self.hessian {
+            Some(a) => {
+                let (proj, extremes) = project_matrix(a.as_ref(), sub, self.step)?;
+                (Some(proj), extremes)
+            }
+            None => (None, None),
         };
         Ok(Checkpoint {
             step: self.step,
@@ -423,17 +433,35 @@ impl OpenCheckpoint {
             trace_cov,
             losses,
             hessian,
+            hessian_extremes_full,
         })
     }
 }
 
-/// P H Pᵀ for a streamed d × d matrix H. Cost O(d² k) time, O(d k) memory.
-fn project_matrix(a: &dyn ArraySource, sub: &Subspace) -> Result<DMatrix<f64>> {
+/// P H Pᵀ for a streamed d × d matrix H, and (for a random subspace with d ≤
+/// [`FULL_HESSIAN_MAX_D`]) the extreme eigenvalues of the full symmetrised H by Lanczos.
+/// Cost O(d² k) time and O(d k) memory, plus O(80 d²) time and d² memory for the extremes.
+fn project_matrix(
+    a: &dyn ArraySource,
+    sub: &Subspace,
+    step: u64,
+) -> Result<(DMatrix<f64>, Option<(f64, f64)>)> {
     let k = sub.k();
     let d = sub.d();
+    let keep_full = sub.kind() == SubspaceKind::RandomOrthonormal && d <= FULL_HESSIAN_MAX_D;
+    let mut full = if keep_full {
+        vec![0.0; d * d]
+    } else {
+        Vec::new()
+    };
     // T = H Pᵀ (d × k), row a holds Σ_b H[a, b] P[:, b].
     let mut t = vec![0.0; d * k];
-    a.for_each(&mut |r, c, v| sub.accumulate(c, v, &mut t[r * k..(r + 1) * k]))?;
+    a.for_each(&mut |r, c, v| {
+        sub.accumulate(c, v, &mut t[r * k..(r + 1) * k]);
+        if keep_full {
+            full[r * d + c] = v;
+        }
+    })?;
     // P T: column e of T projected.
     let mut out = DMatrix::zeros(k, k);
     let mut col = vec![0.0; d];
@@ -446,7 +474,12 @@ fn project_matrix(a: &dyn ArraySource, sub: &Subspace) -> Result<DMatrix<f64>> {
             out[(c, e)] = p[c];
         }
     }
-    Ok(out)
+    let extremes = keep_full.then(|| {
+        let h = DMatrix::from_row_slice(d, d, &full);
+        let h = (&h + h.transpose()) * 0.5;
+        crate::linalg::lanczos_extremes(d, 80, step, &mut |v| &h * v)
+    });
+    Ok((out, extremes))
 }
 
 struct OpenTrajectory {
