@@ -182,6 +182,16 @@ pub fn check(ctx: &Context) -> CheckResult {
                        "checkpoints": m, "unexplained_fraction": u, "ci": [lo, hi],
                        "bootstrap_resamples_used": us.len(), "mean_gradient_noise": noise}),
             );
+        } else {
+            verdicts.push(Verdict::Inconclusive);
+            reasons.push(
+                "gradient linearity: the mean gradients do not vary across checkpoints beyond                  their sampling noise, so a linear model cannot be tested; export gradients of                  more examples per checkpoint"
+                    .into(),
+            );
+            evidence.insert(
+                "gradient_linearity".into(),
+                json!({"available": false, "reason": "no variation of the mean gradient beyond                         its sampling noise", "mean_gradient_noise": noise}),
+            );
         }
     } else {
         evidence.insert(
