@@ -10,6 +10,7 @@
 pub mod array;
 pub mod manifest;
 pub mod npy;
+pub mod safetensors;
 pub mod subspace;
 
 use std::io::Read;
