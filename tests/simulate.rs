@@ -489,6 +489,11 @@ fn invalid_configurations_are_usage_errors() {
             }),
         ),
         (Scenario::HeavyTailedNoise, Box::new(|c| c.tail_index = 2.5)),
+        // α = 0.05: draws reach 10^(1/α) scales and overflow to ±∞.
+        (
+            Scenario::HeavyTailedNoise,
+            Box::new(|c| c.tail_index = 0.05),
+        ),
         (
             Scenario::DoubleWellDeep,
             Box::new(|c| c.barrier_height = 20.0),

@@ -271,7 +271,7 @@ pub struct SimConfig {
     pub minibatches: usize,
     /// Write float arrays as float32 instead of float64.
     pub float32: bool,
-    /// heavy-tailed-noise: stability index α ∈ (0, 2] of the symmetric α-stable noise.
+    /// heavy-tailed-noise: stability index α ∈ [0.5, 2] of the symmetric α-stable noise.
     pub tail_index: f64,
     /// state-dependent-noise: β in s(θ) = exp(β·z_c·tanh(z/z_c)).
     pub state_beta: f64,
@@ -465,8 +465,10 @@ fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
     }
     let lmax = c.curvatures.iter().copied().fold(0.0, f64::max);
     match s {
-        Scenario::HeavyTailedNoise if !(c.tail_index > 0.0 && c.tail_index <= 2.0) => {
-            return Err(usage("simulate: tail_index (α) must lie in (0, 2]"));
+        Scenario::HeavyTailedNoise if !(c.tail_index >= 0.5 && c.tail_index <= 2.0) => {
+            return Err(usage(
+                "simulate: tail_index (α) must lie in [0.5, 2] (smaller α overflows f64 draws)",
+            ));
         }
         Scenario::StateDependentNoise if !(c.state_beta.is_finite() && pos(c.state_cap)) => {
             return Err(usage(
@@ -770,6 +772,12 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     let eps = cfg.learning_rate;
     let f = without_replacement_factor(n, cfg.batch_size);
     let built = model::build(s, cfg, seed);
+    if !built.model.is_finite() {
+        return Err(usage(format!(
+            "simulate: the drawn data set of {name} overflowed (non-finite values); \
+             raise tail_index or lower noise_scale"
+        )));
+    }
     let mut model = built.model;
     let theta_star = built.theta_star;
     let rot = built.rotation;
@@ -810,7 +818,9 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     let tr = compute_truth(s, &model, &theta_star, cfg);
 
     if s == Scenario::DriftThenDiffusion {
-        let sigma = tr.stationary.clone().expect("validated: stable quadratic");
+        let sigma = tr.stationary.clone().ok_or_else(|| {
+            usage("simulate: learning_rate is at the stability limit; no stationary law exists")
+        })?;
         let soft = argmin(&cfg.curvatures);
         let u = rot.column(soft).into_owned();
         let sd = u.dot(&(&sigma * &u)).sqrt();
@@ -959,7 +969,7 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     // ---- manifest ----
     let eig = SymmetricEigen::new(tr.hessian.clone());
     let mut eigs: Vec<f64> = eig.eigenvalues.iter().copied().collect();
-    eigs.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    eigs.sort_by(f64::total_cmp);
     let lmax = eigs.last().copied().unwrap_or(0.0);
     let opt = |m: &Option<DMatrix<f64>>| m.as_ref().map(mat_json).unwrap_or(Value::Null);
     let mut truth = serde_json::Map::new();

@@ -60,6 +60,17 @@ pub(crate) struct Model {
 }
 
 impl Model {
+    /// Whether every number of the data set is finite (extreme α-stable draws can overflow).
+    pub(crate) fn is_finite(&self) -> bool {
+        let data_ok = match &self.kind {
+            Kind::LeastSquares { x, y, .. } => x.iter().chain(y).all(|v| v.is_finite()),
+            _ => true,
+        };
+        data_ok
+            && self.xi.iter().all(|v| v.is_finite())
+            && self.center.iter().all(|v| v.is_finite())
+    }
+
     /// The factor s(θ) multiplying ξ_i (1 except in the state-dependent scenario).
     pub(crate) fn noise_factor(&self, theta: &DVector<f64>) -> f64 {
         match &self.kind {
