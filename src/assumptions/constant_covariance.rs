@@ -59,7 +59,7 @@ pub fn check(ctx: &Context) -> CheckResult {
     let covs: Vec<DMatrix<f64>> = ctx.gradient_covariances();
     let weights: Vec<f64> = cps.iter().map(|c| c.n as f64 - 1.0).collect();
     let (t_obs, per_cp, pooled) = statistic(&covs, &weights);
-    if !(pooled.norm() > 0.0) {
+    if pooled.norm().is_nan() || pooled.norm() <= 0.0 {
         let mut r = CheckResult::inconclusive(
             "The gradient noise is zero in the analysis subspace.",
             "all gradient rows are identical at every checkpoint, so there is no noise \

@@ -90,11 +90,11 @@ pub fn check(ctx: &Context) -> CheckResult {
             if m == 0 || n <= s {
                 continue;
             }
-            for j in 0..k {
+            for (j, out) in direct.iter_mut().enumerate() {
                 let col = c.grads.column(j);
                 let mom = Moments::new(col.as_slice());
                 let sd = (mom.variance() * (n - s) as f64 / (s as f64 * (n as f64 - 1.0))).sqrt();
-                if !(sd > 0.0) {
+                if sd.is_nan() || sd <= 0.0 {
                     continue;
                 }
                 for b in 0..m {
@@ -103,17 +103,17 @@ pub fn check(ctx: &Context) -> CheckResult {
                         .map(|&i| col[i])
                         .sum::<f64>()
                         / s as f64;
-                    direct[j].push((mean_b - mom.mean) / sd);
+                    out.push((mean_b - mom.mean) / sd);
                 }
             }
         } else {
             used.push(json!({"step": c.step, "rows": n, "minibatch_samples": n}));
-            for j in 0..k {
+            for (j, out) in direct.iter_mut().enumerate() {
                 let col = c.grads.column(j);
                 let mom = Moments::new(col.as_slice());
                 let sd = mom.variance().sqrt();
                 if sd > 0.0 {
-                    direct[j].extend(col.iter().map(|v| (v - mom.mean) / sd));
+                    out.extend(col.iter().map(|v| (v - mom.mean) / sd));
                 }
             }
         }

@@ -124,7 +124,7 @@ pub fn check(ctx: &Context) -> CheckResult {
     };
     let all: Vec<usize> = (0..m).collect();
     let mut curvature_matrix = h_bar.clone();
-    if m >= p + 1 {
+    if m > p {
         if let Some((u, a_fit)) = fit(&all) {
             if curvature_matrix.is_none() {
                 curvature_matrix = a_fit.map(|a| (&a + a.transpose()) * 0.5);
@@ -307,7 +307,7 @@ fn linear_fit(
     };
     let rss_c = (rss - (m as f64 - p as f64) / m as f64 * noise_sum).max(0.0);
     let tss_c = tss - (m as f64 - 1.0) / m as f64 * noise_sum;
-    if !(tss_c > 0.0) {
+    if tss_c.is_nan() || tss_c <= 0.0 {
         return None;
     }
     Some((rss_c / tss_c, a_fit))

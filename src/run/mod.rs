@@ -466,14 +466,13 @@ impl OpenCheckpoint {
     }
 }
 
+/// P H Pᵀ and, when computed, the full Hessian's (λ_max, λ_min).
+type ProjectedHessian = (DMatrix<f64>, Option<(f64, f64)>);
+
 /// P H Pᵀ for a streamed d × d matrix H, and (for a random subspace with d ≤
 /// [`FULL_HESSIAN_MAX_D`]) the extreme eigenvalues of the full symmetrised H by Lanczos.
 /// Cost O(d² k) time and O(d k) memory, plus O(80 d²) time and d² memory for the extremes.
-fn project_matrix(
-    a: &dyn ArraySource,
-    sub: &Subspace,
-    step: u64,
-) -> Result<(DMatrix<f64>, Option<(f64, f64)>)> {
+fn project_matrix(a: &dyn ArraySource, sub: &Subspace, step: u64) -> Result<ProjectedHessian> {
     let k = sub.k();
     let d = sub.d();
     let keep_full = sub.kind() == SubspaceKind::RandomOrthonormal && d <= FULL_HESSIAN_MAX_D;
