@@ -21,13 +21,21 @@
 //! finite) and fails with a typed [`OuError`] instead of panicking.
 //!
 //! Reference values (scipy, statsmodels, ArviZ) are produced by `tests/reference/generate_ou.py`
-//! into `tests/reference/ou.json` and checked by `tests/ou_lyapunov.rs`.
+//! into `tests/reference/ou.json` and checked by `tests/ou_lyapunov.rs` and
+//! `tests/ou_estimate.rs`.
 
+pub mod ess;
+pub mod estimate;
 pub mod gap;
 mod linalg;
 pub mod lyapunov;
 pub mod modes;
 
+pub use ess::{effective_sample_size, effective_sample_size_chains, EffectiveSampleSize};
+pub use estimate::{
+    compare_estimates, from_gradient_regression, from_hessian, from_lag1, EstimateAgreement,
+    GradientRegression, HessianEstimate, Lag1Estimate,
+};
 pub use gap::{
     covariance_gap, gaussian_kl, relative_frobenius, variance_ratios_along, whitened_eigenvalues,
     CovarianceGap,
