@@ -578,6 +578,13 @@ fn bad_input_to_estimators_is_a_typed_error() {
         effective_sample_size(&v),
         Err(OuError::NonFinite(_))
     ));
+    let huge: Vec<f64> = (0..20)
+        .map(|i| if i % 2 == 0 { 1.5e308 } else { -1.5e308 })
+        .collect();
+    assert!(matches!(
+        effective_sample_size(&huge),
+        Err(OuError::Numerical(_))
+    ));
     assert!(matches!(
         effective_sample_size_chains(&[]),
         Err(OuError::InvalidArgument(_))

@@ -37,7 +37,8 @@ pub struct EffectiveSampleSize {
 ///
 /// *Errors.* [`OuError::Underdetermined`] for fewer than 8 values (ArviZ's minimum of 4 draws
 /// per chain); [`OuError::NonFinite`]; [`OuError::ZeroVariance`] for a constant series (ArviZ
-/// returns N there; here that is an error because no variance can be estimated).
+/// returns N there; here that is an error because no variance can be estimated);
+/// [`OuError::Numerical`] when the variance overflows (values near f64::MAX).
 ///
 /// *Cost.* O(n log n) (autocovariances by FFT), O(n) memory.
 pub fn effective_sample_size(x: &[f64]) -> Result<EffectiveSampleSize, OuError> {
@@ -105,8 +106,13 @@ pub fn effective_sample_size_chains(chains: &[&[f64]]) -> Result<EffectiveSample
         let grand = means.iter().sum::<f64>() / n_chain as f64;
         var_plus += means.iter().map(|m| (m - grand).powi(2)).sum::<f64>() / (n_chain as f64 - 1.0);
     }
-    if var_plus.is_nan() || var_plus <= 0.0 {
+    if var_plus <= 0.0 {
         return Err(OuError::ZeroVariance("series"));
+    }
+    if !var_plus.is_finite() {
+        return Err(OuError::Numerical(
+            "the variance of the series overflows f64".into(),
+        ));
     }
     let rho = |t: usize| 1.0 - (mean_var - mean_acov(t)) / var_plus;
 
@@ -139,6 +145,9 @@ pub fn effective_sample_size_chains(chains: &[&[f64]]) -> Result<EffectiveSample
             rho_hat[s + 2] = rho_hat[s + 1];
         }
         s += 2;
+    }
+    if rho_hat.iter().any(|r| r.is_nan()) {
+        return Err(OuError::Numerical("autocorrelation is NaN".into()));
     }
     let n_total = (n_chain * n_draw) as f64;
     let tau = -1.0 + 2.0 * rho_hat[..last].iter().sum::<f64>() + rho_hat[last];
