@@ -154,8 +154,11 @@ pub fn from_lag1(traj: &DMatrix<f64>, lr: f64) -> Result<Lag1Estimate, OuError> 
         let len = BLOCK.min(n - start);
         let xb = centred_rows(traj, start, len, &x_mean);
         let yb = centred_rows(traj, start + 1, len, &y_mean);
-        sxx.gemm_tr(1.0, &xb, &xb, 1.0);
-        syx.gemm_tr(1.0, &yb, &xb, 1.0);
+        // Explicit transposes route the products through matrixmultiply's blocked dgemm
+        // (nalgebra's gemm_tr evaluates one dot product per entry).
+        let xbt = xb.transpose();
+        sxx.gemm(1.0, &xbt, &xb, 1.0);
+        syx.gemm(1.0, &yb.transpose(), &xb, 1.0);
         start += len;
     }
     let sxx = symmetric_part(&sxx);
@@ -188,7 +191,7 @@ pub fn from_lag1(traj: &DMatrix<f64>, lr: f64) -> Result<Lag1Estimate, OuError> 
         let xb = centred_rows(traj, start, len, &x_mean);
         let mut rb = centred_rows(traj, start + 1, len, &y_mean);
         rb.gemm(-1.0, &xb, &transition.transpose(), 1.0);
-        ssr.gemm_tr(1.0, &rb, &rb, 1.0);
+        ssr.gemm(1.0, &rb.transpose(), &rb, 1.0);
         start += len;
     }
     let innovation_cov = symmetric_part(&ssr) / (n - k - 1) as f64;
