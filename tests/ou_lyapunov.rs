@@ -155,7 +155,7 @@ fn gaussian_kl_matches_numpy_both_orders() {
 }
 
 /// Commuting A and Q (shared eigenvectors U): per mode, Σ_k^disc = εq_k/(λ_k(2 − ελ_k)),
-/// Σ_k^cont = εq_k/(2λ_k), ratio 1/(1 − ελ_k/2) (notes §1 item 2; Liu, Ziyin & Ueda 2021).
+/// Σ_k^cont = εq_k/(2λ_k), ratio 1/(1 − ελ_k/2) (Liu, Ziyin & Ueda, ICML 2021).
 #[test]
 fn commuting_case_has_the_closed_form_per_mode() {
     let k = 4;
@@ -256,7 +256,7 @@ fn closed_form_through_the_schur_path() {
 
 #[test]
 fn continuous_underestimates_by_the_documented_percentages() {
-    // Notes §0 item 1: 5.3 % at ελ = 0.1, 11 % at 0.2, 100 % at 1.
+    // 1/(1 − ελ/2) − 1: 5.3 % at ελ = 0.1, 11 % at 0.2, 100 % at 1.
     let a = diag(&[1.0, 0.2, 0.1]);
     let m = mode_diagnostics(&a, 1.0).unwrap();
     let pct: Vec<f64> = m

@@ -72,7 +72,7 @@ pub struct Lag1Estimate {
     pub lag1_cov: DMatrix<f64>,
     /// n = T − 1, the number of (θ_t, θ_{t+1}) pairs.
     pub n_pairs: usize,
-    /// n / k: the brief's "T ≫ k"; below ~50 the estimate is noisy.
+    /// n / k. The fit has k² + k coefficients from n·k observations, so it needs n ≫ k.
     pub pairs_per_dimension: f64,
     /// cond(Σ̂₀) = λ_max/λ_min.
     pub lag0_condition: f64,
@@ -107,7 +107,7 @@ fn centred_rows(x: &DMatrix<f64>, start: usize, len: usize, mean: &DVector<f64>)
 ///
 /// θ_{t+1} = c + F θ_t + u_t, F = I − εA, c = εAθ*, u_t = −εξ_t, Cov u = ε²Q,
 ///
-/// so Cov(θ_{t+1}, θ_t) = FΣ and **Â = (I − Σ̂₁ Σ̂₀⁻¹)/ε** (notes §1 item 4). F̂ = Σ̂₁Σ̂₀⁻¹ is the
+/// so Cov(θ_{t+1}, θ_t) = FΣ and **Â = (I − Σ̂₁ Σ̂₀⁻¹)/ε** (the VAR(1) / Yule–Walker form of the chain). F̂ = Σ̂₁Σ̂₀⁻¹ is the
 /// ordinary least-squares fit of θ_{t+1} on (1, θ_t) over the n = T − 1 consecutive pairs, with
 /// Σ̂₀ = Σ_t (θ_t − θ̄)(θ_t − θ̄)ᵀ/(n − 1) and Σ̂₁ = Σ_t (θ_{t+1} − θ̄₊)(θ_t − θ̄)ᵀ/(n − 1) (θ̄ the
 /// mean of θ_0 … θ_{T−2}, θ̄₊ of θ_1 … θ_{T−1}). The innovation covariance Σ̂_u uses the OLS
@@ -257,8 +257,8 @@ pub struct GradientRegression {
 
 /// Estimates A by ordinary least squares on g_i ≈ A θ_i + b over m positions θ_i (rows of
 /// `positions`, m × k) with full-batch mean gradients g_i (rows of `mean_grads`, m × k). With
-/// centred data Θ_c = Θ − 1θ̄ᵀ and G_c = G − 1ḡᵀ: Âᵀ = argmin ‖G_c − Θ_c Aᵀ‖_F (solved by the SVD
-/// of Θ_c), b̂ = ḡ − Âθ̄, θ̂* = −Â⁻¹b̂. Diagnostics: pooled R², relative residual, asymmetry of
+/// centred data Θ_c = Θ − 1θ̄ᵀ and G_c = G − 1ḡᵀ: Âᵀ = argmin ‖G_c − Θ_c Aᵀ‖_F (solved by
+/// Householder QR of Θ_c), b̂ = ḡ − Âθ̄, θ̂* = −Â⁻¹b̂. Diagnostics: pooled R², relative residual, asymmetry of
 /// Â, condition number of Θ_c. A quadratic loss (assumption 4) gives R² ≈ 1 and a symmetric Â.
 ///
 /// *Reference.* numpy 2.4.6 `np.linalg.lstsq(np.c_[positions, np.ones(m)], mean_grads)`
@@ -306,10 +306,13 @@ pub fn from_gradient_regression(
     if sst <= (64.0 * f64::EPSILON).powi(2) * mean_grads.norm_squared() {
         return Err(OuError::ZeroVariance("mean gradients"));
     }
-    let svd = SVD::try_new(pc.clone(), true, true, f64::EPSILON, 1000 * k.max(10))
-        .ok_or_else(|| OuError::Numerical("SVD of the positions did not converge".into()))?;
-    let smax = svd.singular_values.max();
-    let smin = svd.singular_values.min();
+    // Householder QR Θ_c = QR (backward stable); the condition number of Θ_c is that of R.
+    let qr = pc.clone().qr();
+    let r = qr.r();
+    let sv = SVD::try_new(r.clone(), false, false, f64::EPSILON, 1000 * k.max(10))
+        .ok_or_else(|| OuError::Numerical("SVD of R did not converge".into()))?
+        .singular_values;
+    let (smax, smin) = (sv.max(), sv.min());
     let condition = if smin > 0.0 {
         smax / smin
     } else {
@@ -321,9 +324,14 @@ pub fn from_gradient_regression(
             condition,
         });
     }
-    let a_t = svd
-        .solve(&gc, 0.0)
-        .map_err(|e| OuError::Numerical(format!("least-squares solve failed: {e}")))?;
+    let mut qt_g = gc.clone();
+    qr.q_tr_mul(&mut qt_g);
+    let a_t = r
+        .solve_upper_triangular(&qt_g.rows(0, k).into_owned())
+        .ok_or(OuError::RankDeficient {
+            what: "centred positions",
+            condition,
+        })?;
     let a = a_t.transpose();
     let intercept = &g_mean - &a * &p_mean;
     let resid = &gc - &pc * &a_t;

@@ -40,7 +40,7 @@ fn cholesky(what: &'static str, m: &DMatrix<f64>) -> Result<Cholesky<f64, Dyn>, 
 
 /// Generalised eigenvalues μ_1 ≤ … ≤ μ_k of (Σ, R): the eigenvalues of R^{−1/2} Σ R^{−1/2}
 /// (computed as L⁻¹ Σ L⁻ᵀ with R = L Lᵀ). They are the variance ratios uᵀΣu / uᵀRu at the
-/// stationary directions u; the notes propose PASS when all lie in [0.8, 1.25]. When Σ and R
+/// stationary directions u (a proposed, not published, equivalence margin is [0.8, 1.25]). When Σ and R
 /// share eigenvectors they are the per-mode ratios Σ_k/R_k, for example 1/(1 − ελ_k/2) for the
 /// discrete against the continuous Lyapunov solution with commuting A and Q.
 ///

@@ -3,8 +3,9 @@
 //!
 //! All solvers cost O(k³) time and O(k²) memory for k × k inputs: one real Schur decomposition
 //! (≈ 25 k³ flops) or, when A is exactly symmetric, one symmetric eigendecomposition (≈ 9 k³
-//! flops), plus O(k³) back-substitution and back-transformation. At k = 64 this is well under a
-//! millisecond of floating-point work (see `benches/ou.rs`). Every solution is checked against
+//! flops), plus O(k³) back-substitution and back-transformation. Measured with `benches/ou.rs`
+//! (release build, shared 2-core machine): ≈ 3 ms for a general A and ≈ 0.9 ms for a symmetric A
+//! at k = 64; ≈ 0.55 ms / 0.16 ms at k = 32. Every solution is checked against
 //! its own equation before it is returned (relative residual ≤ 1e-8, else
 //! [`OuError::Numerical`]).
 

@@ -66,8 +66,8 @@ impl ModeDiagnostics {
 /// so its asymmetry is estimation noise, and the symmetric part gives real, ordered curvatures
 /// with orthonormal modes; λ_min of the symmetric part > 0 also implies every eigenvalue of A
 /// has a positive real part). Step eigenvalues ελ_k, inflation 1/(1 − ελ_k/2), stability
-/// ελ_max < 2 (Liu, Ziyin & Ueda, ICML 2021; notes: small step when ελ_max ≤ 0.1, i.e. ≤ 5.3 %
-/// variance error). Independently of that choice, `spectral_radius` = ρ(I − εA) = max |1 − εμ|
+/// ελ_max < 2 (Liu, Ziyin & Ueda, ICML 2021; at ελ_max = 0.1 the continuous model underestimates
+/// the stiffest mode's variance by 5.3 %). Independently of that choice, `spectral_radius` = ρ(I − εA) = max |1 − εμ|
 /// over the complex eigenvalues μ of A, the exact stability criterion of the linear chain.
 ///
 /// *Reference.* Eigenvalues as `numpy.linalg.eigvalsh` on the symmetric part; checked on fixed
