@@ -1,1 +1,0 @@
-//! (work in progress: see the issue tracker)
