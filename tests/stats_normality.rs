@@ -16,7 +16,7 @@
 //! * Anderson–Darling critical values: exact (both sides round to 3 decimals the same way).
 
 use serde_json::Value;
-use sgd_ou::stats::normality::{dagostino_pearson, kurtosistest, skewtest};
+use sgd_ou::stats::normality::{dagostino_pearson, jarque_bera, kurtosistest, skewtest};
 use sgd_ou::stats::{StatsError, TestResult};
 
 const STAT_RTOL: f64 = 1e-10;
@@ -194,16 +194,22 @@ fn skewtest_zero_skewness_deviates_from_scipy_as_documented() {
     );
 }
 
+#[test]
+fn jarque_bera_against_scipy() {
+    check_all("jarque_bera", 2, &[], jarque_bera, |r| &r["jarque_bera"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Edge cases: typed errors, never a panic.
 
 type Test = fn(&[f64]) -> Result<TestResult, StatsError>;
 
 /// (name, function, minimum n)
-const ALL: [(&str, Test, usize); 3] = [
+const ALL: [(&str, Test, usize); 4] = [
     ("skewtest", skewtest, 8),
     ("kurtosistest", kurtosistest, 5),
     ("dagostino_pearson", dagostino_pearson, 8),
+    ("jarque_bera", jarque_bera, 2),
 ];
 
 fn sample(n: usize) -> Vec<f64> {

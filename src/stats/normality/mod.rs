@@ -35,9 +35,11 @@
 //! re-check these rates for this implementation.
 
 mod dagostino;
+mod jarque_bera;
 mod normal;
 
 pub use dagostino::{dagostino_pearson, kurtosistest, skewtest};
+pub use jarque_bera::jarque_bera;
 
 use super::descriptive::Moments;
 use super::{check_finite, StatsError};
