@@ -16,7 +16,9 @@
 //! * Anderson–Darling critical values: exact (both sides round to 3 decimals the same way).
 
 use serde_json::Value;
-use sgd_ou::stats::normality::{dagostino_pearson, jarque_bera, kurtosistest, skewtest};
+use sgd_ou::stats::normality::{
+    dagostino_pearson, jarque_bera, kurtosistest, shapiro_wilk, skewtest,
+};
 use sgd_ou::stats::{StatsError, TestResult};
 
 const STAT_RTOL: f64 = 1e-10;
@@ -199,17 +201,39 @@ fn jarque_bera_against_scipy() {
     check_all("jarque_bera", 2, &[], jarque_bera, |r| &r["jarque_bera"]);
 }
 
+#[test]
+fn shapiro_wilk_against_scipy() {
+    check_all("shapiro_wilk", 3, &[], shapiro_wilk, |r| &r["shapiro_wilk"]);
+}
+
+#[test]
+fn constant_data_deviations_are_what_the_docs_say() {
+    // scipy.stats.shapiro returns W = 1, p = 1 with a "range zero" warning; statsmodels
+    // lilliefors computes a meaningless D on 0.1 × 12 (its standard deviation is rounding
+    // noise). We return ZeroVariance in both cases (checked in `check_all`).
+    for name in ["constant5", "constant12_01"] {
+        let d = dataset(name);
+        let sw = &d.results["shapiro_wilk"];
+        assert_eq!(ref_pair(sw), Some((1.0, 1.0)), "{name}");
+        assert!(sw["warnings"][0].as_str().unwrap().contains("range zero"));
+    }
+    let d = dataset("constant12_01");
+    let (dstat, _) = ref_pair(&d.results["lilliefors_approx"]).unwrap();
+    assert!(dstat > 0.5, "statsmodels' D on constant data: {dstat}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Edge cases: typed errors, never a panic.
 
 type Test = fn(&[f64]) -> Result<TestResult, StatsError>;
 
 /// (name, function, minimum n)
-const ALL: [(&str, Test, usize); 4] = [
+const ALL: [(&str, Test, usize); 5] = [
     ("skewtest", skewtest, 8),
     ("kurtosistest", kurtosistest, 5),
     ("dagostino_pearson", dagostino_pearson, 8),
     ("jarque_bera", jarque_bera, 2),
+    ("shapiro_wilk", shapiro_wilk, 3),
 ];
 
 fn sample(n: usize) -> Vec<f64> {
@@ -266,6 +290,22 @@ fn constant_and_near_constant_data_are_zero_variance() {
             assert_eq!(f(&x), Err(StatsError::ZeroVariance), "{name}");
         }
     }
+    let sw = shapiro_wilk(&x).unwrap();
+    assert!(sw.statistic > 0.0 && sw.statistic < 0.5 && sw.p_value < 1e-6);
+}
+
+#[test]
+fn shapiro_wilk_refuses_more_than_5000() {
+    let x = sample(5001);
+    assert_eq!(
+        shapiro_wilk(&x),
+        Err(StatsError::TooManySamples {
+            test: "shapiro_wilk",
+            max: 5000,
+            got: 5001
+        })
+    );
+    assert!(shapiro_wilk(&x[..5000]).is_ok());
 }
 
 #[test]

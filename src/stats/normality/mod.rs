@@ -37,9 +37,11 @@
 mod dagostino;
 mod jarque_bera;
 mod normal;
+mod shapiro;
 
 pub use dagostino::{dagostino_pearson, kurtosistest, skewtest};
 pub use jarque_bera::jarque_bera;
+pub use shapiro::{shapiro_wilk, SHAPIRO_WILK_MAX_N};
 
 use super::descriptive::Moments;
 use super::{check_finite, StatsError};
@@ -70,4 +72,11 @@ fn moments_with_spread(x: &[f64]) -> Result<Moments, StatsError> {
     } else {
         Err(StatsError::ZeroVariance)
     }
+}
+
+/// `x` sorted ascending (total order; callers have already rejected NaN). Cost O(n log n).
+fn sorted_copy(x: &[f64]) -> Vec<f64> {
+    let mut y = x.to_vec();
+    y.sort_unstable_by(f64::total_cmp);
+    y
 }
