@@ -34,11 +34,13 @@
 //! reaches 0.05 only near n = 500. The calibration tests in `tests/calibration_normality.rs`
 //! re-check these rates for this implementation.
 
+mod anderson;
 mod dagostino;
 mod jarque_bera;
 mod normal;
 mod shapiro;
 
+pub use anderson::{anderson_darling, AndersonDarling};
 pub use dagostino::{dagostino_pearson, kurtosistest, skewtest};
 pub use jarque_bera::jarque_bera;
 pub use shapiro::{shapiro_wilk, SHAPIRO_WILK_MAX_N};

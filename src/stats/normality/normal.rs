@@ -172,7 +172,6 @@ pub(crate) fn two_sided_p(z: f64) -> f64 {
 /// * z < −30 (where erfc would underflow): the asymptotic Mills-ratio series
 ///   ln Φ(z) = −z²/2 − ln(−z) − ½ln(2π) + ln(1 − 1/z² + 3/z⁴ − 15/z⁶ + …), truncated after ten
 ///   terms; the first omitted term is below 1e-20 for |z| ≥ 30.
-#[allow(dead_code)] // first used by the Anderson–Darling test
 pub(crate) fn log_cdf(z: f64) -> f64 {
     if z >= -1.0 {
         (-0.5 * erfc(z * FRAC_1_SQRT_2)).ln_1p()
