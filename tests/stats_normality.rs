@@ -17,7 +17,9 @@
 
 use serde_json::Value;
 use sgd_ou::stats::normality::{
-    anderson_darling, dagostino_pearson, jarque_bera, kurtosistest, shapiro_wilk, skewtest,
+    anderson_darling, dagostino_pearson, jarque_bera, kurtosistest, lilliefors,
+    lilliefors_critical_values_for_tests, lilliefors_table_for_tests, lilliefors_with,
+    shapiro_wilk, skewtest, LillieforsPValue,
 };
 use sgd_ou::stats::{StatsError, TestResult};
 
@@ -321,6 +323,54 @@ fn anderson_darling_covers_every_p_value_branch() {
     assert_eq!(seen, [true; 5]);
 }
 
+#[test]
+fn lilliefors_against_statsmodels_approx() {
+    check_all("lilliefors(approx)", 4, &[], lilliefors, |r| {
+        &r["lilliefors_approx"]
+    });
+}
+
+#[test]
+fn lilliefors_against_statsmodels_table() {
+    check_all(
+        "lilliefors(table)",
+        4,
+        &[],
+        |x| lilliefors_with(x, LillieforsPValue::Table),
+        |r| &r["lilliefors_table"],
+    );
+}
+
+#[test]
+fn lilliefors_table_equals_statsmodels() {
+    let r = reference();
+    let t = &r["lilliefors_table"];
+    let to_vec = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let (alpha, size, crit) = lilliefors_table_for_tests();
+    assert_eq!(alpha, to_vec(&t["alpha"]));
+    assert_eq!(size, to_vec(&t["size"]));
+    let want: Vec<Vec<f64>> = t["crit_table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(to_vec)
+        .collect();
+    assert_eq!(crit, want);
+    for (n, cv) in t["asymptotic_at"].as_object().unwrap() {
+        let n: usize = n.parse().unwrap();
+        let got = lilliefors_critical_values_for_tests(n);
+        for (g, w) in got.iter().zip(to_vec(cv)) {
+            assert_close(&format!("asymptotic cv at n = {n}"), *g, w, 1e-14, 0.0);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Edge cases: typed errors, never a panic.
 
@@ -333,14 +383,25 @@ fn ad(x: &[f64]) -> Result<TestResult, StatsError> {
     })
 }
 
+fn lillie_table(x: &[f64]) -> Result<TestResult, StatsError> {
+    lilliefors_with(x, LillieforsPValue::Table)
+}
+
 /// (name, function, minimum n)
-const ALL: [(&str, Test, usize); 6] = [
+const ALL: [(&str, Test, usize); 9] = [
     ("skewtest", skewtest, 8),
     ("kurtosistest", kurtosistest, 5),
     ("dagostino_pearson", dagostino_pearson, 8),
     ("jarque_bera", jarque_bera, 2),
     ("shapiro_wilk", shapiro_wilk, 3),
     ("anderson_darling", ad, 8),
+    ("lilliefors", lilliefors, 4),
+    ("lilliefors_table", lillie_table, 4),
+    (
+        "lilliefors_dw",
+        |x| lilliefors_with(x, LillieforsPValue::DallalWilkinson),
+        4,
+    ),
 ];
 
 fn sample(n: usize) -> Vec<f64> {

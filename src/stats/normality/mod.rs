@@ -37,12 +37,17 @@
 mod anderson;
 mod dagostino;
 mod jarque_bera;
+mod lilliefors;
 mod normal;
 mod shapiro;
 
 pub use anderson::{anderson_darling, AndersonDarling};
 pub use dagostino::{dagostino_pearson, kurtosistest, skewtest};
 pub use jarque_bera::jarque_bera;
+pub use lilliefors::{
+    lilliefors, lilliefors_critical_values_for_tests, lilliefors_table_for_tests, lilliefors_with,
+    LillieforsPValue,
+};
 pub use shapiro::{shapiro_wilk, SHAPIRO_WILK_MAX_N};
 
 use super::descriptive::Moments;

@@ -155,7 +155,6 @@ pub(crate) fn sf(z: f64) -> f64 {
 }
 
 /// Φ(z) (scipy `special.ndtr(z)`, used by `scipy.stats.norm.cdf`). Cost O(1).
-#[allow(dead_code)] // first used by the Lilliefors test
 pub(crate) fn cdf(z: f64) -> f64 {
     ndtr(z)
 }
