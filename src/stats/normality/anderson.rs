@@ -52,9 +52,10 @@ const SIGNIFICANCE_PERCENT: [f64; 5] = [15.0, 10.0, 5.0, 2.5, 1.0];
 /// values clipped to [0.01, 0.15] and is not used; scipy's critical values are reported in
 /// [`AndersonDarling::critical_values`].
 ///
-/// **Minimum n = 8.** scipy and statsmodels compute for any n ≥ 2, but the modified-statistic
-/// formula is only given for n ≥ 8 and R `nortest::ad.test` refuses smaller samples; here n < 8
-/// is `TooFewSamples`.
+/// **Minimum n = 8**, following R `nortest::ad.test` ("sample size must be greater than 7").
+/// scipy and statsmodels compute from n = 2, where the statistic carries no information (two
+/// distinct values always standardise to ±1/√2, so A² is the same for every sample); here
+/// n < 8 is `TooFewSamples`.
 ///
 /// References: Anderson, T. W. & Darling, D. A. (1954), *JASA* 49, 765–769; Stephens, M. A.
 /// (1974), *JASA* 69, 730–737; D'Agostino, R. B. & Stephens, M. A. (1986), *Goodness-of-Fit
