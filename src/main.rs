@@ -19,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Test the four assumptions of the OU model on a run directory and print the verdicts.
+    Verify(cli::verify::VerifyArgs),
     /// Run the statistical tests on arrays in .npy files.
     #[command(subcommand)]
     Stats(StatsCommand),
@@ -37,6 +39,7 @@ enum StatsCommand {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Verify(a) => cli::verify::run(&a),
         Command::Stats(StatsCommand::Normality(a)) => cli::normality::run(&a),
         Command::Stats(StatsCommand::Mvn(a)) => cli::mvn::run_mvn(&a),
         Command::Stats(StatsCommand::CovEqual(a)) => cli::mvn::run_cov_equal(&a),

@@ -2,3 +2,4 @@
 
 pub mod mvn;
 pub mod normality;
+pub mod verify;

@@ -98,8 +98,9 @@ impl NpyArray {
                         return Err(Error::input(
                             path,
                             format!(
-                                "dtype {ts} is not supported; expected {expected} \
-                                 (convert with arr.astype(numpy.float64))"
+                                "dtype {ts} ({}) is not supported; expected {expected} \
+                                 (convert with arr.astype(numpy.float64))",
+                                friendly(&ts)
                             ),
                         ))
                     }
@@ -284,6 +285,19 @@ impl NpyArray {
                 self.elem.name()
             ))),
         }
+    }
+}
+
+/// numpy's name of a plain dtype, e.g. "int64" for `<i8`.
+fn friendly(ts: &npyz::TypeStr) -> String {
+    let bits = ts.size_field() * 8;
+    match ts.type_char() {
+        TypeChar::Float => format!("float{bits}"),
+        TypeChar::Int => format!("int{bits}"),
+        TypeChar::Uint => format!("uint{bits}"),
+        TypeChar::Complex => format!("complex{bits}"),
+        TypeChar::Bool => "bool".into(),
+        _ => "non-numeric".into(),
     }
 }
 

@@ -1,0 +1,44 @@
+# sgd-ou developer entry points. `make test` is the command README.md gives users and CI runs.
+CARGO ?= cargo
+PYTHON ?= python3
+SEED ?= 1
+
+.PHONY: all test demo examples lint fmt bench reference doc clean
+
+all: lint test
+
+## Run the whole test suite (unit, reference-value, calibration, CLI and integration tests).
+test:
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+
+## Verify the bundled example run (the README's first command, via make).
+demo:
+	$(CARGO) run --release -- verify --run-dir examples/quadratic-gaussian
+
+## Regenerate the bundled example run from its seed.
+examples:
+	rm -rf examples/quadratic-gaussian
+	$(CARGO) run --release -- simulate --scenario quadratic-gaussian --out examples/quadratic-gaussian --seed $(SEED)
+
+## Formatting and lints, as CI runs them.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Benchmarks (criterion); speed and memory targets live here, never in unit tests.
+bench:
+	$(CARGO) bench
+
+## Regenerate the reference values the tests read (needs scipy, statsmodels, pingouin).
+reference:
+	for f in tests/reference/generate_*.py; do $(PYTHON) $$f || exit 1; done
+
+doc:
+	$(CARGO) doc --no-deps
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,55 @@
+//! Every tolerance and level the checks use, in one place. docs/methods.md gives the reason for
+//! each value; the report echoes the values that were applied.
+//!
+//! The guiding principle: a tolerance bounds how far a violated assumption could move what the
+//! OU model predicts (the stationary covariance Σ) or how far the noise law is from the Gaussian
+//! one, at a level (about 10 %) that is small next to the other approximations a paper makes.
+
+use serde::Serialize;
+
+/// Tolerances and statistical levels. `Thresholds::default()` is what the CLI uses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// Family-wise significance level of every test, after Holm correction.
+    pub alpha: f64,
+    /// Coverage of the reported (simultaneous where stated) confidence intervals.
+    pub ci_level: f64,
+    /// Bootstrap resamples for confidence intervals.
+    pub bootstrap_resamples: usize,
+    /// gaussian_noise: largest tolerated |skewness| of the minibatch noise along a direction.
+    pub gaussian_max_abs_skewness: f64,
+    /// gaussian_noise: largest tolerated |excess kurtosis| of the minibatch noise.
+    pub gaussian_max_abs_excess_kurtosis: f64,
+    /// gaussian_noise: fewest direct minibatch noise samples (pooled over checkpoints) for the
+    /// direct normality tests to run.
+    pub gaussian_min_minibatch_samples: usize,
+    /// constant_covariance: largest tolerated relative Frobenius deviation of a checkpoint's noise
+    /// covariance from the pooled one (sampling noise removed).
+    pub covariance_max_rel_deviation: f64,
+    /// small_step: largest tolerated variance inflation of the discrete chain over the continuous
+    /// OU model in the stiffest mode, 1/(1 − ελ_max/2) − 1.
+    pub small_step_max_inflation: f64,
+    /// quadratic_loss: largest tolerated fraction of the mean-gradient variation across
+    /// checkpoints that a linear gradient model (quadratic loss) leaves unexplained.
+    pub quadratic_max_unexplained: f64,
+    /// quadratic_loss: largest tolerated relative change of the (projected) Hessian across the
+    /// checkpoints, ‖H_i − H̄‖_F / ‖H̄‖_F.
+    pub quadratic_max_hessian_change: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            alpha: 0.05,
+            ci_level: 0.95,
+            bootstrap_resamples: 200,
+            gaussian_max_abs_skewness: 0.2,
+            gaussian_max_abs_excess_kurtosis: 0.5,
+            gaussian_min_minibatch_samples: 20,
+            covariance_max_rel_deviation: 0.10,
+            small_step_max_inflation: 0.10,
+            quadratic_max_unexplained: 0.10,
+            quadratic_max_hessian_change: 0.20,
+        }
+    }
+}

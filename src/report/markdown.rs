@@ -1,0 +1,103 @@
+//! report.md: the report for people.
+
+use super::{ci_text, num, p_text, title, Report};
+
+fn esc(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// Renders the report as GitHub-flavoured Markdown.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    s.push_str("# sgd-ou report\n\n");
+    s.push_str(&format!(
+        "**Overall verdict: {}**: may this run's SGD be modelled as an Ornstein–Uhlenbeck process?\n\n",
+        r.verdict.as_str().to_uppercase()
+    ));
+    s.push_str("| | |\n|---|---|\n");
+    s.push_str(&format!("| run directory | `{}` |\n", esc(&r.run.dir)));
+    s.push_str(&format!(
+        "| tool | {} {} (report schema {}) |\n",
+        r.tool.name, r.tool.version, r.schema_version
+    ));
+    s.push_str(&format!("| seed | {} |\n", r.seed));
+    let m = &r.run.manifest;
+    s.push_str(&format!(
+        "| learning rate ε | {} (effective, mean-gradient units: {}) |\n",
+        num(m.learning_rate),
+        num(r.run.effective_learning_rate)
+    ));
+    s.push_str(&format!(
+        "| batch size S / data set size N | {} / {} ({:?} sampling) |\n",
+        m.batch_size, m.dataset_size, m.sampling
+    ));
+    s.push_str(&format!(
+        "| checkpoints | {} (steps {}) |\n",
+        r.run.checkpoints.len(),
+        r.run
+            .checkpoints
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    s.push_str(&format!(
+        "| parameters d / analysis dimension k | {} / {} ({:?}) |\n",
+        r.run.dims.d, r.run.dims.k, r.run.dims.subspace
+    ));
+    s.push_str(&format!(
+        "| inputs SHA-256 | `{}` |\n\n",
+        r.run.inputs_digest
+    ));
+
+    s.push_str("## Verdicts\n\n| assumption | verdict | summary |\n|---|---|---|\n");
+    for (key, c) in r.assumptions.iter() {
+        s.push_str(&format!(
+            "| {} | **{}** | {} |\n",
+            title(key),
+            c.verdict.as_str().to_uppercase(),
+            esc(&c.summary)
+        ));
+    }
+    s.push('\n');
+    for (key, c) in r.assumptions.iter() {
+        s.push_str(&format!(
+            "## {}: {}\n\n{}\n\n",
+            title(key),
+            c.verdict,
+            c.summary
+        ));
+        if !c.key_metrics.is_empty() {
+            s.push_str(
+                "| metric | estimate | CI | tolerance | p (corrected) |\n|---|---|---|---|---|\n",
+            );
+            for km in &c.key_metrics {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    esc(&km.description),
+                    num(km.estimate),
+                    ci_text(km),
+                    esc(&km.tolerance.clone().unwrap_or_default()),
+                    p_text(km.p_value)
+                ));
+            }
+            s.push('\n');
+        }
+        for reason in &c.reasons {
+            s.push_str(&format!("- {}\n", esc(reason)));
+        }
+        s.push('\n');
+    }
+    if !r.warnings.is_empty() {
+        s.push_str("## Warnings\n\n");
+        for w in &r.warnings {
+            s.push_str(&format!("- {w}\n"));
+        }
+        s.push('\n');
+    }
+    s.push_str(
+        "Methods, thresholds and their reasons: docs/methods.md of sgd-ou. The JSON report \
+         (report.json) holds every number behind this page.\n",
+    );
+    s
+}

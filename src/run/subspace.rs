@@ -1,0 +1,140 @@
+//! The analysis subspace. Real runs have millions of parameters; every check works in one
+//! k-dimensional subspace, the same for every checkpoint and the trajectory, chosen from the seed
+//! alone (never from the data it will test) and recorded in the report.
+//!
+//! When d ≤ k the subspace is the whole space with the identity basis (coordinates as given).
+//! Otherwise the basis is k orthonormal rows of a k × d matrix P: i.i.d. N(0, 1) entries drawn
+//! from the `"run/subspace"` ChaCha8 stream, orthonormalised by modified Gram–Schmidt applied
+//! twice (Giraud et al. 2005: "twice is enough"). A vector v is represented by P v.
+//!
+//! Cost: O(k² d) time and k·d doubles of memory to build; O(k) per projected scalar entry.
+
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+
+/// How the basis was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubspaceKind {
+    Identity,
+    RandomOrthonormal,
+}
+
+/// A k-dimensional analysis subspace of R^d.
+#[derive(Debug, Clone)]
+pub struct Subspace {
+    d: usize,
+    k: usize,
+    kind: SubspaceKind,
+    /// Column-major Pᵀ: `basis[j * k + a] = P[a, j]`, so that the k coefficients of coordinate j
+    /// are contiguous. Empty for the identity.
+    basis: Vec<f64>,
+}
+
+impl Subspace {
+    /// The subspace used for a run with `d` parameters when the user asks for `k` dimensions.
+    pub fn new(d: usize, k: usize, seed: u64) -> Self {
+        if d <= k {
+            return Subspace {
+                d,
+                k: d,
+                kind: SubspaceKind::Identity,
+                basis: Vec::new(),
+            };
+        }
+        let mut rng = crate::rng::stream(seed, "run/subspace");
+        // Rows of P, row-major, generated row by row so the stream order is fixed.
+        let mut rows: Vec<Vec<f64>> = (0..k)
+            .map(|_| (0..d).map(|_| StandardNormal.sample(&mut rng)).collect())
+            .collect();
+        for _pass in 0..2 {
+            for a in 0..k {
+                for b in 0..a {
+                    let dot: f64 = rows[a].iter().zip(&rows[b]).map(|(x, y)| x * y).sum();
+                    let (head, tail) = rows.split_at_mut(a);
+                    for (x, y) in tail[0].iter_mut().zip(&head[b]) {
+                        *x -= dot * y;
+                    }
+                }
+                let norm = rows[a].iter().map(|x| x * x).sum::<f64>().sqrt();
+                rows[a].iter_mut().for_each(|x| *x /= norm);
+            }
+        }
+        let mut basis = vec![0.0; d * k];
+        for (a, row) in rows.iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                basis[j * k + a] = v;
+            }
+        }
+        Subspace {
+            d,
+            k,
+            kind: SubspaceKind::RandomOrthonormal,
+            basis,
+        }
+    }
+
+    pub fn d(&self) -> usize {
+        self.d
+    }
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    pub fn kind(&self) -> SubspaceKind {
+        self.kind
+    }
+
+    /// Adds v · P[:, j] to `out` (length k): the contribution of coordinate j with value v.
+    #[inline]
+    pub fn accumulate(&self, j: usize, v: f64, out: &mut [f64]) {
+        match self.kind {
+            SubspaceKind::Identity => out[j] += v,
+            SubspaceKind::RandomOrthonormal => {
+                let col = &self.basis[j * self.k..(j + 1) * self.k];
+                for (o, p) in out.iter_mut().zip(col) {
+                    *o += v * p;
+                }
+            }
+        }
+    }
+
+    /// P v for a full-space vector v (length d).
+    pub fn project(&self, v: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.k];
+        for (j, &x) in v.iter().enumerate() {
+            self.accumulate(j, x, &mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_basis_is_orthonormal_and_seeded() {
+        let s = Subspace::new(50, 6, 7);
+        assert_eq!(s.kind(), SubspaceKind::RandomOrthonormal);
+        // Gram matrix P Pᵀ = I.
+        for a in 0..6 {
+            for b in 0..6 {
+                let dot: f64 = (0..50)
+                    .map(|j| s.basis[j * 6 + a] * s.basis[j * 6 + b])
+                    .sum();
+                let want = if a == b { 1.0 } else { 0.0 };
+                assert!((dot - want).abs() < 1e-12, "({a},{b}) = {dot}");
+            }
+        }
+        let t = Subspace::new(50, 6, 7);
+        assert_eq!(s.basis, t.basis);
+        assert_ne!(s.basis, Subspace::new(50, 6, 8).basis);
+    }
+
+    #[test]
+    fn identity_when_small() {
+        let s = Subspace::new(3, 8, 1);
+        assert_eq!(s.k(), 3);
+        assert_eq!(s.project(&[1.0, 2.0, 3.0]), vec![1.0, 2.0, 3.0]);
+    }
+}

@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests: small valid run directories built in place.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use sgd_ou::run::npy::{write_f64, write_i64};
+
+/// A small valid per-example run: d parameters, n examples, `checkpoints` checkpoints of a
+/// quadratic loss with Gaussian per-example noise (the same examples at every checkpoint), a
+/// Hessian at each checkpoint and a trajectory. Written with the crate's own npy writer.
+pub fn write_valid_run(dir: &Path, d: usize, n: usize, checkpoints: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
+    std::fs::write(
+        dir.join("run.json"),
+        format!(
+            r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": {n}, "model": "test"}}"#
+        ),
+    )
+    .unwrap();
+    let xi: Vec<f64> = (0..n * d)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let h: Vec<f64> = (0..d * d)
+        .map(|i| {
+            if i / d == i % d {
+                1.0 + (i / d) as f64
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    for c in 0..checkpoints {
+        let cdir = dir.join(format!("checkpoints/step_{}", 100 * (c + 1)));
+        std::fs::create_dir_all(&cdir).unwrap();
+        let theta: Vec<f64> = (0..d)
+            .map(|_| 0.05 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+            .collect();
+        let grads: Vec<f64> = (0..n * d)
+            .map(|i| xi[i] + h[(i % d) * d + i % d] * theta[i % d])
+            .collect();
+        write_f64(&cdir.join("params.npy"), &[d], &theta).unwrap();
+        write_f64(&cdir.join("grads.npy"), &[n, d], &grads).unwrap();
+        write_f64(&cdir.join("hessian.npy"), &[d, d], &h).unwrap();
+    }
+    let t = 50;
+    let traj: Vec<f64> = (0..t * d)
+        .map(|_| 0.05 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+        .collect();
+    std::fs::create_dir_all(dir.join("trajectory")).unwrap();
+    write_i64(
+        &dir.join("trajectory/steps.npy"),
+        &(0..t as i64).map(|s| 100 + s).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    write_f64(&dir.join("trajectory/params.npy"), &[t, d], &traj).unwrap();
+}
+
+/// Runs the sgd-ou binary with `args`.
+pub fn sgd_ou(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
+        .args(args)
+        .output()
+        .expect("the sgd-ou binary runs")
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+pub fn out_dir(root: &Path) -> PathBuf {
+    root.join("report-out")
+}
