@@ -130,8 +130,10 @@ pub struct BoxM {
 ///
 /// Reference: Box (1949) *Biometrika* 36:317–346; Rencher (2002) *Methods of Multivariate
 /// Analysis* §7.3.2. The χ² statistic and p-value are checked against `pingouin.box_m` 0.7.0
-/// (1e-10 relative); the F approximation against a transcription of the formulas above and
-/// against the SPSS output for Fisher's iris data quoted in the reference script.
+/// (1e-10 relative); M, c₁, c₂ and the F approximation against a NumPy transcription of the
+/// formulas above (`numpy.linalg.slogdet`; no library implements the F form), and the type-I
+/// error of both approximations by simulation (two groups of n = 200: χ² 0.053 / 0.036 and
+/// F 0.053 / 0.035 at d = 3 / 20, 1000 replications).
 ///
 /// Cost: O(N d² + g d³) time, O(g d²) memory.
 ///
@@ -378,9 +380,10 @@ fn entry_statistic(
 /// for g = 2, T_max against CLX's Mₙ (`tests/reference/multivariate.json`); the type-I error is
 /// checked by simulation.
 ///
-/// Cost: O((B + 1)·(N d + N d²)) time (two d × d Gram matrices per group per permutation; for
-/// g = 10, n_g = 1000, d = 16, B = 199 about 0.3 s in release on one core, see
-/// `benches/multivariate.rs`), parallel over permutations; O(N d + g d²) memory per thread.
+/// Cost: O((B + 1)·(N d + N d²)) time (two d × d Gram matrices per group per permutation),
+/// parallel over permutations; O(N d + g d²) memory per thread. Measured in release on 2 shared
+/// cores (`benches/multivariate.rs`): g = 10, n_g = 1000, d = 16, B = 199: 0.39 s; two groups
+/// of 1000, B = 199: 35 ms at d = 8, 0.46 s at d = 64.
 ///
 /// # Errors
 /// `InvalidArgument` (fewer than 2 groups, B = 0, mismatched d), `TooFewSamples` (a group with

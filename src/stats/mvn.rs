@@ -234,7 +234,8 @@ pub struct HenzeZirkler {
 /// Differences from pingouin: a singular covariance is an error here (pingouin sets HZ = 4n
 /// and reports p ≈ 0), and d = 1 is allowed (pingouin asserts d ≥ 2; the formula is the same).
 ///
-/// Cost: O(n²d/2 + nd² + d³) time, O(n·256 + nd) memory.
+/// Cost: O(n²d/2 + nd² + d³) time, O(n·256 + nd) memory; measured (release, 2 shared cores,
+/// `benches/multivariate.rs`) 20 ms at n = 2000, d = 8 and 34 ms at d = 64.
 ///
 /// # Errors
 /// `TooFewSamples` (n < 3), `NonFinite`, `ZeroVariance` (a constant column), `Degenerate`
@@ -374,7 +375,9 @@ fn two_sided_normal(z: f64) -> f64 {
 /// z rejects 97 % of true nulls at d/n = 0.4). The skewness χ² approximation is liberal at
 /// d/n ≳ 0.05 even with the correction (module notes); use [`MvnNull`] there.
 ///
-/// Cost: O(n²d/2 + nd² + d³) time, O(n·256 + nd) memory. [`mardia_kurtosis`] alone is O(nd²).
+/// Cost: O(n²d/2 + nd² + d³) time, O(n·256 + nd) memory; [`mardia_kurtosis`] alone is
+/// O(nd² + d³). Measured at n = 2000 (release, 2 shared cores): 5.3 ms (d = 8) and 14 ms
+/// (d = 64); kurtosis alone 0.28 ms and 3.6 ms.
 ///
 /// # Errors
 /// As [`henze_zirkler`]; additionally n ≥ 4 (the exact kurtosis variance needs n > 3).
