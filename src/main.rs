@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Test the four assumptions of the OU model on a run directory and print the verdicts.
     Verify(cli::verify::VerifyArgs),
+    /// Write a run directory from a model whose truth is known, by running SGD.
+    Simulate(cli::simulate::SimulateArgs),
     /// Run the statistical tests on arrays in .npy files.
     #[command(subcommand)]
     Stats(StatsCommand),
@@ -40,6 +42,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(a) => cli::verify::run(&a),
+        Command::Simulate(a) => cli::simulate::run(&a),
         Command::Stats(StatsCommand::Normality(a)) => cli::normality::run(&a),
         Command::Stats(StatsCommand::Mvn(a)) => cli::mvn::run_mvn(&a),
         Command::Stats(StatsCommand::CovEqual(a)) => cli::mvn::run_cov_equal(&a),

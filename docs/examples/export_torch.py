@@ -38,8 +38,9 @@ Per-example traps (each silently gives wrong per-example gradients):
   LayerNorm (per-example normalisation). Also note that train-mode BatchNorm updates
   running statistics as a side effect of every forward pass.
 * Dropout draws a new mask at every call, so the per-example gradients would not be the gradients
-  that SGD used. Disable dropout (model.eval() or p = 0) for the export, or fix the masks with
-  torch.func's randomness="same" and the same generator state as the training step.
+  that SGD used. Disable dropout (model.eval() or p = 0) for the export, or pass the masks of the
+  training step to the per-example loss as explicit inputs (vmap's randomness="same" or
+  "different" does not reproduce them).
 * Loss reduction: SGD differentiated the mean (1/S sum, PyTorch default) or the sum over the
   minibatch; record which in loss_reduction. The exported per-example gradients are always
   unscaled. (Opacus and BackPACK have their own scaling conventions; check them.)

@@ -102,6 +102,10 @@ impl KeyMetric {
         self.p_value = Some(p);
         self
     }
+    pub fn p_value_opt(mut self, p: Option<f64>) -> Self {
+        self.p_value = p;
+        self
+    }
 }
 
 /// The result of one assumption check.

@@ -16,6 +16,8 @@ pub struct Thresholds {
     pub ci_level: f64,
     /// Bootstrap resamples for confidence intervals.
     pub bootstrap_resamples: usize,
+    /// Random permutations of permutation tests ((B + 1)·α is an integer at α = 0.05).
+    pub permutations: usize,
     /// gaussian_noise: largest tolerated |skewness| of the minibatch noise along a direction.
     pub gaussian_max_abs_skewness: f64,
     /// gaussian_noise: largest tolerated |excess kurtosis| of the minibatch noise.
@@ -43,6 +45,7 @@ impl Default for Thresholds {
             alpha: 0.05,
             ci_level: 0.95,
             bootstrap_resamples: 200,
+            permutations: 199,
             gaussian_max_abs_skewness: 0.2,
             gaussian_max_abs_excess_kurtosis: 0.5,
             gaussian_min_minibatch_samples: 20,

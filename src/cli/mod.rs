@@ -2,4 +2,5 @@
 
 pub mod mvn;
 pub mod normality;
+pub mod simulate;
 pub mod verify;

@@ -121,7 +121,7 @@ impl Run {
                 None => d_first = Some((c.d, c.params.path().to_path_buf())),
                 Some((d0, p0)) if *d0 != c.d => {
                     return Err(Error::input(
-                        c.params.path(),
+                        c.params.describe(),
                         format!(
                             "has {} parameters but {} has {d0}; every checkpoint must hold the \
                              same flattened parameter vector",
@@ -305,7 +305,7 @@ fn open_optional(path: &Path) -> Result<Option<Box<dyn ArraySource>>> {
 fn expect_shape(a: &dyn ArraySource, want: &[usize], what: &str) -> Result<()> {
     if a.shape() != want {
         return Err(Error::input(
-            a.path(),
+            a.describe(),
             format!(
                 "has shape {:?} but the format expects {what} = {:?}",
                 a.shape(),
@@ -318,10 +318,40 @@ fn expect_shape(a: &dyn ArraySource, want: &[usize], what: &str) -> Result<()> {
 
 impl OpenCheckpoint {
     fn open(step: u64, dir: &Path, manifest: &Manifest) -> Result<Self> {
-        let params = open_npy(&dir.join("params.npy"))?;
+        let st_path = dir.join("checkpoint.safetensors");
+        let (params, grads, losses, hessian) = if st_path.exists() {
+            if let Some(clash) = ["params.npy", "grads.npy", "losses.npy", "hessian.npy"]
+                .iter()
+                .map(|f| dir.join(f))
+                .find(|f| f.exists())
+            {
+                return Err(Error::input(
+                    &clash,
+                    format!(
+                        "and {} both exist; a checkpoint holds either .npy files or one                          checkpoint.safetensors, remove one of them",
+                        st_path.display()
+                    ),
+                ));
+            }
+            let st = safetensors::open_tensors(&st_path)?;
+            let boxed = |t: safetensors::SafetensorsTensor| -> Box<dyn ArraySource> { Box::new(t) };
+            (
+                boxed(st.require("params")?),
+                boxed(st.require("grads")?),
+                st.tensor("losses")?.map(boxed),
+                st.tensor("hessian")?.map(boxed),
+            )
+        } else {
+            (
+                open_npy(&dir.join("params.npy"))?,
+                open_npy(&dir.join("grads.npy"))?,
+                open_optional(&dir.join("losses.npy"))?,
+                open_optional(&dir.join("hessian.npy"))?,
+            )
+        };
         if params.shape().len() != 1 {
             return Err(Error::input(
-                params.path(),
+                params.describe(),
                 format!(
                     "has shape {:?}; params.npy must be the flattened parameter vector, shape (d,)",
                     params.shape()
@@ -330,12 +360,11 @@ impl OpenCheckpoint {
         }
         let d = params.shape()[0];
         if d == 0 {
-            return Err(Error::input(params.path(), "is empty (d = 0)"));
+            return Err(Error::input(params.describe(), "is empty (d = 0)"));
         }
-        let grads = open_npy(&dir.join("grads.npy"))?;
         if grads.shape().len() != 2 || grads.shape()[1] != d {
             return Err(Error::input(
-                grads.path(),
+                grads.describe(),
                 format!(
                     "has shape {:?} but params.npy has d = {d}; grads.npy must be (n, {d}), one \
                      row per {}",
@@ -350,15 +379,13 @@ impl OpenCheckpoint {
         let n = grads.shape()[0];
         if n < 2 {
             return Err(Error::input(
-                grads.path(),
+                grads.describe(),
                 format!("has {n} row(s); at least 2 gradients per checkpoint are needed"),
             ));
         }
-        let losses = open_optional(&dir.join("losses.npy"))?;
         if let Some(l) = &losses {
             expect_shape(l.as_ref(), &[n], "(n,) with n = rows of grads.npy")?;
         }
-        let hessian = open_optional(&dir.join("hessian.npy"))?;
         if let Some(h) = &hessian {
             expect_shape(h.as_ref(), &[d, d], "(d, d)")?;
         }
