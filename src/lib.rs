@@ -101,6 +101,7 @@ pub fn analyse(run: &run::Run, options: &Options) -> Report {
         small_step,
         quadratic_loss,
     };
+    let ou_prediction = assumptions::ou_prediction::check(&ctx);
     let verdict = Verdict::combine(assumptions.iter().iter().map(|(_, r)| r.verdict));
     let mut warnings = Vec::new();
     if run.subspace.kind() == run::SubspaceKind::RandomOrthonormal {
@@ -133,6 +134,7 @@ pub fn analyse(run: &run::Run, options: &Options) -> Report {
         seed: options.seed,
         thresholds: options.thresholds.clone(),
         assumptions,
+        ou_prediction,
         verdict,
         warnings,
     }

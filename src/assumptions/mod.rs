@@ -12,6 +12,7 @@
 pub mod constant_covariance;
 pub mod context;
 pub mod gaussian_noise;
+pub mod ou_prediction;
 pub mod quadratic_loss;
 pub mod small_step;
 pub mod thresholds;

@@ -88,6 +88,29 @@ pub fn render(r: &Report) -> String {
         }
         s.push('\n');
     }
+    let o = &r.ou_prediction;
+    s.push_str(&format!(
+        "## OU prediction (informative): {}\n\nDoes the run's stationary behaviour match what the \
+         OU model predicts? This section informs; it does not enter the overall verdict.\n\n{}\n\n",
+        o.verdict, o.summary
+    ));
+    if !o.key_metrics.is_empty() {
+        s.push_str("| metric | estimate | CI | tolerance |\n|---|---|---|---|\n");
+        for km in &o.key_metrics {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                esc(&km.description),
+                num(km.estimate),
+                ci_text(km),
+                esc(&km.tolerance.clone().unwrap_or_default())
+            ));
+        }
+        s.push('\n');
+    }
+    for reason in &o.reasons {
+        s.push_str(&format!("- {}\n", esc(reason)));
+    }
+    s.push('\n');
     if !r.warnings.is_empty() {
         s.push_str("## Warnings\n\n");
         for w in &r.warnings {

@@ -30,6 +30,11 @@ pub struct Report {
     pub seed: u64,
     pub thresholds: Thresholds,
     pub assumptions: Assumptions,
+    /// The OU model's consequences checked against the run (stationary covariance against the
+    /// Lyapunov predictions, fluctuation–dissipation, equipartition, mean squared displacement).
+    /// Informative: its verdict ("pass" = consistent with the OU model) does not enter the
+    /// overall verdict.
+    pub ou_prediction: CheckResult,
     /// Overall verdict: fail if any assumption fails, else inconclusive if any is, else pass.
     pub verdict: Verdict,
     /// Things a reader should know that are not a verdict (e.g. subspace caveats).

@@ -51,6 +51,19 @@ pub fn render(r: &Report) -> String {
             s.push_str(&format!("    - {reason}\n"));
         }
     }
+    s.push_str(&format!(
+        "OU prediction (informative, not an assumption): {}: {}\n",
+        r.ou_prediction.verdict, r.ou_prediction.summary
+    ));
+    for m in &r.ou_prediction.key_metrics {
+        s.push_str(&format!(
+            "    {} = {} {} {}\n",
+            m.name,
+            num(m.estimate),
+            ci_text(m),
+            m.tolerance.clone().unwrap_or_default()
+        ));
+    }
     for w in &r.warnings {
         s.push_str(&format!("warning: {w}\n"));
     }
