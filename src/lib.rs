@@ -17,6 +17,7 @@ pub mod assumptions;
 pub mod error;
 pub mod linalg;
 pub mod ou;
+pub mod phases;
 pub mod report;
 pub mod rng;
 pub mod run;
@@ -39,6 +40,11 @@ pub struct Options {
     pub dims: usize,
     /// Tolerances and levels (docs/methods.md).
     pub thresholds: Thresholds,
+    /// First step of the analysis window (`--from-step`); `None` with `to_step` `None` selects
+    /// the diffusion phase automatically (see [`phases`]).
+    pub from_step: Option<u64>,
+    /// Last step of the analysis window (`--to-step`).
+    pub to_step: Option<u64>,
 }
 
 /// Default analysis dimension: enough directions for the per-direction tests to have a family
@@ -52,6 +58,8 @@ impl Default for Options {
             seed: rng::DEFAULT_SEED,
             dims: DEFAULT_DIMS,
             thresholds: Thresholds::default(),
+            from_step: None,
+            to_step: None,
         }
     }
 }
@@ -74,13 +82,38 @@ pub fn verify(run_dir: &Path, options: &Options) -> Result<Report, Error> {
     Ok(analyse(&run, options))
 }
 
-/// Runs the four checks on a loaded run.
-pub fn analyse(run: &run::Run, options: &Options) -> Report {
+/// Runs the four checks on a loaded run: chooses the analysis window (the diffusion phase, or
+/// the user's steps), then runs every check on the window's checkpoints.
+pub fn analyse(full: &run::Run, options: &Options) -> Report {
+    let phases = phases::checkpoint_phases(full);
+    let window = phases::select_window(full, &phases, options.from_step, options.to_step);
+    let windowed = full.restrict(&window.checkpoints);
+    let run = &windowed;
     let ctx = Context {
         run,
         seed: options.seed,
         thresholds: &options.thresholds,
     };
+    if run.checkpoints.len() < 2 {
+        let why = format!(
+            "the analysis window holds {} checkpoint(s), at least 2 are needed: {}",
+            run.checkpoints.len(),
+            window.reason
+        );
+        let inc = || {
+            assumptions::CheckResult::inconclusive(
+                "Not analysed: no usable analysis window.",
+                why.clone(),
+            )
+        };
+        let assumptions = Assumptions {
+            gaussian_noise: inc(),
+            constant_covariance: inc(),
+            small_step: inc(),
+            quadratic_loss: inc(),
+        };
+        return build_report(full, run, options, phases, window, assumptions, inc());
+    }
     let (gaussian_noise, (constant_covariance, (small_step, quadratic_loss))) = rayon::join(
         || assumptions::gaussian_noise::check(&ctx),
         || {
@@ -102,8 +135,39 @@ pub fn analyse(run: &run::Run, options: &Options) -> Report {
         quadratic_loss,
     };
     let ou_prediction = assumptions::ou_prediction::check(&ctx);
+    build_report(
+        full,
+        run,
+        options,
+        phases,
+        window,
+        assumptions,
+        ou_prediction,
+    )
+}
+
+fn build_report(
+    full: &run::Run,
+    run: &run::Run,
+    options: &Options,
+    phases: Vec<phases::CheckpointPhase>,
+    window: phases::Window,
+    assumptions: Assumptions,
+    ou_prediction: assumptions::CheckResult,
+) -> Report {
     let verdict = Verdict::combine(assumptions.iter().iter().map(|(_, r)| r.verdict));
     let mut warnings = Vec::new();
+    if let Some([slope, se]) = window.loss_trend_per_1000_steps {
+        if slope < 0.0 && slope.abs() > 2.0 * se {
+            warnings.push(format!(
+                "the training loss still decreases within the analysis window (slope {} ± {} per \
+                 1,000 steps, batch-means SE): the window may include the end of the drift phase; \
+                 consider --from-step",
+                report::num(slope),
+                report::num(se)
+            ));
+        }
+    }
     if run.subspace.kind() == run::SubspaceKind::RandomOrthonormal {
         warnings.push(format!(
             "the run has d = {} parameters; every check works in one seeded random {}-dimensional \
@@ -120,16 +184,19 @@ pub fn analyse(run: &run::Run, options: &Options) -> Report {
             manifest: run.manifest.clone(),
             checkpoints: run.checkpoints.iter().map(|c| c.step).collect(),
             rows_per_checkpoint: run.checkpoints.iter().map(|c| c.n).collect(),
+            all_checkpoints: full.checkpoints.iter().map(|c| c.step).collect(),
+            window,
+            phases,
             dims: Dims {
                 d: run.d,
                 k: run.k(),
                 subspace: run.subspace.kind(),
             },
-            trajectory_length: run.trajectory.as_ref().map(|t| t.steps.len()),
+            trajectory_length: full.trajectory.as_ref().map(|t| t.steps.len()),
             effective_learning_rate: run.manifest.effective_learning_rate(),
             minibatch_cov_factor: run.manifest.minibatch_cov_factor(),
-            inputs: run.inputs.clone(),
-            inputs_digest: run.inputs_digest(),
+            inputs: full.inputs.clone(),
+            inputs_digest: full.inputs_digest(),
         },
         seed: options.seed,
         thresholds: options.thresholds.clone(),

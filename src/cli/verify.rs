@@ -22,13 +22,26 @@ pub struct VerifyArgs {
     /// k-dimensional subspace.
     #[arg(long, value_name = "K", default_value_t = sgd_ou::DEFAULT_DIMS)]
     pub dims: usize,
+    /// Analyse only checkpoints with step ≥ N (overrides the automatic diffusion-phase window).
+    #[arg(long, value_name = "N")]
+    pub from_step: Option<u64>,
+    /// Analyse only checkpoints with step ≤ N (overrides the automatic diffusion-phase window).
+    #[arg(long, value_name = "N")]
+    pub to_step: Option<u64>,
 }
 
 /// Runs `verify`; returns the exit code (0 pass, 1 fail, 3 inconclusive).
 pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
+    if let (Some(a), Some(b)) = (args.from_step, args.to_step) {
+        if a > b {
+            anyhow::bail!("--from-step {a} is after --to-step {b}; swap them");
+        }
+    }
     let options = sgd_ou::Options {
         seed: args.seed,
         dims: args.dims,
+        from_step: args.from_step,
+        to_step: args.to_step,
         ..Default::default()
     };
     let report = sgd_ou::verify(&args.run_dir, &options)?;

@@ -42,6 +42,11 @@ pub fn render(r: &Report) -> String {
             .join(", ")
     ));
     s.push_str(&format!(
+        "| analysis window | {} ({}) |\n",
+        esc(&r.run.window.reason),
+        r.run.window.method
+    ));
+    s.push_str(&format!(
         "| parameters d / analysis dimension k | {} / {} ({:?}) |\n",
         r.run.dims.d, r.run.dims.k, r.run.dims.subspace
     ));
@@ -109,6 +114,23 @@ pub fn render(r: &Report) -> String {
     }
     for reason in &o.reasons {
         s.push_str(&format!("- {}\n", esc(reason)));
+    }
+    s.push('\n');
+    s.push_str("## Drift and diffusion phases\n\n| step | ‖g‖² | tr Q (noise at S) | noise-to-signal | phase | analysed |\n|---|---|---|---|---|---|\n");
+    for p in &r.run.phases {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:?} | {} |\n",
+            p.step,
+            num(p.grad_norm2),
+            num(p.trace_noise),
+            p.noise_to_signal.map(num).unwrap_or_else(|| "∞".into()),
+            p.phase,
+            if r.run.checkpoints.contains(&p.step) {
+                "yes"
+            } else {
+                "no"
+            }
+        ));
     }
     s.push('\n');
     if !r.warnings.is_empty() {

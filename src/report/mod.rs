@@ -63,10 +63,17 @@ pub struct RunInfo {
     pub dir: String,
     /// run.json with defaults filled in; unknown keys echoed.
     pub manifest: Manifest,
-    /// Steps of the checkpoints analysed.
+    /// Steps of the checkpoints analysed (the analysis window).
     pub checkpoints: Vec<u64>,
-    /// Gradient rows per checkpoint.
+    /// Gradient rows per analysed checkpoint.
     pub rows_per_checkpoint: Vec<usize>,
+    /// Steps of every checkpoint in the run directory.
+    pub all_checkpoints: Vec<u64>,
+    /// The analysis window: which checkpoints were analysed, how they were chosen and why.
+    pub window: crate::phases::Window,
+    /// Drift/diffusion evidence of every checkpoint (signal ‖g‖², noise tr Q, their ratio): the
+    /// data for a plot of signal and noise over steps.
+    pub phases: Vec<crate::phases::CheckpointPhase>,
     pub dims: Dims,
     /// Number of trajectory rows, when trajectory/ is present.
     pub trajectory_length: Option<usize>,

@@ -16,6 +16,10 @@ pub fn render(r: &Report) -> String {
         r.seed
     ));
     s.push_str(&format!(
+        "analysis window ({}): {}\n\n",
+        r.run.window.method, r.run.window.reason
+    ));
+    s.push_str(&format!(
         "{:<32} {:<13} {:<30} {:>10} {:<22} {:<10} {}\n",
         "assumption", "verdict", "metric", "estimate", "CI", "tolerance", "p"
     ));

@@ -169,6 +169,37 @@ impl Run {
         })
     }
 
+    /// The same run restricted to the checkpoints whose steps are in `steps`, and its trajectory
+    /// to the rows between the first and the last of them (inclusive). Inputs are unchanged.
+    pub fn restrict(&self, steps: &[u64]) -> Run {
+        let mut out = self.clone();
+        out.checkpoints.retain(|c| steps.contains(&c.step));
+        if let (Some(t), Some(lo), Some(hi)) =
+            (&self.trajectory, steps.iter().min(), steps.iter().max())
+        {
+            let rows: Vec<usize> = t
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s >= *lo as i64 && s <= *hi as i64)
+                .map(|(i, _)| i)
+                .collect();
+            out.trajectory = if rows.is_empty() {
+                None
+            } else {
+                Some(Trajectory {
+                    steps: rows.iter().map(|&i| t.steps[i]).collect(),
+                    params: t.params.select_rows(rows.iter()),
+                    losses: t
+                        .losses
+                        .as_ref()
+                        .map(|l| rows.iter().map(|&i| l[i]).collect()),
+                })
+            };
+        }
+        out
+    }
+
     /// k, the analysis dimension.
     pub fn k(&self) -> usize {
         self.subspace.k()

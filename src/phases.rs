@@ -1,0 +1,231 @@
+//! Drift and diffusion phases, and the analysis window.
+//!
+//! The OU model describes only the late, stationary part of training. Early on, SGD is in a
+//! *drift* phase: the mean gradient dominates the minibatch noise and the loss falls. Later, in
+//! the *diffusion* phase, the noise dominates and the iterates wander around a minimum. The phases
+//! are told apart by gradient statistics only (no information-plane claims, cf. Saxe et al. 2018):
+//!
+//! * signal: ‖g‖², estimated without bias from the mean ḡ of n rows as
+//!   ‖ḡ‖² − tr Ĉ · (N − n)/(n (N − 1)) (finite-population correction; exact when n = N);
+//! * noise: tr Q = f · tr Ĉ, the trace of the minibatch-noise covariance at batch size S
+//!   (f = `Manifest::minibatch_cov_factor`, ≈ 1/S);
+//! * the gradient noise scale B_simple = tr C / ‖g‖² (McCandlish et al. 2018, "An empirical model
+//!   of large-batch training") and the noise-to-signal ratio NSR = tr Q / ‖g‖² ≈ B_simple / S.
+//!
+//! A checkpoint is in the diffusion phase when NSR ≥ 1 (the noise in one SGD step is at least as
+//! large as its drift). For an OU process at stationarity E‖g‖² = tr(A²Σ) ≈ (ε/2)·tr(AQ) ≤
+//! (ελ_max/2)·tr Q, so NSR ≥ 2/(ελ_max) ≫ 1 there; in the drift phase NSR ≪ 1.
+//!
+//! **Window rule** (default): the analysis window starts at the first checkpoint from which every
+//! later checkpoint is in the diffusion phase, and ends at the last checkpoint. `--from-step` and
+//! `--to-step` override it. A run whose last checkpoint is not in the diffusion phase has no
+//! diffusion phase yet. All full-space quantities come from the reader's streaming pass; cost
+//! O(number of checkpoints).
+
+use serde::Serialize;
+
+use crate::run::{GradientKind, Run};
+
+/// Phase of one checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Drift,
+    Diffusion,
+}
+
+/// Signal and noise at one checkpoint (full space).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointPhase {
+    pub step: u64,
+    /// Unbiased ‖g‖² (may be slightly negative by sampling error when g ≈ 0).
+    pub grad_norm2: f64,
+    /// tr Ĉ of the per-example gradients.
+    pub trace_cov: f64,
+    /// tr Q: trace of the minibatch-noise covariance at batch size S.
+    pub trace_noise: f64,
+    /// B_simple = tr C / ‖g‖² (McCandlish et al. 2018); infinite when ‖g‖² ≤ 0.
+    pub noise_scale: Option<f64>,
+    /// tr Q / ‖g‖²; `null` (infinite) when ‖g‖² ≤ 0.
+    pub noise_to_signal: Option<f64>,
+    pub phase: Phase,
+}
+
+/// The chosen analysis window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    /// "auto" (diffusion phase) or "user" (--from-step/--to-step).
+    pub method: String,
+    pub from_step: Option<u64>,
+    pub to_step: Option<u64>,
+    /// Steps of the checkpoints analysed.
+    pub checkpoints: Vec<u64>,
+    /// Steps of the checkpoints left out, and why.
+    pub excluded: Vec<u64>,
+    pub reason: String,
+    /// Loss trend over the window's trajectory: least-squares slope of the training loss per
+    /// 1,000 steps with its standard error (batch means over 10 blocks), when losses are present.
+    pub loss_trend_per_1000_steps: Option<[f64; 2]>,
+}
+
+/// Phase statistics of every checkpoint.
+pub fn checkpoint_phases(run: &Run) -> Vec<CheckpointPhase> {
+    let m = &run.manifest;
+    let n_total = m.dataset_size as f64;
+    let f = m.minibatch_cov_factor();
+    run.checkpoints
+        .iter()
+        .map(|c| {
+            let n = c.n as f64;
+            let (trace_cov, trace_noise, mean_noise) = match m.gradients {
+                GradientKind::PerExample => (
+                    c.trace_cov,
+                    f * c.trace_cov,
+                    c.trace_cov * (n_total - n).max(0.0) / (n * (n_total - 1.0).max(1.0)),
+                ),
+                // Rows are minibatch gradients: their covariance is Q itself.
+                GradientKind::Minibatch => (c.trace_cov / f, c.trace_cov, c.trace_cov / n),
+            };
+            let g2 = c.mean_grad_norm2 - mean_noise;
+            let (scale, nsr) = if g2 > 0.0 {
+                (Some(trace_cov / g2), Some(trace_noise / g2))
+            } else {
+                (None, None)
+            };
+            CheckpointPhase {
+                step: c.step,
+                grad_norm2: g2,
+                trace_cov,
+                trace_noise,
+                noise_scale: scale,
+                noise_to_signal: nsr,
+                phase: if nsr.is_none_or(|r| r >= 1.0) {
+                    Phase::Diffusion
+                } else {
+                    Phase::Drift
+                },
+            }
+        })
+        .collect()
+}
+
+/// Chooses the window: user bounds when given, otherwise the diffusion phase. Returns `None`
+/// for the window's checkpoints when fewer than two qualify, with the reason in `Window`.
+pub fn select_window(
+    run: &Run,
+    phases: &[CheckpointPhase],
+    from_step: Option<u64>,
+    to_step: Option<u64>,
+) -> Window {
+    let steps: Vec<u64> = phases.iter().map(|p| p.step).collect();
+    let (method, chosen, reason) = if from_step.is_some() || to_step.is_some() {
+        let lo = from_step.unwrap_or(0);
+        let hi = to_step.unwrap_or(u64::MAX);
+        let chosen: Vec<u64> = steps
+            .iter()
+            .copied()
+            .filter(|s| (lo..=hi).contains(s))
+            .collect();
+        (
+            "user",
+            chosen,
+            format!(
+                "checkpoints with step in [{}, {}] (--from-step/--to-step)",
+                lo,
+                to_step.map(|s| s.to_string()).unwrap_or_else(|| "∞".into())
+            ),
+        )
+    } else {
+        let start = (0..phases.len())
+            .rev()
+            .take_while(|&i| phases[i].phase == Phase::Diffusion)
+            .last();
+        match start {
+            Some(i) => (
+                "auto",
+                steps[i..].to_vec(),
+                if i == 0 {
+                    "every checkpoint is in the diffusion phase (noise-to-signal ratio ≥ 1)"
+                        .to_string()
+                } else {
+                    format!(
+                        "the diffusion phase (noise-to-signal ratio ≥ 1 from here on) starts at \
+                         step {}; {} earlier checkpoint(s) in the drift phase are excluded",
+                        steps[i], i
+                    )
+                },
+            ),
+            None => (
+                "auto",
+                Vec::new(),
+                "the last checkpoint is still in the drift phase (mean gradient larger than the \
+                 minibatch noise): the run has no diffusion phase yet"
+                    .to_string(),
+            ),
+        }
+    };
+    let excluded = steps
+        .iter()
+        .copied()
+        .filter(|s| !chosen.contains(s))
+        .collect();
+    let loss_trend = loss_trend(run, chosen.first().copied(), chosen.last().copied());
+    Window {
+        method: method.into(),
+        from_step,
+        to_step,
+        checkpoints: chosen,
+        excluded,
+        reason,
+        loss_trend_per_1000_steps: loss_trend,
+    }
+}
+
+/// Least-squares slope of the trajectory loss over [lo, hi] (per 1,000 steps) with a
+/// batch-means standard error (10 blocks), when the trajectory has losses.
+fn loss_trend(run: &Run, lo: Option<u64>, hi: Option<u64>) -> Option<[f64; 2]> {
+    let t = run.trajectory.as_ref()?;
+    let losses = t.losses.as_ref()?;
+    let (lo, hi) = (lo? as i64, hi? as i64);
+    let pts: Vec<(f64, f64)> = t
+        .steps
+        .iter()
+        .zip(losses)
+        .filter(|(s, _)| (lo..=hi).contains(*s))
+        .map(|(&s, &l)| (s as f64 / 1000.0, l))
+        .collect();
+    if pts.len() < 20 {
+        return None;
+    }
+    let slope = |p: &[(f64, f64)]| {
+        let n = p.len() as f64;
+        let mx = p.iter().map(|x| x.0).sum::<f64>() / n;
+        let my = p.iter().map(|x| x.1).sum::<f64>() / n;
+        let sxy: f64 = p.iter().map(|x| (x.0 - mx) * (x.1 - my)).sum();
+        let sxx: f64 = p.iter().map(|x| (x.0 - mx).powi(2)).sum();
+        sxy / sxx
+    };
+    let b = slope(&pts);
+    // Batch means: slopes fitted within 10 consecutive blocks estimate the same trend; their
+    // spread gives a standard error robust to autocorrelation within blocks, scaled to the whole
+    // window by the ratio of the lever arms.
+    let blocks = 10;
+    let size = pts.len() / blocks;
+    let sxx_all: f64 = {
+        let mx = pts.iter().map(|x| x.0).sum::<f64>() / pts.len() as f64;
+        pts.iter().map(|x| (x.0 - mx).powi(2)).sum()
+    };
+    let mut bs = Vec::new();
+    let mut sxx_block = 0.0;
+    for k in 0..blocks {
+        let p = &pts[k * size..(k + 1) * size];
+        let mx = p.iter().map(|x| x.0).sum::<f64>() / p.len() as f64;
+        sxx_block += p.iter().map(|x| (x.0 - mx).powi(2)).sum::<f64>();
+        bs.push(slope(p));
+    }
+    let mean_b = bs.iter().sum::<f64>() / blocks as f64;
+    let var_b = bs.iter().map(|x| (x - mean_b).powi(2)).sum::<f64>() / (blocks as f64 - 1.0);
+    // Var(slope) ∝ 1/Sxx: a block slope has variance var_b ≈ σ²/Sxx_block(avg).
+    let se = (var_b * (sxx_block / blocks as f64) / sxx_all).sqrt();
+    Some([b, se])
+}
