@@ -573,3 +573,49 @@ fn torch_exporter_writes_a_valid_consistent_run_dir() {
 fn jax_exporter_writes_a_valid_consistent_run_dir() {
     framework_exporter("export_jax.py", "jax");
 }
+
+/// The NumPy exporter's run goes through `sgd-ou verify`: the automatic window keeps only the
+/// diffusion-phase checkpoints, excludes the early drift-phase ones, and the report says why.
+#[test]
+fn numpy_export_round_trips_through_verify() {
+    if !python_has(&["numpy"]) {
+        eprintln!("SKIPPED numpy_export_round_trips_through_verify: python3 with numpy not found");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut args = vec!["--out", out.to_str().unwrap(), "--seed", "3"];
+    args.extend_from_slice(NUMPY_ARGS);
+    run_script("export_numpy.py", &args);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
+        .args(["verify", "--run-dir", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0 | 1 | 3)),
+        "verify failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let window = &r["run"]["window"];
+    assert_eq!(window["method"], "auto");
+    let excluded: Vec<u64> = window["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(
+        excluded.contains(&0),
+        "step 0 is in the drift phase: {window}"
+    );
+    for p in r["run"]["phases"].as_array().unwrap() {
+        let step = p["step"].as_u64().unwrap();
+        if excluded.contains(&step) {
+            assert_eq!(p["phase"], "drift", "{p}");
+        } else {
+            assert_eq!(p["phase"], "diffusion", "{p}");
+        }
+    }
+    assert!(window["reason"].as_str().unwrap().contains("drift phase"));
+}
