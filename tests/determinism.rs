@@ -52,3 +52,13 @@ fn report_files_match_stdout_json() {
         .collect();
     assert_eq!(names.len(), 3, "{names:?}");
 }
+
+#[test]
+fn citation_version_matches_the_crate() {
+    let cff = include_str!("../CITATION.cff");
+    let line = cff
+        .lines()
+        .find(|l| l.starts_with("version:"))
+        .expect("CITATION.cff has a version");
+    assert_eq!(line.trim_start_matches("version:").trim(), env!("CARGO_PKG_VERSION"));
+}
