@@ -123,7 +123,7 @@ fn paired_state_independent_noise_passes() {
         Scenario::LeastSquares,
     ] {
         let mut cfg = SimConfig::default_for(s);
-        cfg.dataset_size = 512;
+        cfg.dataset_size = 256;
         let mut tally = Tally::default();
         for seed in 0..SEEDS {
             let (run, _) = sim(s, &cfg, 1000 + seed);

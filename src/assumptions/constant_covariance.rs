@@ -42,8 +42,14 @@
 //!   ([`permutation_cov_test`], calibrated under heavy tails and for k comparable to n). The
 //!   report says which test was used and why. One test decides, so no multiplicity correction.
 //!
+//! **Not estimable.** When one row carries more than `covariance_max_row_influence` of what is
+//! compared (see `max_row_share`), the sample covariance is essentially one example's outer
+//! product (infinite-variance, α-stable-like gradients), the bootstrap statistic saturates and
+//! cannot measure its variability: inconclusive, with the reason.
+//!
 //! **Verdict** ([`super::decide`]): inconclusive with fewer than `covariance_min_checkpoints`
-//! checkpoints, fewer than k + 2 rows at a checkpoint, non-finite gradients or zero noise; else
+//! checkpoints, fewer than k + 2 rows at a checkpoint, non-finite gradients, zero noise or a
+//! dominant row; else
 //! fail when the interval of D lies above the tolerance, or when the deviation is significant and
 //! D exceeds the tolerance; pass when the upper end is within the tolerance; otherwise
 //! inconclusive.
@@ -84,7 +90,7 @@ struct Geometry {
 fn effects(covs: &[DMatrix<f64>], weights: &[f64], geo: &Geometry, r: usize) -> Option<Effects> {
     let (t, per, pooled) = statistic(covs, weights);
     let denom = pooled.norm_squared();
-    if !t.is_finite() || !(denom > 0.0) {
+    if !t.is_finite() || denom.is_nan() || denom <= 0.0 {
         return None;
     }
     let top: Vec<f64> = covs
@@ -422,7 +428,7 @@ pub fn check(ctx: &Context) -> CheckResult {
 
     // A covariance dominated by a few examples cannot be bootstrapped.
     let (influence, influence_step) = max_row_share(cps, &covs, &pooled, &weights, paired, tol);
-    if !(influence <= th.covariance_max_row_influence) {
+    if influence.is_nan() || influence > th.covariance_max_row_influence {
         let mut r = inconclusive(
             "The noise covariance is dominated by a few examples, so its change across \
              checkpoints cannot be measured from these rows.",
