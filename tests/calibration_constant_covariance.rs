@@ -274,6 +274,21 @@ fn degenerate_inputs_are_inconclusive() {
     let r = check(&run, 1, &th);
     assert_eq!(r.verdict, Verdict::Inconclusive, "{r:?}");
     assert!(r.reasons[0].contains("carries"), "{r:?}");
+    // Edge sizes run without panicking: k = 1, and n = k + 2 rows.
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("run");
+    let s = Scenario::QuadraticGaussian;
+    let mut cfg = SimConfig::default_for(s);
+    cfg.dataset_size = 64;
+    simulate(s, &cfg, 9, &dir).unwrap();
+    let run = Run::load(&dir, &LoadOptions { dims: 1, seed: 9 }).unwrap();
+    assert_eq!(run.k(), 1);
+    let r = check(&run, 1, &th);
+    assert_eq!(r.verdict, Verdict::Pass, "k = 1: {r:?}");
+    let mut run = quadratic_run(8);
+    independent_subsets(&mut run, &[6; 8], 8);
+    let r = check(&run, 1, &th);
+    assert_ne!(r.verdict, Verdict::Fail, "n = 6: {r:?}");
     // Identical positions (no spread): the check still runs; the sensitivity is absent.
     let mut run = quadratic_run(7);
     let theta = run.checkpoints[0].theta.clone();
