@@ -237,9 +237,9 @@ fn quadratic_run(seed: u64) -> Run {
     sim(s, &cfg, seed).0
 }
 
-/// Degenerate inputs: inconclusive with a reason, never a panic.
+/// Degenerate inputs: inconclusive with a reason where nothing can be said, never a panic.
 #[test]
-fn degenerate_inputs_are_inconclusive() {
+fn degenerate_inputs_are_handled_without_panics() {
     let th = thresholds();
     let inconclusive = |run: &Run, what: &str| {
         let r = check(run, 1, &th);
@@ -289,6 +289,12 @@ fn degenerate_inputs_are_inconclusive() {
     independent_subsets(&mut run, &[6; 8], 8);
     let r = check(&run, 1, &th);
     assert_ne!(r.verdict, Verdict::Fail, "n = 6: {r:?}");
+    // Noise vanishes at one (independent) checkpoint only: a real change of C, not a dominant row.
+    let mut run = quadratic_run(10);
+    independent_subsets(&mut run, &[32; 8], 10);
+    run.checkpoints[4].grads = DMatrix::from_element(32, 4, 0.1);
+    let r = check(&run, 1, &th);
+    assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
     // Identical positions (no spread): the check still runs; the sensitivity is absent.
     let mut run = quadratic_run(7);
     let theta = run.checkpoints[0].theta.clone();

@@ -288,6 +288,9 @@ fn max_row_share(
     } else {
         for (i, z) in centred.iter().enumerate() {
             let denom = (cps[i].n as f64 - 1.0) * covs[i].norm();
+            if denom.is_nan() || denom <= 0.0 {
+                continue; // no noise at this checkpoint: no row carries anything
+            }
             for row in z.row_iter() {
                 let v = row.norm_squared() / denom;
                 if v > best {
