@@ -1,49 +1,351 @@
 //! Assumption 2: the gradient-noise covariance C(θ) is constant over the region the iterates
 //! occupy.
 //!
-//! **What is measured.** At each checkpoint i the sample covariance Ĉ_i of the projected
-//! per-example gradients (k × k). The effect size is the weighted root-mean-square relative
-//! Frobenius deviation from the pooled covariance,
+//! **What is measured.** At each checkpoint i (all checkpoints of the run, in the one analysis
+//! subspace) the sample covariance Ĉ_i of the projected per-example gradients (k × k; for
+//! minibatch-gradient exports the covariance of the minibatch gradients, which is f·C with the
+//! same f at every checkpoint, so relative changes are unaffected). The headline effect size is
+//! the weighted root-mean-square relative Frobenius deviation from the pooled covariance,
 //!
 //! D = sqrt( T ),  T = Σ_i w_i ‖Ĉ_i − C̄‖²_F / ‖C̄‖²_F,  C̄ = Σ_i w_i Ĉ_i,  w_i = (n_i − 1)/Σ_j (n_j − 1),
 //!
 //! i.e. the typical relative change of C across the stationary region. Sampling noise makes T
-//! positive even when C is constant, so T is bias-corrected with the bootstrap (rows resampled
-//! within each checkpoint, jointly when the checkpoints hold the same examples, `B` resamples;
-//! see [`Context::bootstrap_indices`]): T_bc = 2T − mean(T*), with the basic bootstrap interval
+//! positive even when C is constant (by about (g − 1)/g · (tr C)²/‖C‖²_F · (1 + κ)/n for
+//! independent rows), so T is bias-corrected with the bootstrap (rows resampled within each
+//! checkpoint, jointly when the checkpoints hold the same examples, `B` resamples; see
+//! [`Context::bootstrap_indices`]): T_bc = 2T − mean(T*), with the basic bootstrap interval
 //! [2T − q_{1−a/2}(T*), 2T − q_{a/2}(T*)] (Davison & Hinkley 1997, §5.2.1), clipped at 0 before the
 //! square root.
 //!
-//! **Significance**: the studentised permutation test of equal covariances
-//! ([`permutation_cov_test`], calibrated under heavy tails and for k comparable to n); Box's M
-//! (χ² approximation) instead where it is valid: k ≤ 0.3·n and per-example gradients close to
-//! Gaussian (every |excess kurtosis| within the gaussian_noise tolerance). The report says which.
+//! **Further effect sizes**, each from the same bootstrap resamples (basic intervals, pointwise):
+//! the per-checkpoint deviations ‖Ĉ_i − C̄‖_F/‖C̄‖_F (bias-corrected, with intervals: the plot of
+//! covariance change against the checkpoint's distance from the mean iterate); the spread of the
+//! top eigenvalues, max_i λ_max(Ĉ_i)/min_i λ_max(Ĉ_i); the largest principal angle between the
+//! top-r eigenspaces of Ĉ_i and C̄ (r = min(3, max(1, k/2)); Björck & Golub 1973); and the
+//! sensitivity of C to position, L = relative change of C per stationary standard deviation of
+//! displacement: with x_ij the Mahalanobis distance between θ_i and θ_j in the metric of the
+//! stationary spread Σ_s (iterate covariance of the trajectory, else of the checkpoint positions)
+//! and y_ij = ‖Ĉ_i − Ĉ_j‖_F/‖C̄‖_F, L² = Σ_{i<j} x²_ij y²_ij / Σ_{i<j} x⁴_ij (least squares of
+//! y² = L²x² through the origin), bias-corrected like T.
 //!
-//! **Verdict** ([`super::decide`]): fail when the interval lies above the tolerance, or when the
-//! deviation is significant and D exceeds the tolerance; pass when the
-//! upper end is within the tolerance; otherwise inconclusive.
+//! **Design.** The checkpoints are *paired* when they hold gradients of the same examples (equal
+//! n and centred rows correlated across checkpoints, mean correlation > max(0.1, 3/√(n k (g − 1)))),
+//! otherwise independent. Tests of equal covariance matrices assume independent groups, so:
 //!
-//! Cost: O(B Σ_i n_i k²) time, O(max_i n_i k) extra memory.
+//! * paired: significance from the same joint bootstrap, p = min(1, 2(1 + #{T* ≥ 2T})/(B + 1)),
+//!   the level at which the basic interval of T excludes 0;
+//! * independent: Box's M (χ² approximation) where it is calibrated — k ≤ 0.3·min n_i and the
+//!   real level of its χ² approximation, inflated by the pooled multivariate kurtosis κ̂ (upper
+//!   2-SE bound) as for elliptical data (Muirhead & Waternaux 1980: (1 + κ)χ² on the shape
+//!   directions and (1 + κ(k + 2)/2)χ² on the g − 1 scale directions, Satterthwaite-combined), is
+//!   at most `covariance_box_m_max_level`; otherwise the studentised permutation test
+//!   ([`permutation_cov_test`], calibrated under heavy tails and for k comparable to n). The
+//!   report says which test was used and why. One test decides, so no multiplicity correction.
+//!
+//! **Not estimable.** When one row carries more than `covariance_max_row_influence` of what is
+//! compared (see `max_row_share`), the sample covariance is essentially one example's outer
+//! product (infinite-variance, α-stable-like gradients), the bootstrap statistic saturates and
+//! cannot measure its variability: inconclusive, with the reason.
+//!
+//! **Verdict** ([`super::decide`]): inconclusive with fewer than `covariance_min_checkpoints`
+//! checkpoints, fewer than k + 2 rows at a checkpoint, non-finite gradients, zero noise or a
+//! dominant row; else
+//! fail when the interval of D lies above the tolerance, or when the deviation is significant and
+//! D exceeds the tolerance; pass when the upper end is within the tolerance; otherwise
+//! inconclusive.
+//!
+//! Cost: O(B Σ_i n_i k² + B g (k³ + g)) for the bootstrap, O(P Σ_i n_i k²) for the permutation
+//! test (P permutations, independent design only), O(Σ_i n_i k) extra memory.
 
 use nalgebra::DMatrix;
 use serde_json::json;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
+use crate::run::Checkpoint;
 use crate::stats::covariance::{box_m, permutation_cov_test, principal_angles};
-use crate::stats::descriptive::{covariance_matrix, quantile_sorted, Moments};
+use crate::stats::descriptive::{covariance_matrix, quantile_sorted};
+
+/// Effect sizes of one set of per-checkpoint covariances.
+struct Effects {
+    /// T = D².
+    t: f64,
+    /// ‖Ĉ_i − C̄‖²_F/‖C̄‖²_F per checkpoint.
+    per: Vec<f64>,
+    /// max_i λ_max(Ĉ_i) / min_i λ_max(Ĉ_i).
+    top_ratio: f64,
+    /// Largest principal angle (degrees) between top-r eigenspaces of Ĉ_i and C̄, over i; NaN
+    /// when an eigenspace is not identified.
+    max_angle: f64,
+    /// L², NaN without spread in the positions.
+    lip2: f64,
+}
+
+/// Pairwise squared Mahalanobis distances of the checkpoint positions.
+struct Geometry {
+    x2: Vec<(usize, usize, f64)>,
+    sum_x4: f64,
+}
+
+fn effects(covs: &[DMatrix<f64>], weights: &[f64], geo: &Geometry, r: usize) -> Option<Effects> {
+    let (t, per, pooled) = statistic(covs, weights);
+    let denom = pooled.norm_squared();
+    if !t.is_finite() || denom.is_nan() || denom <= 0.0 {
+        return None;
+    }
+    let top: Vec<f64> = covs
+        .iter()
+        .map(|c| c.clone().symmetric_eigen().eigenvalues.max())
+        .collect();
+    let (tmax, tmin) = top
+        .iter()
+        .fold((f64::MIN, f64::MAX), |(a, b), &v| (a.max(v), b.min(v)));
+    let top_ratio = if tmin > 0.0 { tmax / tmin } else { f64::NAN };
+    let mut max_angle: f64 = 0.0;
+    for c in covs {
+        match principal_angles(c, &pooled, r) {
+            Ok(a) => max_angle = max_angle.max(a.last().copied().unwrap_or(0.0).to_degrees()),
+            Err(_) => {
+                max_angle = f64::NAN;
+                break;
+            }
+        }
+    }
+    let lip2 = if geo.sum_x4 > 0.0 {
+        geo.x2
+            .iter()
+            .map(|&(i, j, x2)| x2 * (&covs[i] - &covs[j]).norm_squared() / denom)
+            .sum::<f64>()
+            / geo.sum_x4
+    } else {
+        f64::NAN
+    };
+    Some(Effects {
+        t,
+        per,
+        top_ratio,
+        max_angle,
+        lip2,
+    })
+}
+
+/// Basic bootstrap summary of a statistic: (bias-corrected estimate 2x − mean x*, lower, upper)
+/// of the interval [2x − q_{1−a/2}(x*), 2x − q_{a/2}(x*)]; NaN when x or every x* is NaN.
+fn basic(x: f64, star: &[f64], level: f64) -> (f64, f64, f64) {
+    let mut s: Vec<f64> = star.iter().copied().filter(|v| v.is_finite()).collect();
+    if !x.is_finite() || s.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    s.sort_by(f64::total_cmp);
+    let a = 1.0 - level;
+    let mean = s.iter().sum::<f64>() / s.len() as f64;
+    (
+        2.0 * x - mean,
+        2.0 * x - quantile_sorted(&s, 1.0 - a / 2.0),
+        2.0 * x - quantile_sorted(&s, a / 2.0),
+    )
+}
+
+fn root(x: f64) -> f64 {
+    if x.is_nan() {
+        f64::NAN
+    } else {
+        x.max(0.0).sqrt()
+    }
+}
+
+/// `Some(v)` for finite v (JSON null otherwise).
+fn fin(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Mean correlation, over coordinates and successive checkpoint pairs, between the centred rows
+/// of successive checkpoints; `None` when the row counts differ (rows cannot be paired).
+fn pairing_correlation(cps: &[Checkpoint]) -> Option<f64> {
+    let n = cps.first()?.n;
+    if cps.iter().any(|c| c.n != n) {
+        return None;
+    }
+    let (mut sum, mut count) = (0.0, 0usize);
+    for w in cps.windows(2) {
+        for j in 0..w[0].grads.ncols() {
+            let a = w[0].grads.column(j);
+            let b = w[1].grads.column(j);
+            let (ma, mb) = (a.mean(), b.mean());
+            let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+            for (x, y) in a.iter().zip(b.iter()) {
+                sab += (x - ma) * (y - mb);
+                saa += (x - ma) * (x - ma);
+                sbb += (y - mb) * (y - mb);
+            }
+            if saa > 0.0 && sbb > 0.0 {
+                sum += sab / (saa * sbb).sqrt();
+                count += 1;
+            }
+        }
+    }
+    (count > 0).then(|| sum / count as f64)
+}
+
+/// Pooled Mardia multivariate kurtosis of the within-checkpoint centred rows, as the elliptical
+/// kurtosis parameter κ̂ = b₂/E_N[b₂] − 1 with E_N[b₂] = k(k + 2)(n − 1)/(n + 1) under normality
+/// (Mardia 1974), and its normal-theory standard error √(8/(k(k + 2) N)). `None` when a
+/// covariance is singular.
+fn pooled_kurtosis(cps: &[Checkpoint], k: usize) -> Option<(f64, f64)> {
+    let kf = k as f64;
+    let (mut num, mut den, mut total) = (0.0, 0.0, 0usize);
+    for c in cps {
+        let nf = c.n as f64;
+        let mut z = c.grads.clone();
+        let means = z.row_mean();
+        for mut row in z.row_iter_mut() {
+            row -= &means;
+        }
+        let s = z.transpose() * &z / nf;
+        let chol = s.cholesky()?;
+        let w = chol.solve(&z.transpose()); // k × n: S⁻¹ z_r
+        let b2: f64 = (0..c.n)
+            .map(|r| z.row(r).transpose().dot(&w.column(r)).powi(2))
+            .sum::<f64>();
+        num += b2;
+        den += nf * kf * (kf + 2.0) * (nf - 1.0) / (nf + 1.0);
+        total += c.n;
+    }
+    let kappa = num / den - 1.0;
+    let se = (8.0 / (kf * (kf + 2.0) * total as f64)).sqrt();
+    (kappa.is_finite() && total > 0).then_some((kappa, se))
+}
+
+/// Real level of Box's M χ² test at nominal `alpha` when the data have elliptical kurtosis κ:
+/// the statistic is ≈ (1 + κ)χ²_{f₁−(g−1)} + (1 + κ(k + 2)/2)χ²_{g−1}, approximated by a scaled χ²
+/// with the same mean and variance (Satterthwaite).
+fn box_m_real_level(kappa: f64, k: usize, g: usize, alpha: f64) -> f64 {
+    let kf = k as f64;
+    let f1 = kf * (kf + 1.0) * (g as f64 - 1.0) / 2.0;
+    let fb = g as f64 - 1.0;
+    let fa = f1 - fb;
+    let a = 1.0 + kappa.max(0.0);
+    let b = 1.0 + kappa.max(0.0) * (kf + 2.0) / 2.0;
+    let mean = a * fa + b * fb;
+    let var = 2.0 * (a * a * fa + b * b * fb);
+    let c = var / (2.0 * mean);
+    let nu = mean / c;
+    match (ChiSquared::new(f1), ChiSquared::new(nu)) {
+        (Ok(chi), Ok(mix)) => mix.sf(chi.inverse_cdf(1.0 - alpha) / c),
+        _ => f64::NAN,
+    }
+}
+
+/// Largest share of one example (row) in the quantity the check compares, and where it is.
+///
+/// Independent rows: row r of checkpoint i, centred z_ir, has share ‖z_ir‖² / ((n_i − 1)‖Ĉ_i‖_F)
+/// of its checkpoint's covariance. Paired rows (the same example at every checkpoint, whose
+/// common part cancels): ‖z_ir z_irᵀ − P_r‖_F / ((n − 1)·max(‖Ĉ_i − C̄‖_F, (tol/2)‖C̄‖_F)) with
+/// P_r = Σ_j w_j z_jr z_jrᵀ, its share of the contrast (a contrast below half the tolerance counts
+/// as half the tolerance: a row cannot dominate a negligible change). Deleting or duplicating a
+/// row with share h moves the compared quantity by about h. O(Σ n_i k²).
+fn max_row_share(
+    cps: &[Checkpoint],
+    covs: &[DMatrix<f64>],
+    pooled: &DMatrix<f64>,
+    weights: &[f64],
+    paired: bool,
+    tol: f64,
+) -> (f64, u64) {
+    let wsum: f64 = weights.iter().sum();
+    let centred: Vec<DMatrix<f64>> = cps
+        .iter()
+        .map(|c| {
+            let mut z = c.grads.clone();
+            let m = z.row_mean();
+            for mut row in z.row_iter_mut() {
+                row -= &m;
+            }
+            z
+        })
+        .collect();
+    let (mut best, mut step) = (0.0_f64, cps[0].step);
+    if paired {
+        let floor = 0.5 * tol * pooled.norm();
+        let denom: Vec<f64> = covs
+            .iter()
+            .zip(cps)
+            .map(|(c, cp)| (cp.n as f64 - 1.0) * (c - pooled).norm().max(floor))
+            .collect();
+        for r in 0..cps[0].n {
+            let outer = |z: &DMatrix<f64>| z.row(r).transpose() * z.row(r);
+            let mut p = outer(&centred[0]) * (weights[0] / wsum);
+            for (z, w) in centred.iter().zip(weights).skip(1) {
+                p += outer(z) * (w / wsum);
+            }
+            for (i, z) in centred.iter().enumerate() {
+                let v = (outer(z) - &p).norm() / denom[i];
+                if v > best {
+                    (best, step) = (v, cps[i].step);
+                }
+            }
+        }
+    } else {
+        for (i, z) in centred.iter().enumerate() {
+            let denom = (cps[i].n as f64 - 1.0) * covs[i].norm();
+            if denom.is_nan() || denom <= 0.0 {
+                continue; // no noise at this checkpoint: no row carries anything
+            }
+            for row in z.row_iter() {
+                let v = row.norm_squared() / denom;
+                if v > best {
+                    (best, step) = (v, cps[i].step);
+                }
+            }
+        }
+    }
+    (best, step)
+}
+
+fn inconclusive(summary: &str, reason: String, thresholds: &serde_json::Value) -> CheckResult {
+    let mut r = CheckResult::inconclusive(summary, reason);
+    r.thresholds = thresholds.clone();
+    r
+}
 
 /// Runs the check.
 pub fn check(ctx: &Context) -> CheckResult {
     let th = ctx.thresholds;
     let cps = &ctx.run.checkpoints;
     let k = ctx.run.k();
+    let g = cps.len();
+    let tol = th.covariance_max_rel_deviation;
     let thresholds = json!({
-        "max_rel_deviation": th.covariance_max_rel_deviation,
+        "max_rel_deviation": tol,
+        "min_checkpoints": th.covariance_min_checkpoints,
+        "box_m_max_level": th.covariance_box_m_max_level,
+        "alpha": th.alpha,
         "ci_level": th.ci_level,
         "bootstrap_resamples": th.bootstrap_resamples,
+        "permutations": th.permutations,
+        "max_row_influence": th.covariance_max_row_influence,
     });
+    if g < th.covariance_min_checkpoints.max(2) {
+        return inconclusive(
+            "Too few checkpoints to tell whether the noise covariance changes across the \
+             stationary region.",
+            format!(
+                "the run has {g} checkpoint(s); comparing the noise covariance across the region \
+                 the iterates occupy needs at least {}",
+                th.covariance_min_checkpoints.max(2)
+            ),
+            &thresholds,
+        );
+    }
+    if k == 0 {
+        return inconclusive(
+            "The analysis subspace is empty.",
+            "k = 0 dimensions".into(),
+            &thresholds,
+        );
+    }
     if let Some(c) = cps.iter().find(|c| c.n < k + 2) {
-        let mut r = CheckResult::inconclusive(
+        return inconclusive(
             "Too few gradients per checkpoint to estimate the noise covariance.",
             format!(
                 "checkpoint step {} has n = {} gradient rows; estimating a {k}×{k} covariance \
@@ -52,176 +354,279 @@ pub fn check(ctx: &Context) -> CheckResult {
                 c.n,
                 k + 2
             ),
+            &thresholds,
         );
-        r.thresholds = thresholds;
-        return r;
+    }
+    if let Some(c) = cps.iter().find(|c| c.grads.iter().any(|v| !v.is_finite())) {
+        return inconclusive(
+            "Non-finite gradients: the noise covariance cannot be estimated.",
+            format!(
+                "checkpoint step {} has NaN or infinite projected gradient entries",
+                c.step
+            ),
+            &thresholds,
+        );
     }
     let covs: Vec<DMatrix<f64>> = ctx.gradient_covariances();
     let weights: Vec<f64> = cps.iter().map(|c| c.n as f64 - 1.0).collect();
-    let (t_obs, per_cp, pooled) = statistic(&covs, &weights);
-    if pooled.norm().is_nan() || pooled.norm() <= 0.0 {
-        let mut r = CheckResult::inconclusive(
+
+    // Positions in the metric of the stationary spread.
+    let positions = DMatrix::from_fn(g, k, |i, j| cps[i].theta[j]);
+    let traj_spread = matches!(&ctx.run.trajectory, Some(t) if t.params.nrows() > k + 1
+        && t.params.iter().all(|v| v.is_finite()));
+    let spread = match &ctx.run.trajectory {
+        Some(t) if traj_spread => covariance_matrix(&t.params),
+        _ => covariance_matrix(&positions),
+    };
+    let spread_inv = if spread.iter().all(|v| v.is_finite()) {
+        spread
+            .clone()
+            .pseudo_inverse(1e-12 * spread.norm().max(1e-300))
+            .ok()
+    } else {
+        None
+    };
+    let maha2 = |a: usize, b: Option<usize>| -> f64 {
+        let dlt = match b {
+            Some(b) => (positions.row(a) - positions.row(b)).transpose(),
+            None => (positions.row(a) - positions.row_mean()).transpose(),
+        };
+        spread_inv
+            .as_ref()
+            .map(|si| (dlt.transpose() * si * &dlt)[(0, 0)].max(0.0))
+            .filter(|v| v.is_finite())
+            .unwrap_or(f64::NAN)
+    };
+    let distance: Vec<f64> = (0..g).map(|i| maha2(i, None).sqrt()).collect();
+    let mut x2 = Vec::new();
+    for i in 0..g {
+        for j in i + 1..g {
+            let v = maha2(i, Some(j));
+            if v.is_finite() {
+                x2.push((i, j, v));
+            }
+        }
+    }
+    let geo = Geometry {
+        sum_x4: x2.iter().map(|&(_, _, v)| v * v).sum(),
+        x2,
+    };
+    let r = (k / 2).clamp(1, 3);
+
+    let pooled = statistic(&covs, &weights).2;
+    let Some(obs) = effects(&covs, &weights, &geo, r) else {
+        return inconclusive(
             "The gradient noise is zero in the analysis subspace.",
             "all gradient rows are identical at every checkpoint, so there is no noise \
-             covariance to compare",
+             covariance to compare"
+                .into(),
+            &thresholds,
         );
-        r.thresholds = thresholds;
+    };
+    // Design: paired (the same examples at every checkpoint) or independent rows.
+    let pair_r = pairing_correlation(cps);
+    let n_pair = cps[0].n as f64;
+    let pair_threshold = (3.0 / (n_pair * k as f64 * (g as f64 - 1.0)).sqrt()).max(0.1);
+    let paired = pair_r.is_some_and(|r| r > pair_threshold);
+
+    // A covariance dominated by a few examples cannot be bootstrapped.
+    let (influence, influence_step) = max_row_share(cps, &covs, &pooled, &weights, paired, tol);
+    if influence.is_nan() || influence > th.covariance_max_row_influence {
+        let mut r = inconclusive(
+            "The noise covariance is dominated by a few examples, so its change across \
+             checkpoints cannot be measured from these rows.",
+            format!(
+                "one gradient row at checkpoint step {influence_step} carries {:.1}% of \
+                 what is compared (allowed {:.1}%): resampling rows cannot measure \
+                 the sampling variability of such an estimate (typical of infinite-variance, \
+                 α-stable-like gradient noise); more rows per checkpoint, or the same examples at \
+                 every checkpoint, are needed",
+                100.0 * influence,
+                100.0 * th.covariance_max_row_influence
+            ),
+            &thresholds,
+        );
+        r.metrics = json!({
+            "max_row_influence": fin(influence),
+            "max_row_influence_step": influence_step,
+            "design": if paired { "paired" } else { "independent" },
+            "pairing_correlation": pair_r.and_then(fin),
+            "statistic_raw": obs.t,
+        });
         return r;
     }
 
-    // Bootstrap: resample rows (jointly across checkpoints when they are paired).
+    // Bootstrap: resample rows (jointly across checkpoints when they hold the same n).
     let b = th.bootstrap_resamples.max(20);
-    let mut t_star = Vec::with_capacity(b);
+    let mut star: Vec<Effects> = Vec::with_capacity(b);
     for idx in ctx.bootstrap_indices("constant_covariance/bootstrap", b) {
         let covs_b: Vec<DMatrix<f64>> = cps
             .iter()
             .zip(&idx)
             .map(|(c, rows)| covariance_matrix(&c.grads.select_rows(rows.iter())))
             .collect();
-        t_star.push(statistic(&covs_b, &weights).0);
+        if let Some(e) = effects(&covs_b, &weights, &geo, r) {
+            star.push(e);
+        }
     }
-    t_star.sort_by(f64::total_cmp);
-    let a = 1.0 - th.ci_level;
-    let mean_star = t_star.iter().sum::<f64>() / b as f64;
-    let t_bc = 2.0 * t_obs - mean_star;
-    let lo_t = 2.0 * t_obs - quantile_sorted(&t_star, 1.0 - a / 2.0);
-    let hi_t = 2.0 * t_obs - quantile_sorted(&t_star, a / 2.0);
-    let root = |x: f64| x.max(0.0).sqrt();
+    if star.len() < b / 2 {
+        return inconclusive(
+            "The bootstrap of the noise covariance failed.",
+            format!(
+                "only {} of {b} bootstrap resamples had a non-zero pooled covariance (a few \
+                 rows carry all the noise)",
+                star.len()
+            ),
+            &thresholds,
+        );
+    }
+    let level = th.ci_level;
+    let t_star: Vec<f64> = star.iter().map(|e| e.t).collect();
+    let (t_bc, lo_t, hi_t) = basic(obs.t, &t_star, level);
     let (d, d_lo, d_hi) = (root(t_bc), root(lo_t), root(hi_t));
-    // Significance: the studentised permutation test (robust to heavy tails, usable when k is
-    // comparable to n); Box's M is reported beside it, and used only where it is valid.
-    let groups: Vec<DMatrix<f64>> = cps.iter().map(|c| c.grads.clone()).collect();
-    let perm = permutation_cov_test(
-        &groups,
-        th.permutations,
-        &mut ctx.rng("constant_covariance/permutation"),
-    );
-    let box_m = box_m(&groups);
-    let n_min = cps.iter().map(|c| c.n).min().unwrap_or(0);
-    let max_kurt = (0..k)
-        .map(|j| {
-            cps.iter()
-                .map(|c| {
-                    Moments::new(c.grads.column(j).as_slice())
-                        .excess_kurtosis()
-                        .abs()
-                })
-                .fold(0.0, f64::max)
+    let mean_star = t_star.iter().sum::<f64>() / t_star.len() as f64;
+    let per_ci: Vec<(f64, f64, f64)> = (0..g)
+        .map(|i| {
+            let s: Vec<f64> = star.iter().map(|e| e.per[i]).collect();
+            let (e, lo, hi) = basic(obs.per[i], &s, level);
+            (root(e), root(lo), root(hi))
         })
-        .fold(0.0, f64::max);
-    let box_valid =
-        (k as f64) <= 0.3 * n_min as f64 && max_kurt <= th.gaussian_max_abs_excess_kurtosis;
-    let (test_used, test_reason, p_value) = match (&perm, &box_m) {
-        (_, Ok(b)) if box_valid => (
+        .collect();
+    let top_s: Vec<f64> = star.iter().map(|e| e.top_ratio).collect();
+    let (top_bc, top_lo, top_hi) = basic(obs.top_ratio, &top_s, level);
+    let ang_s: Vec<f64> = star.iter().map(|e| e.max_angle).collect();
+    let (_, ang_lo, ang_hi) = basic(obs.max_angle, &ang_s, level);
+    let lip_s: Vec<f64> = star.iter().map(|e| e.lip2).collect();
+    let (lip2_bc, lip2_lo, lip2_hi) = basic(obs.lip2, &lip_s, level);
+    let (lip, lip_lo, lip_hi) = (root(lip2_bc), root(lip2_lo), root(lip2_hi));
+
+    // Significance.
+    let n_min = cps.iter().map(|c| c.n).min().unwrap_or(0);
+    let kurt = pooled_kurtosis(cps, k);
+    let box_level = kurt.map(|(kappa, se)| box_m_real_level(kappa + 2.0 * se, k, g, th.alpha));
+    let groups: Vec<DMatrix<f64>> = cps.iter().map(|c| c.grads.clone()).collect();
+    let box_res = box_m(&groups);
+    let small_k = (k as f64) <= 0.3 * n_min as f64;
+    let box_valid = !paired
+        && small_k
+        && box_res.is_ok()
+        && box_level.is_some_and(|l| l <= th.covariance_box_m_max_level);
+    let perm = if paired || box_valid {
+        None
+    } else {
+        Some(permutation_cov_test(
+            &groups,
+            th.permutations,
+            &mut ctx.rng("constant_covariance/permutation"),
+        ))
+    };
+    let level_text = box_level.map_or("not computable".to_string(), |l| format!("{l:.3}"));
+    let (test_used, test_reason, p_value) = if paired {
+        let p = if obs.t <= 1e-20 {
+            1.0
+        } else {
+            let exceed = t_star.iter().filter(|&&v| v >= 2.0 * obs.t).count();
+            (2.0 * (1.0 + exceed as f64) / (t_star.len() as f64 + 1.0)).min(1.0)
+        };
+        (
+            "paired_bootstrap",
+            format!(
+                "the checkpoints hold gradients of the same examples (mean correlation of \
+                 centred rows {:.2} > {pair_threshold:.2}); Box's M and the permutation test \
+                 assume independent groups, so significance is read off the joint bootstrap of \
+                 T (the level at which its basic interval excludes 0)",
+                pair_r.unwrap_or(f64::NAN)
+            ),
+            Some(p),
+        )
+    } else if let (true, Ok(bm)) = (box_valid, &box_res) {
+        (
             "box_m",
             format!(
-                "k/n = {:.3} ≤ 0.3 and the per-example gradients are close to Gaussian (max |excess \
-                 kurtosis| {max_kurt:.2}): Box's M χ² approximation is calibrated there",
-                k as f64 / n_min as f64
+                "independent rows, k/n = {:.3} ≤ 0.3 and near-Gaussian kurtosis: the real level \
+                 of Box's M χ² approximation at the upper bound of the pooled kurtosis is \
+                 {level_text} ≤ {}",
+                k as f64 / n_min as f64,
+                th.covariance_box_m_max_level
             ),
-            Some(b.p_value),
-        ),
-        (Ok(pt), _) => (
-            "permutation",
-            if box_valid {
-                "Box's M could not be computed; studentised permutation test".to_string()
-            } else {
+            Some(bm.p_value),
+        )
+    } else {
+        match perm.as_ref() {
+            Some(Ok(pt)) => (
+                "permutation",
                 format!(
-                    "studentised permutation test (Cai–Liu–Xia entries, {} permutations): Box's \
-                     M is miscalibrated for heavy-tailed gradients (max |excess kurtosis| \
-                     {max_kurt:.2}) or k/n = {:.3} > 0.3",
+                    "independent rows; studentised permutation test (Cai–Liu–Xia entries, {} \
+                     permutations) because Box's M is not calibrated here: k/n = {:.3}{}, real \
+                     level of its χ² approximation under the observed kurtosis {level_text} \
+                     (allowed {}){}",
                     pt.permutations,
-                    k as f64 / n_min.max(1) as f64
-                )
-            },
-            Some(pt.p_value),
-        ),
-        (Err(e), _) => ("none", format!("no test could be run: {e}"), None),
+                    k as f64 / n_min.max(1) as f64,
+                    if small_k { "" } else { " > 0.3" },
+                    th.covariance_box_m_max_level,
+                    match &box_res {
+                        Err(e) => format!("; Box's M: {e}"),
+                        Ok(_) => String::new(),
+                    }
+                ),
+                Some(pt.p_value),
+            ),
+            Some(Err(e)) => ("none", format!("no test could be run: {e}"), None),
+            None => ("none", "no test could be run".to_string(), None),
+        }
     };
     let significant = p_value.is_some_and(|p| p < th.alpha);
-    let tol = th.covariance_max_rel_deviation;
-    let verdict = decide(d, d_hi, d_lo, tol, significant);
-
-    // Principal angles between the top-r eigenspaces of each Ĉ_i and C̄ (degrees).
-    let r = (k / 2).clamp(1, 3);
-    let angles: Vec<f64> = covs
-        .iter()
-        .map(|c| {
-            principal_angles(c, &pooled, r)
-                .map(|a| a.last().copied().unwrap_or(0.0).to_degrees())
-                .unwrap_or(f64::NAN)
-        })
-        .collect();
-    let max_angle = angles.iter().cloned().fold(0.0, f64::max);
-
-    // Sensitivity to position: relative change of C against the checkpoint's distance from the
-    // mean iterate, in units of the stationary spread (trajectory covariance when available,
-    // else the covariance of the checkpoint positions).
-    let positions = DMatrix::from_fn(cps.len(), k, |i, j| cps[i].theta[j]);
-    let spread = match &ctx.run.trajectory {
-        Some(t) if t.params.nrows() > k + 1 => covariance_matrix(&t.params),
-        _ => covariance_matrix(&positions),
+    let verdict = if d.is_finite() && d_lo.is_finite() && d_hi.is_finite() {
+        decide(d, d_hi, d_lo, tol, significant)
+    } else {
+        Verdict::Inconclusive
     };
-    let centre = positions.row_mean();
-    let spread_inv = spread
-        .clone()
-        .pseudo_inverse(1e-12 * spread.norm().max(1e-300));
-    let distance: Vec<f64> = (0..cps.len())
-        .map(|i| {
-            let dlt = (positions.row(i) - &centre).transpose();
-            spread_inv
-                .as_ref()
-                .map(|si| (dlt.transpose() * si * &dlt)[(0, 0)].max(0.0).sqrt())
-                .unwrap_or(f64::NAN)
-        })
-        .collect();
-    let (sxy, sxx) = distance
-        .iter()
-        .zip(&per_cp)
-        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x * y.sqrt(), b + x * x));
-    let sensitivity = if sxx > 0.0 { sxy / sxx } else { f64::NAN };
 
-    // Largest-eigenvalue spread, a second, easily read effect size.
-    let top: Vec<f64> = covs
-        .iter()
-        .map(|c| c.clone().symmetric_eigen().eigenvalues.max())
-        .collect();
-    let top_ratio =
-        top.iter().cloned().fold(f64::MIN, f64::max) / top.iter().cloned().fold(f64::MAX, f64::min);
-
+    let pct = |x: f64| 100.0 * x;
     let summary = match verdict {
         Verdict::Pass => format!(
-            "The noise covariance varies by about {:.1}% across the {} checkpoints \
+            "The noise covariance varies by about {:.1}% across the {g} checkpoints \
              ({:.0}% CI up to {:.1}%), within the {:.0}% tolerance.",
-            100.0 * d,
-            cps.len(),
-            100.0 * th.ci_level,
-            100.0 * d_hi,
-            100.0 * tol
+            pct(d),
+            pct(level),
+            pct(d_hi),
+            pct(tol)
         ),
         Verdict::Fail => format!(
-            "The noise covariance changes by about {:.0}% across the checkpoints \
+            "The noise covariance changes by about {:.0}% across the {g} checkpoints \
              ({:.0}% CI {:.0}%–{:.0}%), more than the {:.0}% tolerance.",
-            100.0 * d,
-            100.0 * th.ci_level,
-            100.0 * d_lo,
-            100.0 * d_hi,
-            100.0 * tol
+            pct(d),
+            pct(level),
+            pct(d_lo),
+            pct(d_hi),
+            pct(tol)
         ),
         Verdict::Inconclusive => format!(
             "The change of the noise covariance ({:.1}%, CI {:.1}%–{:.1}%) cannot be placed \
              on either side of the {:.0}% tolerance with these data.",
-            100.0 * d,
-            100.0 * d_lo,
-            100.0 * d_hi,
-            100.0 * tol
+            pct(d),
+            pct(d_lo),
+            pct(d_hi),
+            pct(tol)
         ),
     };
     let mut reasons = vec![match verdict {
         Verdict::Pass => "the upper confidence bound of the relative deviation is within the \
                           tolerance"
             .to_string(),
-        Verdict::Fail => "the relative deviation is significantly above the tolerance".to_string(),
+        Verdict::Fail if d_lo > tol => {
+            "the whole confidence interval of the relative deviation is above the tolerance"
+                .to_string()
+        }
+        Verdict::Fail => {
+            "the change is significant and the relative deviation exceeds the tolerance".into()
+        }
+        Verdict::Inconclusive if d > tol => format!(
+            "the relative deviation exceeds the tolerance but the change is not significant \
+             (p = {}) and the interval reaches below the tolerance; more gradient rows per \
+             checkpoint would narrow it",
+            crate::report::p_text(p_value)
+        ),
         Verdict::Inconclusive => "the confidence interval of the relative deviation contains \
                                   the tolerance; more gradient rows per checkpoint would narrow it"
             .to_string(),
@@ -230,66 +635,147 @@ pub fn check(ctx: &Context) -> CheckResult {
         "test of equal covariances: {test_used} (p = {}); {test_reason}",
         crate::report::p_text(p_value)
     ));
-    let per_checkpoint: Vec<_> = cps
-        .iter()
-        .zip(&covs)
-        .zip(&per_cp)
-        .zip(&top)
-        .enumerate()
-        .map(|(i, (((c, cov), dev), top))| {
+    if lip.is_finite() {
+        reasons.push(format!(
+            "sensitivity to position: C changes by about {:.1}% (CI {:.1}%–{:.1}%) per \
+             stationary standard deviation of displacement; checkpoints lie {:.1}–{:.1} sd from \
+             the mean iterate",
+            pct(lip),
+            pct(lip_lo),
+            pct(lip_hi),
+            distance.iter().cloned().fold(f64::MAX, f64::min),
+            distance.iter().cloned().fold(0.0, f64::max)
+        ));
+    }
+
+    let per_checkpoint: Vec<_> = (0..g)
+        .map(|i| {
+            let c = &cps[i];
+            let mut ev: Vec<f64> = covs[i]
+                .clone()
+                .symmetric_eigen()
+                .eigenvalues
+                .iter()
+                .copied()
+                .collect();
+            ev.sort_by(|a, b| b.total_cmp(a));
+            let ang = principal_angles(&covs[i], &pooled, r)
+                .ok()
+                .and_then(|a| a.last().map(|v| v.to_degrees()));
             json!({
                 "step": c.step,
                 "n": c.n,
-                "trace": cov.trace(),
-                "largest_eigenvalue": top,
-                "rel_deviation_from_pooled_raw": dev.sqrt(),
-                "max_principal_angle_deg": angles[i],
-                "distance_from_mean_iterate": distance[i],
+                "trace": covs[i].trace(),
+                "eigenvalues": ev,
+                "largest_eigenvalue": ev.first(),
+                "rel_deviation_from_pooled_raw": obs.per[i].sqrt(),
+                "rel_deviation_from_pooled": fin(per_ci[i].0),
+                "rel_deviation_ci": [fin(per_ci[i].1), fin(per_ci[i].2)],
+                "max_principal_angle_deg": ang,
+                "distance_from_mean_iterate": fin(distance[i]),
             })
         })
         .collect();
+    let mut pooled_ev: Vec<f64> = pooled
+        .clone()
+        .symmetric_eigen()
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
+    pooled_ev.sort_by(|a, b| b.total_cmp(a));
+    let eigengap = if r < k && pooled_ev[0] > 0.0 {
+        (pooled_ev[r - 1] - pooled_ev[r]) / pooled_ev[0]
+    } else {
+        f64::INFINITY
+    };
+
+    let mut key_metrics = vec![KeyMetric::new(
+        "rel_covariance_deviation",
+        "RMS relative Frobenius deviation of the per-checkpoint noise covariance from the \
+         pooled one, bootstrap bias-corrected",
+        d,
+    )
+    .ci(d_lo, d_hi, level)
+    .tolerance(format!("≤ {tol}"))
+    .p_value_opt(p_value)];
+    if obs.top_ratio.is_finite() {
+        key_metrics.push(
+            KeyMetric::new(
+                "top_eigenvalue_ratio",
+                "largest over smallest top eigenvalue of the noise covariance across \
+                 checkpoints (bootstrap bias-corrected; 1 = no spread)",
+                top_bc.max(1.0),
+            )
+            .ci(top_lo.max(1.0), top_hi.max(1.0), level),
+        );
+    }
+    if obs.max_angle.is_finite() {
+        key_metrics.push(
+            KeyMetric::new(
+                "max_principal_angle_deg",
+                "largest principal angle between the top eigenspaces of a checkpoint's noise \
+                 covariance and the pooled one, in degrees (raw; includes sampling noise)",
+                obs.max_angle,
+            )
+            .ci(ang_lo.clamp(0.0, 90.0), ang_hi.clamp(0.0, 90.0), level),
+        );
+    }
+    if lip.is_finite() {
+        key_metrics.push(
+            KeyMetric::new(
+                "covariance_sensitivity_per_sd",
+                "relative change of the noise covariance per stationary standard deviation of \
+                 displacement (Mahalanobis), bootstrap bias-corrected",
+                lip,
+            )
+            .ci(lip_lo, lip_hi, level),
+        );
+    }
     CheckResult {
         verdict,
         summary,
         reasons,
-        key_metrics: vec![
-            KeyMetric::new(
-                "rel_covariance_deviation",
-                "RMS relative Frobenius deviation of the per-checkpoint noise covariance from \
-                 the pooled one, bootstrap bias-corrected",
-                d,
-            )
-            .ci(d_lo, d_hi, th.ci_level)
-            .tolerance(format!("≤ {tol}"))
-            .p_value_opt(p_value),
-            KeyMetric::new(
-                "max_principal_angle_deg",
-                "largest principal angle between the top eigenspaces of a checkpoint's noise \
-                 covariance and the pooled one, in degrees (raw)",
-                max_angle,
-            ),
-            KeyMetric::new(
-                "top_eigenvalue_ratio",
-                "largest over smallest top eigenvalue of the noise covariance across checkpoints \
-                 (raw, includes sampling noise)",
-                top_ratio,
-            ),
-        ],
+        key_metrics,
         metrics: json!({
-            "statistic_raw": t_obs,
+            "statistic_raw": obs.t,
             "statistic_bias_corrected": t_bc,
+            "statistic_ci": [fin(lo_t), fin(hi_t)],
             "bootstrap_mean": mean_star,
+            "bootstrap_resamples_used": star.len(),
+            "design": if paired { "paired" } else { "independent" },
+            "pairing_correlation": pair_r.and_then(fin),
+            "pairing_threshold": pair_threshold,
+            "max_row_influence": influence,
             "significant": significant,
             "test_used": test_used,
             "test_reason": test_reason,
-            "permutation_test": perm.as_ref().ok(),
-            "box_m": box_m.as_ref().ok(),
+            "permutation_test": perm.as_ref().and_then(|p| p.as_ref().ok()),
+            "box_m": box_res.as_ref().ok(),
             "box_m_valid": box_valid,
+            "box_m_real_level": box_level.and_then(fin),
+            "pooled_kurtosis_kappa": kurt.map(|x| x.0).and_then(fin),
+            "pooled_kurtosis_se": kurt.map(|x| x.1).and_then(fin),
+            "top_eigenvalue_ratio_raw": fin(obs.top_ratio),
+            "top_eigenvalue_ratio": fin(top_bc),
+            "top_eigenvalue_ratio_ci": [fin(top_lo), fin(top_hi)],
             "principal_angle_rank": r,
-            "sensitivity_per_stationary_sd": sensitivity,
-            "spread_source": if matches!(&ctx.run.trajectory, Some(t) if t.params.nrows() > k + 1) {"trajectory"} else {"checkpoints"},
-            "plot_change_vs_distance": {"distance": &distance, "rel_change_raw": per_cp.iter().map(|v| v.sqrt()).collect::<Vec<_>>()},
+            "pooled_eigengap_rel": fin(eigengap),
+            "max_principal_angle_deg_raw": fin(obs.max_angle),
+            "max_principal_angle_ci": [fin(ang_lo), fin(ang_hi)],
+            "sensitivity_per_stationary_sd": fin(lip),
+            "sensitivity_ci": [fin(lip_lo), fin(lip_hi)],
+            "sensitivity_raw": fin(root(obs.lip2)),
+            "spread_source": if traj_spread { "trajectory" } else { "checkpoints" },
+            "plot_change_vs_distance": {
+                "distance": distance.iter().map(|&v| fin(v)).collect::<Vec<_>>(),
+                "rel_change": per_ci.iter().map(|v| fin(v.0)).collect::<Vec<_>>(),
+                "rel_change_lo": per_ci.iter().map(|v| fin(v.1)).collect::<Vec<_>>(),
+                "rel_change_hi": per_ci.iter().map(|v| fin(v.2)).collect::<Vec<_>>(),
+                "rel_change_raw": obs.per.iter().map(|v| v.sqrt()).collect::<Vec<_>>(),
+            },
             "pooled_trace": pooled.trace(),
+            "pooled_eigenvalues": pooled_ev,
             "per_checkpoint": per_checkpoint,
         }),
         thresholds,
@@ -311,4 +797,34 @@ fn statistic(covs: &[DMatrix<f64>], weights: &[f64]) -> (f64, Vec<f64>, DMatrix<
         .collect();
     let t = per.iter().zip(weights).map(|(p, w)| p * w / wsum).sum();
     (t, per, pooled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn box_m_level_is_nominal_without_excess_kurtosis_and_grows_with_it() {
+        let l0 = box_m_real_level(0.0, 8, 8, 0.05);
+        assert!((l0 - 0.05).abs() < 1e-9, "{l0}");
+        // References: the same Satterthwaite formula with scipy.stats.chi2 (1.17):
+        // κ = 0.05 → 0.155295071363880, κ = 0.2 → 0.737059259036634 (k = g = 8).
+        let l1 = box_m_real_level(0.05, 8, 8, 0.05);
+        let l2 = box_m_real_level(0.2, 8, 8, 0.05);
+        assert!((l1 - 0.155_295_071_363_880).abs() < 1e-6, "{l1}");
+        assert!((l2 - 0.737_059_259_036_634).abs() < 1e-6, "{l2}");
+    }
+
+    #[test]
+    fn basic_interval_and_statistic() {
+        // Bootstrap values 1..=5 around x = 3: mean 3, so the corrected estimate is 3.
+        let (e, lo, hi) = basic(3.0, &[1.0, 2.0, 3.0, 4.0, 5.0], 0.5);
+        assert_eq!(e, 3.0);
+        assert!((lo - (6.0 - 4.0)).abs() < 1e-12 && (hi - (6.0 - 2.0)).abs() < 1e-12);
+        // Two covariances I and 3I with equal weights: pooled 2I, each deviates by 1/2.
+        let a = DMatrix::<f64>::identity(2, 2);
+        let (t, per, pooled) = statistic(&[a.clone(), a * 3.0], &[1.0, 1.0]);
+        assert!((t - 0.25).abs() < 1e-15 && (per[0] - 0.25).abs() < 1e-15);
+        assert_eq!(pooled[(0, 0)], 2.0);
+    }
 }

@@ -37,6 +37,18 @@ pub struct Thresholds {
     /// quadratic_loss: largest tolerated relative change of the (projected) Hessian across the
     /// checkpoints, ‖H_i − H̄‖_F / ‖H̄‖_F.
     pub quadratic_max_hessian_change: f64,
+    /// constant_covariance: fewest checkpoints for the check to give a verdict (with fewer, the
+    /// stationary region is sampled at too few positions to say C is constant over it).
+    pub covariance_min_checkpoints: usize,
+    /// constant_covariance: largest real level of Box's M χ² approximation (inflated by the
+    /// data's multivariate kurtosis, Muirhead & Waternaux 1980) at which Box's M is used as the
+    /// significance test; above it the studentised permutation test is used.
+    pub covariance_box_m_max_level: f64,
+    /// constant_covariance: largest tolerated share of one example (row) in what is compared (its
+    /// checkpoint's covariance, or for paired rows the covariance change); above it the estimate is
+    /// essentially one example's outer product, the bootstrap cannot measure its variability, and
+    /// the check is inconclusive.
+    pub covariance_max_row_influence: f64,
 }
 
 impl Default for Thresholds {
@@ -53,6 +65,9 @@ impl Default for Thresholds {
             small_step_max_inflation: 0.10,
             quadratic_max_unexplained: 0.10,
             quadratic_max_hessian_change: 0.20,
+            covariance_min_checkpoints: 3,
+            covariance_box_m_max_level: 0.06,
+            covariance_max_row_influence: 0.5,
         }
     }
 }
