@@ -37,6 +37,10 @@ pub struct Thresholds {
     /// quadratic_loss: largest tolerated relative change of the (projected) Hessian across the
     /// checkpoints, ‖H_i − H̄‖_F / ‖H̄‖_F.
     pub quadratic_max_hessian_change: f64,
+    /// ou_prediction: largest tolerated relative deviation of an OU consequence (trace of the
+    /// empirical stationary covariance against the discrete Lyapunov prediction, Yaida's FDR1,
+    /// the equipartition identity) from what the model predicts.
+    pub ou_prediction_max_rel_deviation: f64,
 }
 
 impl Default for Thresholds {
@@ -53,6 +57,7 @@ impl Default for Thresholds {
             small_step_max_inflation: 0.10,
             quadratic_max_unexplained: 0.10,
             quadratic_max_hessian_change: 0.20,
+            ou_prediction_max_rel_deviation: 0.10,
         }
     }
 }
