@@ -200,3 +200,24 @@ fn regression_only_still_judges_the_step() {
     assert!((el - 1.2).abs() < 1e-6, "{el}");
     assert_eq!(v, Verdict::Fail);
 }
+
+#[test]
+fn every_scenario_gets_its_expected_small_step_verdict() {
+    // One seed per scenario, default configuration; the expectation is the scenario's own
+    // (docs/scenarios.md). The step is far from the tolerance in every scenario (ε·λ_max = 0.06
+    // or 1.2), so this is deterministic in practice.
+    let root = tempfile::tempdir().unwrap();
+    for (i, &sc) in Scenario::all().iter().enumerate() {
+        let cfg = SimConfig::default_for(sc);
+        let out = root.path().join(sc.name());
+        let sum = simulate(sc, &cfg, 4000 + i as u64, &out).unwrap();
+        let run = Run::load(&out, &LoadOptions { dims: 8, seed: 1 }).unwrap();
+        let (v, el, src) = small_step_verdict(&run);
+        assert_eq!(
+            v.as_str(),
+            sum.expected.small_step,
+            "{}: ε·λ_max = {el} ({src})",
+            sc.name()
+        );
+    }
+}
