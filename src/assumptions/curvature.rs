@@ -667,4 +667,26 @@ mod tests {
             "{reason}"
         );
     }
+
+    #[test]
+    fn a_constant_trajectory_is_unavailable_not_a_panic() {
+        let mut cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
+        cfg.write_hessian = false;
+        let (mut run, _t, _d) = load(&cfg, 14);
+        if let Some(t) = run.trajectory.as_mut() {
+            t.params.fill(1.0);
+        }
+        let th = Thresholds::default();
+        let ctx = Context {
+            run: &run,
+            seed: 3,
+            thresholds: &th,
+        };
+        let c = estimate(&ctx);
+        assert!(c.get("lag1").is_none());
+        assert!(c.unavailable.iter().any(|(s, _)| *s == "lag1"));
+        // The checks stay total on it.
+        let _ = crate::assumptions::small_step::check(&ctx);
+        let _ = crate::assumptions::ou_prediction::check(&ctx);
+    }
 }

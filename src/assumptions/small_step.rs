@@ -148,9 +148,22 @@ pub fn check(ctx: &Context) -> CheckResult {
         );
     }
     for ag in &curv.agreement {
+        let lam = |s: &str| curv.get(s).map_or(f64::NAN, |e| e.lambda_max);
+        let note = if ag.estimate == "lag1" || ag.reference == "lag1" {
+            format!(
+                " (the lag-1 matrix is not bias-corrected, only its λ_max is: λ_max {} = {:.3}, \
+                 {} = {:.3})",
+                ag.estimate,
+                lam(ag.estimate),
+                ag.reference,
+                lam(ag.reference)
+            )
+        } else {
+            String::new()
+        };
         reasons.push(format!(
             "curvature estimates {} vs {}: relative Frobenius difference {:.3}, largest relative \
-             eigenvalue difference {:.3}",
+             eigenvalue difference {:.3}{note}",
             ag.estimate,
             ag.reference,
             ag.agreement.relative_frobenius,
