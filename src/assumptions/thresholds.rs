@@ -49,6 +49,10 @@ pub struct Thresholds {
     /// essentially one example's outer product, the bootstrap cannot measure its variability, and
     /// the check is inconclusive.
     pub covariance_max_row_influence: f64,
+    /// ou_prediction: largest tolerated relative deviation of an OU consequence (trace of the
+    /// empirical stationary covariance against the discrete Lyapunov prediction, Yaida's FDR1,
+    /// the equipartition identity) from what the model predicts.
+    pub ou_prediction_max_rel_deviation: f64,
 }
 
 impl Default for Thresholds {
@@ -68,6 +72,7 @@ impl Default for Thresholds {
             covariance_min_checkpoints: 3,
             covariance_box_m_max_level: 0.06,
             covariance_max_row_influence: 0.5,
+            ou_prediction_max_rel_deviation: 0.10,
         }
     }
 }
