@@ -16,10 +16,12 @@
 //! large as its drift). For an OU process at stationarity E‖g‖² = tr(A²Σ) ≈ (ε/2)·tr(AQ) ≤
 //! (ελ_max/2)·tr Q, so NSR ≥ 2/(ελ_max) ≫ 1 there; in the drift phase NSR ≪ 1.
 //!
-//! **Window rule** (default): the analysis window starts at the first checkpoint from which every
-//! later checkpoint is in the diffusion phase, and ends at the last checkpoint. `--from-step` and
-//! `--to-step` override it. A run whose last checkpoint is not in the diffusion phase has no
-//! diffusion phase yet. All full-space quantities come from the reader's streaming pass; cost
+//! **Window rule** (default): the analysis window starts at the first checkpoint in the diffusion
+//! phase (the drift → diffusion transition) and ends at the last checkpoint. Later checkpoints
+//! whose NSR dips below 1 stay in the window: at stationarity ‖g‖² fluctuates like a weighted χ²
+//! around (ε/2)·tr(AQ), so with a large step a single checkpoint can fall below 1 by chance.
+//! `--from-step` and `--to-step` override the rule. A run with no checkpoint in the diffusion
+//! phase has no diffusion phase yet. All full-space quantities come from the reader's streaming pass; cost
 //! O(number of checkpoints).
 
 use serde::Serialize;
@@ -136,21 +138,19 @@ pub fn select_window(
             ),
         )
     } else {
-        let start = (0..phases.len())
-            .rev()
-            .take_while(|&i| phases[i].phase == Phase::Diffusion)
-            .last();
+        let start = phases.iter().position(|p| p.phase == Phase::Diffusion);
         match start {
             Some(i) => (
                 "auto",
                 steps[i..].to_vec(),
                 if i == 0 {
-                    "every checkpoint is in the diffusion phase (noise-to-signal ratio ≥ 1)"
+                    "the run is in the diffusion phase from its first checkpoint (noise-to-signal \
+                     ratio ≥ 1)"
                         .to_string()
                 } else {
                     format!(
-                        "the diffusion phase (noise-to-signal ratio ≥ 1 from here on) starts at \
-                         step {}; {} earlier checkpoint(s) in the drift phase are excluded",
+                        "the diffusion phase (first noise-to-signal ratio ≥ 1) starts at step {}; \
+                         {} earlier checkpoint(s) in the drift phase are excluded",
                         steps[i], i
                     )
                 },
@@ -158,8 +158,8 @@ pub fn select_window(
             None => (
                 "auto",
                 Vec::new(),
-                "the last checkpoint is still in the drift phase (mean gradient larger than the \
-                 minibatch noise): the run has no diffusion phase yet"
+                "every checkpoint is in the drift phase (mean gradient larger than the minibatch \
+                 noise): the run has no diffusion phase yet"
                     .to_string(),
             ),
         }

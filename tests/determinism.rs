@@ -60,5 +60,8 @@ fn citation_version_matches_the_crate() {
         .lines()
         .find(|l| l.starts_with("version:"))
         .expect("CITATION.cff has a version");
-    assert_eq!(line.trim_start_matches("version:").trim(), env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        line.trim_start_matches("version:").trim(),
+        env!("CARGO_PKG_VERSION")
+    );
 }

@@ -101,7 +101,8 @@ fn cli_exit_codes_follow_the_verdicts() {
         let table = String::from_utf8_lossy(&o.stdout);
         assert!(table.contains("Overall:"));
     }
-    // Inconclusive: drop every Hessian and the trajectory, so small_step cannot estimate A.
+    // Inconclusive: drop every Hessian and the trajectory, and keep 4 checkpoints (fewer than
+    // the k + 2 = 6 a gradient regression needs), so small_step cannot estimate A.
     let run = tmp.path().join("no-hessian");
     let o = sgd_ou(&[
         "simulate",
@@ -111,8 +112,21 @@ fn cli_exit_codes_follow_the_verdicts() {
         p(&run),
     ]);
     assert_eq!(o.status.code(), Some(0));
-    for e in std::fs::read_dir(run.join("checkpoints")).unwrap() {
-        std::fs::remove_file(e.unwrap().path().join("hessian.npy")).unwrap();
+    let mut dirs: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort_by_key(|d| {
+        d.file_name().unwrap().to_string_lossy()[5..]
+            .parse::<u64>()
+            .unwrap()
+    });
+    for (i, d) in dirs.iter().enumerate() {
+        if i < 4 {
+            std::fs::remove_file(d.join("hessian.npy")).unwrap();
+        } else {
+            std::fs::remove_dir_all(d).unwrap();
+        }
     }
     std::fs::remove_dir_all(run.join("trajectory")).unwrap();
     let o = sgd_ou(&["verify", "--run-dir", p(&run), "--json"]);

@@ -1,5 +1,5 @@
-//! The analysis window: by default the diffusion phase (noise-to-signal ratio ≥ 1 from some
-//! checkpoint on); `--from-step/--to-step` override it; a run with no diffusion phase is
+//! The analysis window: by default the diffusion phase (from the first checkpoint with
+//! noise-to-signal ratio ≥ 1); `--from-step/--to-step` override it; a run with no diffusion phase is
 //! inconclusive, not failed.
 
 mod common;
