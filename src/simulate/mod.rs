@@ -287,7 +287,8 @@ pub struct SimConfig {
     pub start_distance: f64,
     /// least-squares: `Some(ν)` draws the label noise e_i from a Student-t law with ν degrees of
     /// freedom (scaled by `regression_noise`; infinite variance for ν ≤ 2) instead of N(0, 1).
-    /// `None` (the default) leaves the scenario unchanged, byte for byte.
+    /// `None` (the default) leaves the scenario unchanged, byte for byte (also in run.json).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub regression_noise_df: Option<f64>,
 }
 
