@@ -168,8 +168,9 @@ fn finite_population_moments_match_simulation() {
 
 /// `gradients: "minibatch"`: each row is a fresh minibatch gradient (the direct route alone).
 /// Gaussian noise (quadratic-gaussian, 1,024 rows × 8 checkpoints) passes and α-stable noise
-/// fails, over 20 seeds each (no false fail allowed: 0 of 20 has probability 0.36 even at the
-/// 5 % rate, but the observed rate is 0; heavy tails fail in every seed).
+/// fails, over 10 seeds each (no false fail allowed: at a true 5 % rate 0 of 10 has probability
+/// 0.6, so this is a smoke test of the route, not a rate estimate; observed 10/10 pass and 10/10
+/// fail, and 20/20 each over seeds 5000..5020 during development).
 #[test]
 fn minibatch_gradient_runs() {
     for (s, want) in [
@@ -186,7 +187,7 @@ fn minibatch_gradient_runs() {
         cfg.write_hessian = false;
         cfg.write_losses = false;
         let mut c = [0; 3];
-        for seed in 5000..5020 {
+        for seed in 5000..5010 {
             let r = run_once(s, &cfg, seed);
             assert_eq!(r.metrics["route"], "direct");
             assert_eq!(r.metrics["direct_samples_per_direction"], 8192);
@@ -198,8 +199,8 @@ fn minibatch_gradient_runs() {
         }
         eprintln!("{s} (minibatch rows): pass/fail/inconclusive = {c:?}");
         match want {
-            Verdict::Pass => assert!(c[1] == 0 && c[0] >= 18, "{c:?}"),
-            _ => assert!(c[1] >= 19, "{c:?}"),
+            Verdict::Pass => assert!(c[1] == 0 && c[0] >= 9, "{c:?}"),
+            _ => assert!(c[1] >= 9 && c[0] == 0, "{c:?}"),
         }
     }
 }

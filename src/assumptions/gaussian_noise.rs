@@ -43,8 +43,13 @@
 //!    Tail indices of the direct samples (Hill with k = ⌊√M⌋, block-sum α with m = ⌊√M⌋, both with
 //!    percentile-bootstrap intervals) explain a failure.
 //!
-//! **Verdict** (per direction and moment, then combined; [`decide`]): fail when the direct test
-//! is significant after Holm correction and the effect (|skewness| or |excess kurtosis| of the
+//! **Significance** per direction: the direct K² p-value; in per-example runs Bonferroni-combined
+//! with the smallest per-checkpoint K² p-value of the per-example gradients (×K checkpoints),
+//! valid for exact Gaussianity of the minibatch mean by Cramér's decomposition theorem; then Holm
+//! over the k directions.
+//!
+//! **Verdict** (per direction and moment, then combined; [`decide`]): fail when the direction is
+//! significant after Holm correction and the effect (|skewness| or |excess kurtosis| of the
 //! minibatch noise: the CLT prediction for per-example runs, the direct sample moment for
 //! minibatch runs) exceeds its tolerance, or when the effect's simultaneous interval lies above
 //! the tolerance; pass when every interval lies within the tolerances; inconclusive otherwise.
