@@ -285,6 +285,11 @@ pub struct SimConfig {
     pub regression_noise: f64,
     /// drift-then-diffusion: ‖θ₀ − θ*‖ in stationary standard deviations along the softest direction.
     pub start_distance: f64,
+    /// least-squares: `Some(ν)` draws the label noise e_i from a Student-t law with ν degrees of
+    /// freedom (scaled by `regression_noise`; infinite variance for ν ≤ 2) instead of N(0, 1).
+    /// `None` (the default) leaves the scenario unchanged, byte for byte (also in run.json).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regression_noise_df: Option<f64>,
 }
 
 /// Per-example isotropic noise scale s giving the temperature T = ε s² f / 2 (f the
@@ -322,6 +327,7 @@ impl SimConfig {
             barrier_height: 0.375,
             regression_noise: 0.5,
             start_distance: 50.0,
+            regression_noise_df: None,
         };
         match s {
             Scenario::LargeStep => c.learning_rate = 0.4,
@@ -492,6 +498,13 @@ fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
         Scenario::LeastSquares => {
             if !pos(c.regression_noise) {
                 return Err(usage("simulate: regression_noise must be finite and > 0"));
+            }
+            if let Some(df) = c.regression_noise_df {
+                if !pos(df) {
+                    return Err(usage(
+                        "simulate: regression_noise_df (Student-t ν) must be finite and > 0",
+                    ));
+                }
             }
             if c.dataset_size < 2 * c.d {
                 return Err(usage("simulate: least-squares needs dataset_size ≥ 2·d"));
@@ -881,6 +894,9 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         }
         Kind::LeastSquares { .. } => {
             extra.insert("regression_noise".into(), json!(cfg.regression_noise));
+            if let Some(df) = cfg.regression_noise_df {
+                extra.insert("regression_noise_df".into(), json!(df));
+            }
             extra.insert("data_directions".into(), mat_json(&rot));
         }
         _ => {}

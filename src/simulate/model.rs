@@ -461,7 +461,18 @@ pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
             for i in 0..n {
                 let z = gaussian_vector(d, &mut data_rng);
                 let xi = &mix * z;
-                let e: f64 = data_rng.sample(StandardNormal);
+                let e: f64 = match cfg.regression_noise_df {
+                    None => data_rng.sample(StandardNormal),
+                    // Student-t(ν) = Z / sqrt(χ²_ν/ν), with Z drawn first.
+                    Some(df) => {
+                        let z: f64 = data_rng.sample(StandardNormal);
+                        let chi2: f64 =
+                            data_rng.sample(rand_distr::ChiSquared::new(df).unwrap_or_else(|_| {
+                                rand_distr::ChiSquared::new(1.0).expect("ν = 1 is valid")
+                            }));
+                        z / (chi2 / df).max(f64::MIN_POSITIVE).sqrt()
+                    }
+                };
                 y[i] = xi.dot(&theta_true) + cfg.regression_noise * e;
                 x[i * d..(i + 1) * d].copy_from_slice(xi.as_slice());
             }
