@@ -11,6 +11,7 @@
 
 pub mod constant_covariance;
 pub mod context;
+pub mod curvature;
 pub mod gaussian_noise;
 pub mod ou_prediction;
 pub mod quadratic_loss;

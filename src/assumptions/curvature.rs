@@ -1,0 +1,520 @@
+//! Every available estimate of the drift (curvature) matrix A in the analysis subspace, the one
+//! the checks use (`primary`), the uncertainty of its λ_max, and how far the estimates agree.
+//!
+//! Three estimators (`crate::ou::estimate`), each used only when its data are present:
+//!
+//! * **hessian**: the mean over checkpoints of the symmetrised projected Hessians
+//!   (`from_hessian`). Uncertainty of λ_max: the range of λ_max over the checkpoints (the
+//!   Hessian is measured, not estimated; its variation across the window is what is uncertain).
+//!   In a random subspace with the full-space extremes available (`Checkpoint::
+//!   hessian_extremes_full`) λ_max is that of the full Hessian.
+//! * **lag1**: the VAR(1) fit of the trajectory, Â = (I − Σ̂₁Σ̂₀⁻¹)/ε (`from_lag1`), on the
+//!   trajectory rows between the first and the last checkpoint (the analysis window), only when
+//!   those steps are consecutive and there are at least [`LAG1_MIN_PAIRS_PER_DIM`]·k pairs (and
+//!   [`LAG1_MIN_PAIRS`] in all). Uncertainty of λ_max: delta method (below).
+//! * **regression**: least squares of the checkpoint mean gradients on the checkpoint positions,
+//!   g_i ≈ Aθ_i + b (`from_gradient_regression`), with at least k + 2 checkpoints (one residual
+//!   degree of freedom). Uncertainty of λ_max: delta method.
+//!
+//! **Delta method for λ_max** (lag1 and regression). Both are OLS fits Y = XBᵀ + E with
+//! uncorrelated rows of E of covariance Σ_E, so Cov(B̂_ij, B̂_kl) = Σ_E,ik (XᵀX)⁻¹_jl
+//! (Lütkepohl 2005, *New Introduction to Multiple Time Series Analysis*, Prop. 3.1, for the VAR;
+//! the classical multivariate-regression result for the gradients). λ_max of the symmetric part
+//! has first-order perturbation dλ = vᵀ dB v (v its unit eigenvector), so
+//!
+//! Var(λ̂_max) ≈ (vᵀ Σ_E v)(vᵀ (XᵀX)⁻¹ v) / s²,
+//!
+//! with s = ε for the lag-1 fit (B = I − εA) and s = 1 for the regression. The interval is
+//! λ̂ ± z·SE (z from `ctx.z_simultaneous(1)`). It assumes white innovations and a simple
+//! λ_max; it is first order, so it is optimistic when the SE is not small against λ_max.
+//!
+//! **Primary**: hessian, else lag1, else regression. Its A is the symmetric part of the estimate
+//! (the true A is a Hessian; the asymmetry of an estimate is noise).
+//!
+//! **Random subspace caveat.** When the subspace is a random k-dimensional one of a larger
+//! space, λ_max of P A Pᵀ only bounds the full-space λ_max from below (Cauchy interlacing);
+//! `lambda_max_is_lower_bound` says so, and a check must not certify a pass on it.
+//!
+//! Cost: O(T k² + m k² + c k² + k³) for T trajectory rows, m checkpoints, no allocation beyond
+//! O(T k).
+
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::Context;
+use crate::ou::{self, EstimateAgreement};
+use crate::run::SubspaceKind;
+
+/// Fewest (θ_t, θ_{t+1}) pairs per dimension for the lag-1 estimate: the fit has k² + k
+/// coefficients from n·k observations, and its per-entry SE ≈ √(2λ/(εn)); 20 pairs per
+/// coefficient row keeps the fit well determined.
+pub const LAG1_MIN_PAIRS_PER_DIM: usize = 20;
+/// Fewest pairs overall for the lag-1 estimate.
+pub const LAG1_MIN_PAIRS: usize = 100;
+
+/// One estimate of A.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    /// `"hessian"`, `"lag1"` or `"regression"`.
+    pub source: &'static str,
+    /// The estimate as returned by the estimator (not symmetrised for lag1/regression).
+    pub a: DMatrix<f64>,
+    /// Its symmetric part (A + Aᵀ)/2.
+    pub a_sym: DMatrix<f64>,
+    /// Eigenvalues of `a_sym`, descending.
+    pub eigenvalues: Vec<f64>,
+    /// λ_max used for the step-size judgement (full-space for the Hessian when available).
+    pub lambda_max: f64,
+    /// Interval for λ_max: [lo, hi].
+    pub lambda_max_interval: [f64; 2],
+    /// How the interval was obtained.
+    pub interval_method: &'static str,
+    /// Standard error of λ_max (delta method), when computed.
+    pub lambda_max_se: Option<f64>,
+    /// ‖A − Aᵀ‖_F/‖A‖_F of the raw estimate.
+    pub asymmetry: f64,
+    /// Estimator-specific diagnostics.
+    pub details: Value,
+}
+
+/// A pairwise comparison of two estimates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Agreement {
+    pub estimate: &'static str,
+    pub reference: &'static str,
+    #[serde(flatten)]
+    pub agreement: EstimateAgreement,
+}
+
+/// Everything known about A in the analysis subspace.
+#[derive(Debug, Clone)]
+pub struct Curvature {
+    /// Available estimates, in priority order (hessian, lag1, regression).
+    pub estimates: Vec<Estimate>,
+    /// Why a source is not available: (source, reason).
+    pub unavailable: Vec<(&'static str, String)>,
+    /// Pairwise agreement (`compare_estimates(later, earlier)` in priority order).
+    pub agreement: Vec<Agreement>,
+    /// λ_max of the primary is only a lower bound of the full-space λ_max.
+    pub lambda_max_is_lower_bound: bool,
+    /// Coverage of the delta-method intervals.
+    pub ci_level: f64,
+}
+
+impl Curvature {
+    /// The estimate the checks use: the first available in priority order.
+    pub fn primary(&self) -> Option<&Estimate> {
+        self.estimates.first()
+    }
+
+    /// The estimate from `source`, if available.
+    pub fn get(&self, source: &str) -> Option<&Estimate> {
+        self.estimates.iter().find(|e| e.source == source)
+    }
+
+    /// One sentence listing why no estimate is available.
+    pub fn unavailable_reason(&self) -> String {
+        self.unavailable
+            .iter()
+            .map(|(s, r)| format!("{s}: {r}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Serializable summary for the report (matrices row-major as nested arrays).
+    pub fn summary(&self) -> Value {
+        let est: Vec<Value> = self
+            .estimates
+            .iter()
+            .map(|e| {
+                json!({
+                    "source": e.source,
+                    "a": rows(&e.a),
+                    "eigenvalues": e.eigenvalues,
+                    "lambda_max": e.lambda_max,
+                    "lambda_max_interval": e.lambda_max_interval,
+                    "interval_method": e.interval_method,
+                    "lambda_max_se": e.lambda_max_se,
+                    "asymmetry": e.asymmetry,
+                    "details": e.details,
+                })
+            })
+            .collect();
+        let unavailable: serde_json::Map<String, Value> = self
+            .unavailable
+            .iter()
+            .map(|(s, r)| (s.to_string(), Value::String(r.clone())))
+            .collect();
+        json!({
+            "primary": self.primary().map(|e| e.source),
+            "estimates": est,
+            "unavailable": unavailable,
+            "agreement": self.agreement,
+            "lambda_max_is_lower_bound": self.lambda_max_is_lower_bound,
+            "ci_level": self.ci_level,
+        })
+    }
+}
+
+/// Matrix as nested rows (row-major), for JSON.
+pub fn rows(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
+    m.row_iter().map(|r| r.iter().cloned().collect()).collect()
+}
+
+fn sym(a: &DMatrix<f64>) -> DMatrix<f64> {
+    (a + a.transpose()) * 0.5
+}
+
+/// Eigenvalues (descending) and the top unit eigenvector of a symmetric matrix; `None` when the
+/// matrix is not finite.
+fn eig_desc(a: &DMatrix<f64>) -> Option<(Vec<f64>, DVector<f64>)> {
+    if a.iter().any(|x| !x.is_finite()) || a.nrows() == 0 {
+        return None;
+    }
+    let e = a.clone().symmetric_eigen();
+    let mut idx: Vec<usize> = (0..e.eigenvalues.len()).collect();
+    idx.sort_by(|&i, &j| e.eigenvalues[j].total_cmp(&e.eigenvalues[i]));
+    let ev = idx.iter().map(|&i| e.eigenvalues[i]).collect();
+    Some((ev, e.eigenvectors.column(idx[0]).into_owned()))
+}
+
+/// Delta-method SE of λ_max of sym(B) for an OLS slope B with residual covariance `sigma_e`
+/// and inverse Gram matrix `xtx_inv`, divided by `scale`.
+fn delta_se(
+    v: &DVector<f64>,
+    sigma_e: &DMatrix<f64>,
+    xtx_inv: &DMatrix<f64>,
+    scale: f64,
+) -> Option<f64> {
+    let a = (v.transpose() * sigma_e * v)[(0, 0)];
+    let b = (v.transpose() * xtx_inv * v)[(0, 0)];
+    let var = a * b / (scale * scale);
+    (var.is_finite() && var >= 0.0).then(|| var.sqrt())
+}
+
+/// Gathers every available estimate of A (see the module documentation). Never panics: a source
+/// that cannot be computed is listed in `unavailable` with the reason.
+pub fn estimate(ctx: &Context) -> Curvature {
+    let run = ctx.run;
+    let k = run.k();
+    let lr = ctx.lr();
+    let z = ctx.z_simultaneous(1);
+    let mut estimates = Vec::new();
+    let mut unavailable = Vec::new();
+    let random = run.subspace.kind() == SubspaceKind::RandomOrthonormal && run.d > k;
+    let mut lower_bound = random;
+
+    // 1. Hessians.
+    let hs: Vec<&DMatrix<f64>> = run
+        .checkpoints
+        .iter()
+        .filter_map(|c| c.hessian.as_ref())
+        .collect();
+    if hs.is_empty() {
+        unavailable.push(("hessian", "no checkpoint has hessian.npy".to_string()));
+    } else {
+        let mut a = DMatrix::zeros(k, k);
+        let mut asym = 0.0f64;
+        let mut ok = true;
+        let mut lmax_each = Vec::new();
+        for h in &hs {
+            match ou::from_hessian(h) {
+                Ok(e) => {
+                    asym = asym.max(e.asymmetry);
+                    match eig_desc(&e.a) {
+                        Some((ev, _)) => lmax_each.push(ev[0]),
+                        None => ok = false,
+                    }
+                    a += e.a;
+                }
+                Err(_) => ok = false,
+            }
+        }
+        a /= hs.len() as f64;
+        let full: Vec<f64> = run
+            .checkpoints
+            .iter()
+            .filter_map(|c| c.hessian_extremes_full.map(|e| e.0))
+            .collect();
+        let use_full = random && full.len() == hs.len() && full.iter().all(|x| x.is_finite());
+        match (ok, eig_desc(&a)) {
+            (true, Some((ev, _))) => {
+                let each = if use_full { full } else { lmax_each };
+                let lmax = if use_full {
+                    each.iter().sum::<f64>() / each.len() as f64
+                } else {
+                    ev[0]
+                };
+                if use_full {
+                    lower_bound = false;
+                }
+                let lo = each.iter().cloned().fold(f64::INFINITY, f64::min);
+                let hi = each.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                estimates.push(Estimate {
+                    source: "hessian",
+                    a_sym: a.clone(),
+                    a,
+                    eigenvalues: ev,
+                    lambda_max: lmax,
+                    lambda_max_interval: [lo.min(lmax), hi.max(lmax)],
+                    interval_method: "range of λ_max over the checkpoints' Hessians",
+                    lambda_max_se: None,
+                    asymmetry: asym,
+                    details: json!({
+                        "checkpoints": hs.len(),
+                        "lambda_max_per_checkpoint": each,
+                        "lambda_max_full_space": use_full,
+                    }),
+                });
+            }
+            _ => unavailable.push((
+                "hessian",
+                "hessian.npy holds values whose eigen-decomposition failed".to_string(),
+            )),
+        }
+    }
+
+    // 2. Lag-1 autocovariance of the trajectory in the analysis window.
+    match lag1_window(ctx) {
+        Err(reason) => unavailable.push(("lag1", reason)),
+        Ok(traj) => match ou::from_lag1(&traj, lr) {
+            Err(e) => unavailable.push(("lag1", e.to_string())),
+            Ok(l) => {
+                let a_sym = sym(&l.a);
+                match eig_desc(&a_sym) {
+                    None => unavailable.push(("lag1", "non-finite estimate".to_string())),
+                    Some((ev, v)) => {
+                        // S_xx = (n − 1)·Σ̂₀ is the Gram matrix of the centred regressors.
+                        let gram = &l.lag0_cov * (l.n_pairs as f64 - 1.0);
+                        let se = gram
+                            .try_inverse()
+                            .and_then(|gi| delta_se(&v, &l.innovation_cov, &gi, lr));
+                        let lmax = ev[0];
+                        let iv = se.map_or([lmax, lmax], |s| [lmax - z * s, lmax + z * s]);
+                        estimates.push(Estimate {
+                            source: "lag1",
+                            a: l.a.clone(),
+                            a_sym,
+                            eigenvalues: ev,
+                            lambda_max: lmax,
+                            lambda_max_interval: iv,
+                            interval_method: "delta method, OLS covariance of the VAR(1) fit",
+                            lambda_max_se: se,
+                            asymmetry: l.asymmetry,
+                            details: json!({
+                                "n_pairs": l.n_pairs,
+                                "pairs_per_dimension": l.pairs_per_dimension,
+                                "lag0_condition": l.lag0_condition,
+                                "spectral_radius": l.spectral_radius,
+                                "window_first_step": run.checkpoints.first().map(|c| c.step),
+                                "window_last_step": run.checkpoints.last().map(|c| c.step),
+                            }),
+                        });
+                    }
+                }
+            }
+        },
+    }
+
+    // 3. Regression of checkpoint mean gradients on positions.
+    let m = run.checkpoints.len();
+    if m < k + 2 {
+        unavailable.push((
+            "regression",
+            format!(
+                "needs at least k + 2 = {} checkpoints, the run has {m}",
+                k + 2
+            ),
+        ));
+    } else {
+        let pos = DMatrix::from_fn(m, k, |i, j| run.checkpoints[i].theta[j]);
+        let g = DMatrix::from_fn(m, k, |i, j| {
+            let c = &run.checkpoints[i];
+            c.grads.column(j).sum() / c.n.max(1) as f64
+        });
+        match ou::from_gradient_regression(&pos, &g) {
+            Err(e) => unavailable.push(("regression", e.to_string())),
+            Ok(r) => match eig_desc(&r.a_sym) {
+                None => unavailable.push(("regression", "non-finite estimate".to_string())),
+                Some((ev, v)) => {
+                    let pm = pos.row_mean();
+                    let gm = g.row_mean();
+                    let pc = DMatrix::from_fn(m, k, |i, j| pos[(i, j)] - pm[j]);
+                    let gc = DMatrix::from_fn(m, k, |i, j| g[(i, j)] - gm[j]);
+                    let resid = &gc - &pc * r.a.transpose();
+                    let sigma_e = resid.transpose() * &resid / (m - k - 1) as f64;
+                    let se = (pc.transpose() * &pc)
+                        .try_inverse()
+                        .and_then(|gi| delta_se(&v, &sigma_e, &gi, 1.0));
+                    let lmax = ev[0];
+                    let iv = se.map_or([lmax, lmax], |s| [lmax - z * s, lmax + z * s]);
+                    estimates.push(Estimate {
+                        source: "regression",
+                        a: r.a.clone(),
+                        a_sym: r.a_sym.clone(),
+                        eigenvalues: ev,
+                        lambda_max: lmax,
+                        lambda_max_interval: iv,
+                        interval_method: "delta method, OLS covariance of the gradient regression",
+                        lambda_max_se: se,
+                        asymmetry: r.asymmetry,
+                        details: json!({
+                            "checkpoints": m,
+                            "r_squared": r.r_squared,
+                            "relative_residual": r.relative_residual,
+                            "condition": r.condition,
+                        }),
+                    });
+                }
+            },
+        }
+    }
+
+    let mut agreement = Vec::new();
+    for i in 0..estimates.len() {
+        for j in i + 1..estimates.len() {
+            if let Ok(a) = ou::compare_estimates(&estimates[j].a_sym, &estimates[i].a_sym) {
+                agreement.push(Agreement {
+                    estimate: estimates[j].source,
+                    reference: estimates[i].source,
+                    agreement: a,
+                });
+            }
+        }
+    }
+    if estimates.first().map(|e| e.source) != Some("hessian") && random {
+        lower_bound = true;
+    }
+    Curvature {
+        estimates,
+        unavailable,
+        agreement,
+        lambda_max_is_lower_bound: lower_bound,
+        ci_level: ctx.thresholds.ci_level,
+    }
+}
+
+/// The trajectory rows between the first and the last checkpoint, when they are consecutive
+/// steps and numerous enough; otherwise the reason.
+pub fn lag1_window(ctx: &Context) -> Result<DMatrix<f64>, String> {
+    let run = ctx.run;
+    let k = run.k();
+    let traj = run
+        .trajectory
+        .as_ref()
+        .ok_or_else(|| "the run has no trajectory".to_string())?;
+    let (first, last) = match (run.checkpoints.first(), run.checkpoints.last()) {
+        (Some(f), Some(l)) => (f.step as i64, l.step as i64),
+        _ => return Err("the run has no checkpoints".into()),
+    };
+    let idx: Vec<usize> = traj
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, &s)| s >= first && s <= last)
+        .map(|(i, _)| i)
+        .collect();
+    if idx
+        .windows(2)
+        .any(|w| traj.steps[w[1]] != traj.steps[w[0]] + 1)
+    {
+        return Err(
+            "the trajectory steps in the analysis window are not consecutive (a lag-1 fit needs \
+             every step)"
+                .into(),
+        );
+    }
+    let need = LAG1_MIN_PAIRS.max(LAG1_MIN_PAIRS_PER_DIM * k) + 1;
+    if idx.len() < need {
+        return Err(format!(
+            "the trajectory has {} steps between the first and last checkpoint; the lag-1 fit \
+             needs at least {need} (k = {k})",
+            idx.len()
+        ));
+    }
+    Ok(DMatrix::from_fn(idx.len(), k, |i, j| {
+        traj.params[(idx[i], j)]
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assumptions::Thresholds;
+    use crate::run::{LoadOptions, Run};
+    use crate::simulate::{simulate, Scenario, SimConfig};
+
+    fn load(cfg: &SimConfig, seed: u64) -> (Run, crate::simulate::SimSummary, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let s = simulate(Scenario::QuadraticGaussian, cfg, seed, &out).unwrap();
+        let run = Run::load(&out, &LoadOptions { dims: 8, seed: 1 }).unwrap();
+        (run, s, dir)
+    }
+
+    #[test]
+    fn all_three_sources_on_a_quadratic_run() {
+        let cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
+        let (run, truth, _d) = load(&cfg, 11);
+        let th = Thresholds::default();
+        let ctx = Context {
+            run: &run,
+            seed: 3,
+            thresholds: &th,
+        };
+        let c = estimate(&ctx);
+        let names: Vec<_> = c.estimates.iter().map(|e| e.source).collect();
+        assert_eq!(names, ["hessian", "lag1", "regression"]);
+        assert_eq!(c.primary().unwrap().source, "hessian");
+        assert!(!c.lambda_max_is_lower_bound);
+        let h = c.get("hessian").unwrap();
+        assert!((h.lambda_max - 3.0).abs() < 1e-9, "{}", h.lambda_max);
+        assert!((&h.a - &truth.hessian).norm() < 1e-9);
+        // Mean gradients are exact (all N examples) and the loss quadratic: the regression
+        // recovers H to rounding.
+        let r = c.get("regression").unwrap();
+        assert!((&r.a_sym - &truth.hessian).norm() < 1e-6);
+        assert!(r.lambda_max_se.unwrap() < 1e-6);
+        // The lag-1 estimate is noisy (SE ≈ √(2λ/(εn)) ≈ 0.5 for λ = 3 and n ≈ 1050).
+        let l = c.get("lag1").unwrap();
+        let se = l.lambda_max_se.unwrap();
+        assert!(se > 0.1 && se < 1.5, "{se}");
+        assert_eq!(c.agreement.len(), 3);
+        let s = c.summary();
+        assert_eq!(s["primary"], "hessian");
+    }
+
+    #[test]
+    fn without_hessian_the_lag1_fit_is_primary_and_too_short_a_trajectory_is_refused() {
+        let mut cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
+        cfg.write_hessian = false;
+        let (run, _t, _d) = load(&cfg, 12);
+        let th = Thresholds::default();
+        let ctx = Context {
+            run: &run,
+            seed: 3,
+            thresholds: &th,
+        };
+        let c = estimate(&ctx);
+        assert_eq!(c.primary().unwrap().source, "lag1");
+        assert!(c.unavailable.iter().any(|(s, _)| *s == "hessian"));
+
+        cfg.checkpoints = 3;
+        cfg.checkpoint_spacing = 20;
+        cfg.write_trajectory = true;
+        let (run, _t, _d) = load(&cfg, 13);
+        let ctx = Context {
+            run: &run,
+            seed: 3,
+            thresholds: &th,
+        };
+        let c = estimate(&ctx);
+        assert!(c.primary().is_none());
+        let reason = c.unavailable_reason();
+        assert!(
+            reason.contains("lag1") && reason.contains("regression"),
+            "{reason}"
+        );
+    }
+}
