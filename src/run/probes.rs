@@ -40,9 +40,9 @@ pub struct Spread {
     pub sd: f64,
     pub min: f64,
     pub max: f64,
-    /// Effective sample size (Geyer, [`crate::ou::effective_sample_size`]) of the series, capped
-    /// at n; equal to n for checkpoints (taken as near-independent draws) and when the series is
-    /// too short for the estimator.
+    /// Effective sample size for the variance: Geyer's ESS ([`crate::ou::effective_sample_size`])
+    /// of the squared deviations (u_t − ū)², capped at n; equal to n for checkpoints (taken as
+    /// near-independent draws) and when the series is too short for the estimator.
     pub ess: f64,
 }
 
@@ -56,7 +56,8 @@ impl Spread {
             0.0
         };
         let ess = if autocorrelated {
-            crate::ou::effective_sample_size(x)
+            let sq: Vec<f64> = x.iter().map(|v| (v - mean).powi(2)).collect();
+            crate::ou::effective_sample_size(&sq)
                 .map(|e| e.ess.min(n as f64))
                 .unwrap_or(n as f64)
         } else {

@@ -306,11 +306,13 @@ pub struct ProbeConfig {
 }
 
 impl Default for ProbeConfig {
-    /// 41 offsets over ±4 standard deviations (plus the checkpoint's distance from the mean).
+    /// 121 offsets over ±12 standard deviations (plus the checkpoint's distance from the mean):
+    /// wide enough for the upper end of the spread's confidence interval at ±2.5 sd when the
+    /// trajectory holds only ~10 effective draws of the variance.
     fn default() -> Self {
         ProbeConfig {
-            offsets: 41,
-            range: 4.0,
+            offsets: 121,
+            range: 12.0,
         }
     }
 }
