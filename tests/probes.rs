@@ -13,7 +13,7 @@ fn sim(dir: &Path, probes: bool) {
     }
     let mut cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
     cfg.checkpoints = 4;
-    cfg.probes = probes.then(|| ProbeConfig {
+    cfg.probes = probes.then_some(ProbeConfig {
         offsets: 9,
         range: 3.0,
     });
