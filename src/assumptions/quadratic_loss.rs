@@ -5,8 +5,7 @@
 //!
 //! * *Hessian constancy* (needs hessian.npy at ≥ 2 checkpoints): R_H = max_i ‖H_i − H̄‖_F / ‖H̄‖_F
 //!   of the projected Hessians P H_i Pᵀ. hessian.npy is taken as exact, so R_H has no interval.
-//! * *Curvature sign*: the eigenvalues of H̄ (or of the symmetric part of the fitted A). A flat or
-//!   concave direction has no OU stationary law along it.
+//!   The relative change of the top eigenvalue is reported alongside (informative).
 //! * *Gradient linearity*: the mean gradients ḡ_i at the checkpoints against a linear model
 //!   ḡ_i = A θ_i + b. With Hessians, A = H̄ is fixed and only b is fitted (p = 1 parameter per
 //!   coordinate); without, A and b are fitted by least squares (p = k + 1, needs m ≥ k + 2
@@ -16,12 +15,24 @@
 //!   noise s_i = E‖ḡ_i − g(θ_i)‖² of each mean gradient (zero when all N examples were used:
 //!   s_i = tr Ĉ_i (N − n_i)/(n_i (N − 1)) for per-example rows). Its interval comes from a
 //!   bootstrap over checkpoints (percentile, B resamples).
+//! * *Loss against the quadratic model* (needs k = d): trajectory losses (or exact checkpoint mean
+//!   losses) against c + bᵀθ + ½θᵀAθ, A fitted when there are ≥ 10·q losses, else fixed; effect
+//!   RSS/TSS with a moving-block bootstrap interval ([`loss_model_evidence`]).
+//! * *Loss probes* (probe_*.npy): along each probe direction, the error of the best quadratic over
+//!   ±c stationary sd of the iterates, relative to the loss range there, with an interval from the
+//!   uncertainty of the sd ([`probe_evidence`]).
+//! * *Curvature sign*: the eigenvalues of H̄ (else of the curvature module's primary estimate of A,
+//!   else of the fitted A), per direction, and the fitted curvature along each probe. A flat or
+//!   concave direction has no OU stationary law along it.
 //!
-//! **Verdict**: fail when any available piece of evidence fails (Hessian change or U beyond its
-//! tolerance by the common rule, or a non-positive curvature); pass when every available piece
-//! passes; inconclusive when none is available or one is undecided.
+//! **Verdict**: fail when any available piece of evidence fails (by the common rule against its
+//! tolerance, or a non-positive curvature from the Hessian or a probe); pass when every available
+//! piece passes; inconclusive when none is available or one is undecided. docs/methods.md,
+//! section 4, has the rule and the reason for every threshold.
 //!
-//! Cost: O(B m k³) for the bootstrap of the fit, O(m k²) otherwise.
+//! Cost: O(B m k³) for the bootstrap of the gradient fit, O(T q² + B (T/b·q² + q³)) for the loss
+//! model (q = 1 + k + k(k+1)/2 coefficients, block length b), O(J p) per region width for J probe
+//! directions with p offsets.
 
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -303,8 +314,8 @@ pub fn check(ctx: &Context) -> CheckResult {
         Verdict::combine(verdicts)
     };
     let summary = match verdict {
-        Verdict::Pass => "A quadratic model explains the gradients (and Hessians) observed across \
-                          the checkpoints within tolerance."
+        Verdict::Pass => "A quadratic model explains the loss, gradients and Hessians available \
+                          over the region the iterates occupy, within tolerance."
             .to_string(),
         Verdict::Fail => {
             "The loss is not quadratic over the region the checkpoints occupy.".to_string()
