@@ -843,3 +843,40 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
             "bootstrap_resamples_used": us.len()}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(p: usize) -> Vec<f64> {
+        (0..p)
+            .map(|l| -1.0 + 2.0 * l as f64 / (p - 1) as f64)
+            .collect()
+    }
+
+    /// References: a quadratic is fitted exactly (δ = 0, q″ = 2a); t⁴ on [−1, 1] leaves the
+    /// Legendre term (8/35)·P₄(t), whose largest value is 8/35 at the ends while t⁴ ranges over
+    /// [0, 1], so δ → 8/35 as the grid refines; a cubic of relative size ρ at the edge leaves
+    /// (t³ − 3t/5)·ρ, largest 0.4ρ at the ends, against a range ≈ 1 (+ρ asymmetry).
+    #[test]
+    fn probe_error_matches_closed_forms() {
+        let t = grid(2001);
+        let quad: Vec<f64> = t.iter().map(|x| 3.0 + 0.5 * x + 2.0 * x * x).collect();
+        let (d, c, cov) = probe_error(&t, &quad, -1.0, 1.0).unwrap();
+        assert!(d < 1e-10 && (c - 4.0).abs() < 1e-8 && cov == 1.0);
+        let quart: Vec<f64> = t.iter().map(|x| x.powi(4)).collect();
+        let (d, c, _) = probe_error(&t, &quart, -1.0, 1.0).unwrap();
+        assert!((d - 8.0 / 35.0).abs() < 2e-3, "{d}");
+        assert!(c > 0.0);
+        let rho = 0.1;
+        let cubic: Vec<f64> = t.iter().map(|x| x * x + rho * x.powi(3)).collect();
+        let (d, _, _) = probe_error(&t, &cubic, -1.0, 1.0).unwrap();
+        assert!((d - 0.4 * rho).abs() < 0.01, "{d}");
+        // A concave probe has negative fitted curvature; too few offsets in the region → None;
+        // offsets not spanning the region → coverage 0.
+        let cap: Vec<f64> = t.iter().map(|x| -x * x).collect();
+        assert!(probe_error(&t, &cap, -1.0, 1.0).unwrap().1 < 0.0);
+        assert!(probe_error(&grid(4), &[0.0; 4], -1.0, 1.0).is_none());
+        assert_eq!(probe_error(&t, &quad, -0.5, 1.5).unwrap().2, 0.0);
+    }
+}
