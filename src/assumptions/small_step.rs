@@ -1,139 +1,86 @@
 //! Assumption 3: the step size ε is small enough that the discrete chain
 //! θ_{t+1} = θ_t − ε ĝ_S(θ_t) is well approximated by the continuous OU process.
 //!
-//! **What is measured.** With A the curvature (drift) matrix in the analysis subspace and
-//! Q = Cov(ĝ) the minibatch-noise covariance (f · C̄, f the finite-population factor), the
-//! continuous model's stationary covariance solves AΣ_c + Σ_cA = εQ and the exact stationary
-//! covariance of the linear discrete chain solves Σ_d = (I − εA)Σ_d(I − εA) + ε²Q
-//! (sgd-ou-science notes §1 items 1–2). In the eigenbasis of symmetric A = UΛUᵀ, with
-//! Q' = UᵀQU, both have closed forms:
+//! **What is measured.** With A the curvature (drift) matrix in the analysis subspace
+//! ([`super::curvature::estimate`]: hessian.npy, else the trajectory's lag-1 fit, else the
+//! gradient regression) and Q = Cov(ĝ) the minibatch-noise covariance
+//! ([`super::curvature::noise_covariance`]), the continuous model's stationary covariance solves
+//! AΣ_c + Σ_cA = εQ and the exact stationary covariance of the linear discrete chain solves
+//! Σ_d = (I − εA)Σ_d(I − εA) + ε²Q (`ou::stationary_cov_continuous`, `ou::stationary_cov_discrete`).
+//! When A and Q commute, mode a's variance is inflated by 1/(1 − ελ_a/2) in the discrete chain
+//! (Liu, Ziyin & Ueda 2021). Reported: ε·λ for every mode (`ou::mode_diagnostics`), the stability
+//! limit ελ_max < 2, the per-mode inflation, and the gap between Σ_d and Σ_c (relative Frobenius,
+//! KL, and the variance ratio uᵀΣ_du/uᵀΣ_cu along each eigenvector u of A).
 //!
-//! Σ'_c[a,b] = ε Q'[a,b] / (λ_a + λ_b),   Σ'_d[a,b] = ε Q'[a,b] / (λ_a + λ_b − ε λ_a λ_b),
+//! **Effect**: the stiffest mode's inflation minus one, 1/(1 − ελ_max/2) − 1, with the interval
+//! obtained by mapping the interval of λ_max of the primary estimate (range over checkpoints
+//! for Hessians; delta-method interval for the lag-1 fit and the regression) through this
+//! monotone function. **Significance**: the lower end of the λ_max interval is above zero.
 //!
-//! so mode a's variance is inflated by 1/(1 − ελ_a/2) in the discrete chain. The headline effect
-//! is that inflation minus one in the stiffest mode; the stability limit is ελ_max < 2.
+//! **Verdict** (`decide`): fail when ελ_max ≥ 2 (no stationary law) or the inflation's interval
+//! lies above the tolerance, or its estimate does and it is significant; pass when the interval's
+//! upper end is within the tolerance; inconclusive otherwise, and when A cannot be estimated.
+//! In a random subspace of a larger space, λ_max of P A Pᵀ only bounds the full-space λ_max from
+//! below (Cauchy interlacing), so a pass there is reported as inconclusive.
 //!
-//! **A** comes from hessian.npy when present (the mean of the projected Hessians; with several
-//! checkpoints their spread of λ_max is the interval) — otherwise the check is inconclusive in
-//! this version. When the analysis subspace is random but d is small enough to hold the Hessian
-//! (`run::FULL_HESSIAN_MAX_D`), λ_max is that of the full Hessian, by Lanczos.
-//!
-//! **Verdict**: fail when ελ_max ≥ 2 (no stationary law) or the inflation interval lies above the
-//! tolerance (or its estimate does, when significant); pass when the interval lies within it.
-//! When only a projected Hessian is available, λ_max in a random k-dimensional subspace is only a
-//! lower bound of the full-space λ_max (Cauchy interlacing), so a pass there is reported as
-//! inconclusive.
-//!
-//! Cost: O(k³).
+//! Cost: O(k³) plus the curvature estimates (O(T k² + m n k²)).
 
 use nalgebra::DMatrix;
 use serde_json::json;
 
+use super::curvature::{self, rows};
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
-use crate::run::{GradientKind, SubspaceKind};
-use crate::stats::descriptive::covariance_matrix;
+use crate::ou;
 
-/// Stationary covariances of the continuous model and of the exact discrete chain, for
-/// symmetric A (eigen-decomposed) and noise covariance q. Entries for which the denominator is
-/// not positive (unstable or non-positive modes) are NaN.
-pub fn stationary_covariances(
-    a: &DMatrix<f64>,
-    q: &DMatrix<f64>,
-    lr: f64,
-) -> (DMatrix<f64>, DMatrix<f64>) {
-    let eig = a.clone().symmetric_eigen();
-    let u = &eig.eigenvectors;
-    let l = &eig.eigenvalues;
-    let qp = u.transpose() * q * u;
-    let k = a.nrows();
-    let sc = DMatrix::from_fn(k, k, |i, j| {
-        let den = l[i] + l[j];
-        if den > 0.0 {
-            lr * qp[(i, j)] / den
-        } else {
-            f64::NAN
-        }
-    });
-    let sd = DMatrix::from_fn(k, k, |i, j| {
-        let den = l[i] + l[j] - lr * l[i] * l[j];
-        if den > 0.0 && l[i] > 0.0 && l[j] > 0.0 {
-            lr * qp[(i, j)] / den
-        } else {
-            f64::NAN
-        }
-    });
-    (u * sc * u.transpose(), u * sd * u.transpose())
-}
-
-fn inflation(el: f64) -> f64 {
-    if el < 2.0 {
-        1.0 / (1.0 - el / 2.0)
-    } else {
+/// Inflation 1/(1 − x/2) of a mode with step eigenvalue x = ελ (∞ at or beyond the stability
+/// limit, 1 for non-positive x, which has no stationary variance and is reported separately).
+pub fn inflation(x: f64) -> f64 {
+    if x >= 2.0 || x.is_nan() {
         f64::INFINITY
+    } else if x <= 0.0 {
+        1.0
+    } else {
+        1.0 / (1.0 - x / 2.0)
     }
 }
 
 /// Runs the check.
 pub fn check(ctx: &Context) -> CheckResult {
     let th = ctx.thresholds;
-    let run = ctx.run;
     let lr = ctx.lr();
+    let tol = th.small_step_max_inflation;
     let thresholds = json!({
-        "max_inflation": th.small_step_max_inflation,
-        "max_lr_lambda": 2.0 * (1.0 - 1.0 / (1.0 + th.small_step_max_inflation)),
+        "max_inflation": tol,
+        "max_lr_lambda": 2.0 * (1.0 - 1.0 / (1.0 + tol)),
         "stability_limit_lr_lambda": 2.0,
+        "ci_level": th.ci_level,
     });
-    let hessians: Vec<&DMatrix<f64>> = run
-        .checkpoints
-        .iter()
-        .filter_map(|c| c.hessian.as_ref())
-        .collect();
-    if hessians.is_empty() {
+    let curv = curvature::estimate(ctx);
+    let Some(prim) = curv.primary() else {
         let mut r = CheckResult::inconclusive(
             "The curvature A could not be estimated, so the step size cannot be judged.",
-            "no checkpoint has hessian.npy; add the Hessian of the mean loss at the checkpoints",
+            format!(
+                "no estimate of A is available ({}); add hessian.npy at the checkpoints, a \
+                 trajectory of consecutive steps, or more checkpoints",
+                curv.unavailable_reason()
+            ),
+        );
+        r.thresholds = thresholds;
+        r.metrics = json!({ "curvature": curv.summary() });
+        return r;
+    };
+    if !(lr > 0.0 && lr.is_finite()) {
+        let mut r = CheckResult::inconclusive(
+            "The step size cannot be judged.",
+            format!("the effective learning rate {lr} is not positive and finite"),
         );
         r.thresholds = thresholds;
         return r;
     }
-    let k = run.k();
-    let mut a = DMatrix::zeros(k, k);
-    for h in &hessians {
-        a += (*h + h.transpose()) * 0.5;
-    }
-    a /= hessians.len() as f64;
-    // λ_max of the full Hessian when the reader could compute it (random subspace, d small
-    // enough to hold H); otherwise of the projected Hessian (a lower bound when d > k).
-    let full: Vec<f64> = run
-        .checkpoints
-        .iter()
-        .filter_map(|c| c.hessian_extremes_full.map(|e| e.0))
-        .collect();
-    let random = run.subspace.kind() == SubspaceKind::RandomOrthonormal;
-    let full_space = !random || full.len() == hessians.len();
-    let lmax_each: Vec<f64> = if random && full_space {
-        full
-    } else {
-        hessians
-            .iter()
-            .map(|h| {
-                ((*h + h.transpose()) * 0.5)
-                    .symmetric_eigen()
-                    .eigenvalues
-                    .max()
-            })
-            .collect()
-    };
-    let eig = a.clone().symmetric_eigen();
-    let mut lambdas: Vec<f64> = eig.eigenvalues.iter().cloned().collect();
-    lambdas.sort_by(|x, y| y.total_cmp(x));
-    let lmax = if random && full_space {
-        lmax_each.iter().sum::<f64>() / lmax_each.len() as f64
-    } else {
-        lambdas[0]
-    };
-    let lo_l = lmax_each.iter().cloned().fold(f64::INFINITY, f64::min);
-    let hi_l = lmax_each.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let a = &prim.a_sym;
+    let modes = ou::mode_diagnostics(a, lr).ok();
+    let lmax = prim.lambda_max;
+    let [lo_l, hi_l] = prim.lambda_max_interval;
     let el = lr * lmax;
     let (infl, infl_lo, infl_hi) = (
         inflation(el) - 1.0,
@@ -141,64 +88,100 @@ pub fn check(ctx: &Context) -> CheckResult {
         inflation(lr * hi_l) - 1.0,
     );
 
-    // Noise covariance of the minibatch gradient.
-    let covs: Vec<DMatrix<f64>> = run
-        .checkpoints
-        .iter()
-        .map(|c| covariance_matrix(&c.grads))
-        .collect();
-    let mut c_bar = DMatrix::zeros(k, k);
-    for c in &covs {
-        c_bar += c;
-    }
-    c_bar /= covs.len() as f64;
-    let q = match run.manifest.gradients {
-        GradientKind::PerExample => c_bar * run.manifest.minibatch_cov_factor(),
-        GradientKind::Minibatch => c_bar,
+    // Stationary covariances and their gap.
+    let q = curvature::noise_covariance(ctx);
+    let sc = ou::stationary_cov_continuous(a, &q, lr);
+    let sd = ou::stationary_cov_discrete(a, &q, lr);
+    let (gap, per_mode, cov_note) = match (&sc, &sd) {
+        (Ok(sc), Ok(sd)) => {
+            let g = ou::covariance_gap(sd, sc).ok();
+            let eig = a.clone().symmetric_eigen();
+            let mut idx: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+            idx.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
+            let u = DMatrix::from_fn(a.nrows(), idx.len(), |r, c| eig.eigenvectors[(r, idx[c])]);
+            let pm = ou::variance_ratios_along(sd, sc, &u).ok();
+            (g, pm, None)
+        }
+        (Err(e), _) | (_, Err(e)) => (None, None, Some(e.to_string())),
     };
-    let (sc, sd) = stationary_covariances(&a, &q, lr);
-    let gap = (&sd - &sc).norm() / sc.norm();
+    let rel_gap = gap.as_ref().map(|g| g.relative_frobenius);
 
-    let tol = th.small_step_max_inflation;
-    let mut verdict = if hi_l * lr >= 2.0 || lo_l * lr >= 2.0 {
+    let significant = lo_l > 0.0;
+    let mut verdict = if el >= 2.0 || (lr * lo_l >= 2.0) {
         Verdict::Fail
+    } else if !el.is_finite() || lmax <= 0.0 {
+        Verdict::Inconclusive
     } else {
-        decide(infl, infl_hi, infl_lo, tol, true)
+        decide(infl, infl_hi, infl_lo, tol, significant)
     };
     let mut reasons = vec![format!(
-        "ε·λ_max = {:.4} (ε = {}, λ_max = {:.4} from hessian.npy at {} checkpoint(s), range \
-         [{:.4}, {:.4}]); stiffest-mode variance inflation {:.2}% (tolerance {:.0}%)",
+        "ε·λ_max = {:.4} (ε = {}, λ_max = {:.4} from {}, interval [{:.4}, {:.4}] by {}); \
+         stiffest-mode variance inflation {:.2}% (interval [{:.2}%, {:.2}%], tolerance {:.0}%)",
         el,
         lr,
         lmax,
-        hessians.len(),
+        prim.source,
         lo_l,
         hi_l,
+        prim.interval_method,
         100.0 * infl,
+        100.0 * infl_lo,
+        100.0 * infl_hi,
         100.0 * tol
     )];
-    let mut warnings = Vec::new();
-    if !full_space && verdict == Verdict::Pass {
+    if lmax <= 0.0 {
+        reasons.push(
+            "the largest curvature estimate is not positive: the run is not near a minimum in \
+             this subspace"
+                .into(),
+        );
+    }
+    if let Some(n) = &cov_note {
+        reasons.push(format!("stationary covariances not computed: {n}"));
+    }
+    if curv.lambda_max_is_lower_bound && verdict == Verdict::Pass {
         verdict = Verdict::Inconclusive;
-        warnings.push(
+        reasons.push(
             "λ_max was measured in a random k-dimensional subspace, which only bounds the \
              full-space λ_max from below; a pass cannot be certified"
                 .to_string(),
         );
-        reasons.push(warnings[0].clone());
+    }
+    for ag in &curv.agreement {
+        let lam = |s: &str| curv.get(s).map_or(f64::NAN, |e| e.lambda_max);
+        let note = if ag.estimate == "lag1" || ag.reference == "lag1" {
+            format!(
+                " (the lag-1 matrix is not bias-corrected, only its λ_max is: λ_max {} = {:.3}, \
+                 {} = {:.3})",
+                ag.estimate,
+                lam(ag.estimate),
+                ag.reference,
+                lam(ag.reference)
+            )
+        } else {
+            String::new()
+        };
+        reasons.push(format!(
+            "curvature estimates {} vs {}: relative Frobenius difference {:.3}, largest relative \
+             eigenvalue difference {:.3}{note}",
+            ag.estimate,
+            ag.reference,
+            ag.agreement.relative_frobenius,
+            ag.agreement.max_relative_eigenvalue_difference
+        ));
     }
     let summary = match verdict {
         Verdict::Pass => format!(
             "The step is small: ε·λ_max = {el:.3}, the discrete chain's variance exceeds the \
-             continuous model's by {:.1}% at most.",
-            100.0 * infl
+             continuous model's by {:.1}% at most (upper end of the interval).",
+            100.0 * infl_hi
         ),
         Verdict::Fail if el >= 2.0 => {
             format!("The step is beyond the stability limit: ε·λ_max = {el:.3} ≥ 2.")
         }
         Verdict::Fail => format!(
             "The step is too large for the continuous model: ε·λ_max = {el:.3} inflates the \
-             stationary variance by {:.0}%.",
+             stationary variance of the stiffest mode by {:.0}%.",
             100.0 * infl
         ),
         Verdict::Inconclusive => format!(
@@ -206,42 +189,68 @@ pub fn check(ctx: &Context) -> CheckResult {
             100.0 * infl
         ),
     };
-    let modes: Vec<_> = lambdas
-        .iter()
-        .map(|l| json!({"lambda": l, "lr_lambda": lr * l, "variance_inflation": inflation(lr * l)}))
-        .collect();
+    let level = curv.ci_level;
+    let infl_metric = |x: f64| if x.is_finite() { json!(x) } else { json!(null) };
+    let modes_json: Vec<_> = match &modes {
+        Some(m) => m
+            .eigenvalues
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                json!({
+                    "lambda": l,
+                    "lr_lambda": lr * l,
+                    "variance_inflation": m.inflation[i],
+                    "discrete_over_continuous_variance": per_mode.as_ref().map(|p| p[i]),
+                })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut key_metrics = vec![
+        KeyMetric::new(
+            "lr_lambda_max",
+            "ε·λ_max(A): stiffest mode's step relative to its curvature (stable below 2)",
+            el,
+        )
+        .ci(lr * lo_l, lr * hi_l, level),
+        KeyMetric::new(
+            "variance_inflation",
+            "discrete over continuous stationary variance, minus 1, in the stiffest mode",
+            infl,
+        )
+        .ci(infl_lo, infl_hi, level)
+        .tolerance(format!("≤ {tol}")),
+    ];
+    if let Some(g) = rel_gap {
+        key_metrics.push(KeyMetric::new(
+            "covariance_gap",
+            "‖Σ_discrete − Σ_continuous‖_F / ‖Σ_continuous‖_F",
+            g,
+        ));
+    }
     CheckResult {
         verdict,
         summary,
         reasons,
-        key_metrics: vec![
-            KeyMetric::new(
-                "lr_lambda_max",
-                "ε·λ_max(A): stiffest mode's step relative to its curvature (stable below 2)",
-                el,
-            )
-            .ci(lr * lo_l, lr * hi_l, 1.0),
-            KeyMetric::new(
-                "variance_inflation",
-                "discrete over continuous stationary variance, minus 1, in the stiffest mode",
-                infl,
-            )
-            .ci(infl_lo, infl_hi, 1.0)
-            .tolerance(format!("≤ {tol}")),
-            KeyMetric::new(
-                "covariance_gap",
-                "‖Σ_discrete − Σ_continuous‖_F / ‖Σ_continuous‖_F",
-                gap,
-            ),
-        ],
+        key_metrics,
         metrics: json!({
-            "a_source": "hessian",
+            "a_source": prim.source,
             "effective_learning_rate": lr,
-            "modes": modes,
-            "lambda_max_per_checkpoint": lmax_each,
-            "stationary_covariance_continuous": sc.iter().collect::<Vec<_>>(),
-            "stationary_covariance_discrete": sd.iter().collect::<Vec<_>>(),
-            "relative_gap_frobenius": gap,
+            "lambda_max": lmax,
+            "lambda_max_interval": [lo_l, hi_l],
+            "lambda_max_is_lower_bound": curv.lambda_max_is_lower_bound,
+            "variance_inflation_interval": [infl_metric(infl_lo), infl_metric(infl_hi)],
+            "stable": el < 2.0,
+            "spectral_radius": modes.as_ref().map(|m| m.spectral_radius),
+            "modes": modes_json,
+            "noise_covariance": rows(&q),
+            "stationary_covariance_continuous": sc.as_ref().ok().map(rows),
+            "stationary_covariance_discrete": sd.as_ref().ok().map(rows),
+            "relative_gap_frobenius": rel_gap,
+            "gap_kl": gap.as_ref().map(|g| g.kl),
+            "gap_whitened_eigenvalues": gap.as_ref().map(|g| g.whitened_eigenvalues.clone()),
+            "curvature": curv.summary(),
         }),
         thresholds,
     }

@@ -37,6 +37,10 @@ pub struct Thresholds {
     /// quadratic_loss: largest tolerated relative change of the (projected) Hessian across the
     /// checkpoints, ‖H_i − H̄‖_F / ‖H̄‖_F.
     pub quadratic_max_hessian_change: f64,
+    /// ou_prediction: largest tolerated relative deviation of an OU consequence (trace of the
+    /// empirical stationary covariance against the discrete Lyapunov prediction, Yaida's FDR1,
+    /// the equipartition identity) from what the model predicts.
+    pub ou_prediction_max_rel_deviation: f64,
     /// quadratic_loss: largest tolerated error of the best quadratic along a loss probe, over the
     /// region the iterates occupy: max |L − q| / (max L − min L) on that region.
     pub quadratic_max_probe_error: f64,
@@ -44,7 +48,7 @@ pub struct Thresholds {
     /// of the region over which the loss must be quadratic.
     pub quadratic_region_sds: f64,
     /// quadratic_loss: largest tolerated fraction of the variation of the mean loss along the
-    /// iterates that L̂ + bᵀθ + ½θᵀAθ (A fixed) leaves unexplained.
+    /// iterates that the quadratic model L̂ + bᵀθ + ½θᵀAθ leaves unexplained.
     pub quadratic_max_loss_unexplained: f64,
 }
 
@@ -62,6 +66,7 @@ impl Default for Thresholds {
             small_step_max_inflation: 0.10,
             quadratic_max_unexplained: 0.10,
             quadratic_max_hessian_change: 0.20,
+            ou_prediction_max_rel_deviation: 0.10,
             quadratic_max_probe_error: 0.10,
             quadratic_region_sds: 2.5,
             quadratic_max_loss_unexplained: 0.10,
