@@ -5,8 +5,7 @@
 //!
 //! * *Hessian constancy* (needs hessian.npy at ≥ 2 checkpoints): R_H = max_i ‖H_i − H̄‖_F / ‖H̄‖_F
 //!   of the projected Hessians P H_i Pᵀ. hessian.npy is taken as exact, so R_H has no interval.
-//! * *Curvature sign*: the eigenvalues of H̄ (or of the symmetric part of the fitted A). A flat or
-//!   concave direction has no OU stationary law along it.
+//!   The relative change of the top eigenvalue is reported alongside (informative).
 //! * *Gradient linearity*: the mean gradients ḡ_i at the checkpoints against a linear model
 //!   ḡ_i = A θ_i + b. With Hessians, A = H̄ is fixed and only b is fitted (p = 1 parameter per
 //!   coordinate); without, A and b are fitted by least squares (p = k + 1, needs m ≥ k + 2
@@ -16,12 +15,24 @@
 //!   noise s_i = E‖ḡ_i − g(θ_i)‖² of each mean gradient (zero when all N examples were used:
 //!   s_i = tr Ĉ_i (N − n_i)/(n_i (N − 1)) for per-example rows). Its interval comes from a
 //!   bootstrap over checkpoints (percentile, B resamples).
+//! * *Loss against the quadratic model* (needs k = d): trajectory losses (or exact checkpoint mean
+//!   losses) against c + bᵀθ + ½θᵀAθ, A fitted when there are ≥ 10·q losses, else fixed; effect
+//!   RSS/TSS with a moving-block bootstrap interval ([`loss_model_evidence`]).
+//! * *Loss probes* (probe_*.npy): along each probe direction, the error of the best quadratic over
+//!   ±c stationary sd of the iterates, relative to the loss range there, with an interval from the
+//!   uncertainty of the sd ([`probe_evidence`]).
+//! * *Curvature sign*: the eigenvalues of H̄ (else of the curvature module's primary estimate of A,
+//!   else of the fitted A), per direction, and the fitted curvature along each probe. A flat or
+//!   concave direction has no OU stationary law along it.
 //!
-//! **Verdict**: fail when any available piece of evidence fails (Hessian change or U beyond its
-//! tolerance by the common rule, or a non-positive curvature); pass when every available piece
-//! passes; inconclusive when none is available or one is undecided.
+//! **Verdict**: fail when any available piece of evidence fails (by the common rule against its
+//! tolerance, or a non-positive curvature from the Hessian or a probe); pass when every available
+//! piece passes; inconclusive when none is available or one is undecided. docs/methods.md,
+//! section 4, has the rule and the reason for every threshold.
 //!
-//! Cost: O(B m k³) for the bootstrap of the fit, O(m k²) otherwise.
+//! Cost: O(B m k³) for the bootstrap of the gradient fit, O(T q² + B (T/b·q² + q³)) for the loss
+//! model (q = 1 + k + k(k+1)/2 coefficients, block length b), O(J p) per region width for J probe
+//! directions with p offsets.
 
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -41,6 +52,9 @@ pub fn check(ctx: &Context) -> CheckResult {
     let thresholds = json!({
         "max_unexplained_fraction": th.quadratic_max_unexplained,
         "max_hessian_change": th.quadratic_max_hessian_change,
+        "max_probe_error": th.quadratic_max_probe_error,
+        "region_sds": th.quadratic_region_sds,
+        "max_loss_unexplained": th.quadratic_max_loss_unexplained,
         "ci_level": th.ci_level,
     });
     let mut verdicts = Vec::new();
@@ -63,6 +77,22 @@ pub fn check(ctx: &Context) -> CheckResult {
             .map(|h| (*h - &h_bar).norm() / norm)
             .collect();
         let r_h = changes.iter().cloned().fold(0.0, f64::max);
+        // Top eigenvalue of each checkpoint's Hessian against that of the mean Hessian.
+        let top = |h: &DMatrix<f64>| {
+            let hs = (h + h.transpose()) * 0.5;
+            hs.symmetric_eigen().eigenvalues.max()
+        };
+        let min_eig = |h: &DMatrix<f64>| {
+            let hs = (h + h.transpose()) * 0.5;
+            hs.symmetric_eigen().eigenvalues.min()
+        };
+        let top_bar = top(&h_bar);
+        let top_each: Vec<f64> = hessians.iter().map(|h| top(h)).collect();
+        let min_each: Vec<f64> = hessians.iter().map(|h| min_eig(h)).collect();
+        let top_change = top_each
+            .iter()
+            .map(|t| (t - top_bar).abs() / top_bar.abs().max(f64::MIN_POSITIVE))
+            .fold(0.0, f64::max);
         let tol = th.quadratic_max_hessian_change;
         let v = if r_h <= tol {
             Verdict::Pass
@@ -92,7 +122,17 @@ pub fn check(ctx: &Context) -> CheckResult {
         evidence.insert(
             "hessian_constancy".into(),
             json!({"available": true, "checkpoints": hessians.len(), "max_rel_change": r_h,
-                   "per_checkpoint": changes}),
+                   "per_checkpoint": changes, "top_eigenvalue_of_mean": top_bar,
+                   "top_eigenvalue_per_checkpoint": top_each,
+                   "max_rel_change_top_eigenvalue": top_change,
+                   "min_eigenvalue_per_checkpoint": min_each}),
+        );
+        key_metrics.push(
+            KeyMetric::new(
+                "hessian_top_eigenvalue_change",
+                "largest relative change of the top eigenvalue of the projected Hessian from that                  of the mean Hessian (informative)",
+                top_change,
+            ),
         );
         Some(h_bar)
     } else {
@@ -202,18 +242,46 @@ pub fn check(ctx: &Context) -> CheckResult {
         );
     }
 
-    // Curvature sign.
+    // A for the loss model and the curvature sign: the mean Hessian, else the primary estimate of
+    // the curvature module (lag-1 trajectory or gradient regression), else the fitted A above.
+    let mut a_source = if h_bar.is_some() {
+        "hessian"
+    } else {
+        "least_squares"
+    };
+    if h_bar.is_none() {
+        let curv = super::curvature::estimate(ctx);
+        if let Some(e) = curv.primary() {
+            curvature_matrix = Some(e.a_sym.clone());
+            a_source = e.source;
+        }
+    }
+    for (name, ev) in [
+        (
+            "loss_model",
+            loss_model_evidence(ctx, curvature_matrix.as_ref().map(|a| (a, a_source))),
+        ),
+        ("loss_probes", probe_evidence(ctx)),
+    ] {
+        verdicts.extend(ev.verdict);
+        reasons.extend(ev.reason);
+        key_metrics.extend(ev.metric);
+        evidence.insert(name.into(), ev.details);
+    }
+
+    // Curvature sign, per direction.
     if let Some(a) = &curvature_matrix {
         let eig = a.clone().symmetric_eigen().eigenvalues;
         let lmax = eig.max();
         let lmin = eig.min();
         let flat = lmin <= 1e-8 * lmax.abs().max(f64::MIN_POSITIVE);
-        let exact = h_bar.is_some();
+        let exact = a_source == "hessian";
         let mut eigs: Vec<f64> = eig.iter().cloned().collect();
         eigs.sort_by(f64::total_cmp);
         evidence.insert(
             "curvature".into(),
-            json!({"source": if exact {"hessian"} else {"least_squares"}, "eigenvalues": eigs,
+            json!({"source": a_source, "eigenvalues": eigs,
+                   "non_positive_directions": eigs.iter().filter(|&&l| l <= 1e-8 * lmax.abs()).count(),
                    "non_positive": flat}),
         );
         key_metrics.push(KeyMetric::new(
@@ -246,8 +314,8 @@ pub fn check(ctx: &Context) -> CheckResult {
         Verdict::combine(verdicts)
     };
     let summary = match verdict {
-        Verdict::Pass => "A quadratic model explains the gradients (and Hessians) observed across \
-                          the checkpoints within tolerance."
+        Verdict::Pass => "A quadratic model explains the loss, gradients and Hessians available \
+                          over the region the iterates occupy, within tolerance."
             .to_string(),
         Verdict::Fail => {
             "The loss is not quadratic over the region the checkpoints occupy.".to_string()
@@ -311,4 +379,504 @@ fn linear_fit(
         return None;
     }
     Some((rss_c / tss_c, a_fit))
+}
+
+/// Outcome of one piece of evidence: verdict, reason, headline metric, details.
+struct Evidence {
+    verdict: Option<Verdict>,
+    reason: Option<String>,
+    metric: Option<KeyMetric>,
+    details: Value,
+}
+
+impl Evidence {
+    fn unavailable(reason: impl Into<String>) -> Evidence {
+        let r = reason.into();
+        Evidence {
+            verdict: None,
+            reason: None,
+            metric: None,
+            details: json!({"available": false, "reason": r}),
+        }
+    }
+}
+
+/// Least-squares polynomial of degree `deg` through (t_l, y_l), in the scaled variable
+/// x = (t − mid)/half for conditioning. Returns the coefficients in x (ascending) and the fitted
+/// values. Cost O(p deg²).
+fn polyfit(t: &[f64], y: &[f64], deg: usize, mid: f64, half: f64) -> Option<(Vec<f64>, Vec<f64>)> {
+    let p = t.len();
+    if p <= deg {
+        return None;
+    }
+    let x = DMatrix::from_fn(p, deg + 1, |i, j| ((t[i] - mid) / half).powi(j as i32));
+    let yv = DMatrix::from_column_slice(p, 1, y);
+    let coef = x.clone().svd(true, true).solve(&yv, 1e-13).ok()?;
+    let fit = &x * &coef;
+    Some((
+        coef.iter().cloned().collect(),
+        fit.iter().cloned().collect(),
+    ))
+}
+
+/// Quadratic-model error of one probe over the offsets in [lo, hi]:
+/// δ = max_l |L_l − q(t_l)| / (max_l L_l − min_l L_l) with q the least-squares quadratic over those
+/// offsets, plus the fitted curvature d²q/dt² and 1 when the offsets span [lo, hi] (else 0).
+/// `None` when fewer than 5 offsets lie in the region.
+fn probe_error(offsets: &[f64], losses: &[f64], lo: f64, hi: f64) -> Option<(f64, f64, f64)> {
+    let idx: Vec<usize> = (0..offsets.len())
+        .filter(|&l| offsets[l] >= lo && offsets[l] <= hi)
+        .collect();
+    if idx.len() < 5 {
+        return None;
+    }
+    let t: Vec<f64> = idx.iter().map(|&l| offsets[l]).collect();
+    let y: Vec<f64> = idx.iter().map(|&l| losses[l]).collect();
+    let mid = 0.5 * (lo + hi);
+    let half = (0.5 * (hi - lo)).max(f64::MIN_POSITIVE);
+    let (coef, fit) = polyfit(&t, &y, 2, mid, half)?;
+    let ymax = y.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let ymin = y.iter().cloned().fold(f64::INFINITY, f64::min);
+    let range = ymax - ymin;
+    let resid = y
+        .iter()
+        .zip(&fit)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let scale = ymax.abs().max(ymin.abs()).max(f64::MIN_POSITIVE);
+    let delta = if range <= 1e-12 * scale {
+        0.0
+    } else {
+        resid / range
+    };
+    let curvature = 2.0 * coef[2] / (half * half);
+    let slack = 1e-9 * (hi - lo);
+    let spans = offsets[0] <= lo + slack && offsets[offsets.len() - 1] >= hi - slack;
+    Some((delta, curvature, if spans { 1.0 } else { 0.0 }))
+}
+
+/// *Loss probes*: along each probe direction v_j of each checkpoint, the quadratic-model error δ
+/// over the region the iterates occupy, R_j = {u : |u − μ_j| ≤ c σ_j} in the coordinate
+/// u = v_jᵀθ (μ_j, σ_j over the trajectory, else over the checkpoints; c =
+/// `quadratic_region_sds`), i.e. offsets t with (μ_j − cσ_j − v_jᵀθ_c)/‖v_j‖² ≤ t ≤ (μ_j + cσ_j −
+/// v_jᵀθ_c)/‖v_j‖². The interval of δ covers the uncertainty of σ_j: σ_j's χ² interval on its
+/// effective sample size n_e, (n_e − 1)s²/χ²_{n_e−1}, at level 1 − (1 − ci_level)/J (Bonferroni
+/// over the J directions), with δ evaluated on 7 region widths spanning it. Probe losses are taken
+/// as exact. Effect: the largest δ over directions; the interval: the largest lower and upper
+/// ends. Cost O(J p) per width.
+fn probe_evidence(ctx: &Context) -> Evidence {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    let th = ctx.thresholds;
+    let with: Vec<&crate::run::Checkpoint> = ctx
+        .run
+        .checkpoints
+        .iter()
+        .filter(|c| c.probes.is_some())
+        .collect();
+    if with.is_empty() {
+        return Evidence::unavailable(
+            "no checkpoint has probe_directions.npy, probe_offsets.npy and probe_losses.npy",
+        );
+    }
+    let j_total: usize = with.iter().map(|c| c.probes.as_ref().unwrap().m()).sum();
+    let a = (1.0 - th.ci_level) / j_total as f64;
+    let c_sd = th.quadratic_region_sds;
+    let tol = th.quadratic_max_probe_error;
+    let mut rows = Vec::new();
+    let (mut est, mut lo_all, mut hi_all) = (0.0f64, 0.0f64, 0.0f64);
+    let mut undecided = Vec::new();
+    let mut concave = Vec::new();
+    for c in &with {
+        let p = c.probes.as_ref().unwrap();
+        for j in 0..p.m() {
+            let (spread, source) = match &p.trajectory_spread {
+                Some(t) => (&t[j], "trajectory"),
+                None => (&p.checkpoint_spread[j], "checkpoints"),
+            };
+            let ne = spread.ess.max(2.0);
+            let sd = spread.sd;
+            let nv2 = p.direction_norms[j].powi(2);
+            let losses: Vec<f64> = p.losses.row(j).iter().cloned().collect();
+            let region = |s: f64| {
+                (
+                    (spread.mean - c_sd * s - p.origin[j]) / nv2,
+                    (spread.mean + c_sd * s - p.origin[j]) / nv2,
+                )
+            };
+            let mut row = json!({"step": c.step, "direction": j, "spread_source": source,
+                "mean": spread.mean, "sd": sd, "effective_n": ne, "direction_norm": p.direction_norms[j]});
+            if sd.is_nan() || sd <= 0.0 || spread.n < 3 {
+                undecided.push(format!("step {} direction {j}: no spread", c.step));
+                row["status"] = json!("the iterates do not spread along this direction");
+                rows.push(row);
+                continue;
+            }
+            let chi = match ChiSquared::new(ne - 1.0) {
+                Ok(x) => x,
+                Err(_) => {
+                    undecided.push(format!("step {} direction {j}: no spread", c.step));
+                    rows.push(row);
+                    continue;
+                }
+            };
+            let s_lo = sd * ((ne - 1.0) / chi.inverse_cdf(1.0 - a / 2.0)).sqrt();
+            let s_hi = sd * ((ne - 1.0) / chi.inverse_cdf(a / 2.0)).sqrt();
+            let (r_lo, r_hi) = region(sd);
+            let Some((delta, curv, coverage)) = probe_error(&p.offsets, &losses, r_lo, r_hi) else {
+                undecided.push(format!("step {} direction {j}", c.step));
+                row["status"] = json!(format!(
+                    "fewer than 5 probe offsets lie in the region t ∈ [{r_lo:.4e}, {r_hi:.4e}]"
+                ));
+                rows.push(row);
+                continue;
+            };
+            let mut dlo = delta;
+            let mut dhi = delta;
+            let mut complete = coverage >= 1.0;
+            for w in 0..7 {
+                let s = s_lo * (s_hi / s_lo).powf(w as f64 / 6.0);
+                let (l, h) = region(s);
+                match probe_error(&p.offsets, &losses, l, h) {
+                    Some((dl, _, cov)) => {
+                        dlo = dlo.min(dl);
+                        dhi = dhi.max(dl);
+                        if cov < 1.0 {
+                            complete = false;
+                        }
+                    }
+                    None => complete = false,
+                }
+            }
+            if !complete {
+                dhi = f64::INFINITY;
+                undecided.push(format!("step {} direction {j}", c.step));
+            }
+            if curv <= 0.0 {
+                concave.push(format!(
+                    "step {} direction {j} (d²q/dt² = {curv:.3e})",
+                    c.step
+                ));
+            }
+            est = est.max(delta);
+            lo_all = lo_all.max(dlo);
+            hi_all = hi_all.max(dhi);
+            row["region_offsets"] = json!([r_lo, r_hi]);
+            row["quadratic_error"] = json!(delta);
+            row["quadratic_error_ci"] = json!([
+                dlo,
+                if dhi.is_finite() {
+                    json!(dhi)
+                } else {
+                    Value::Null
+                }
+            ]);
+            row["offsets_cover_region"] = json!(complete);
+            row["curvature"] = json!(curv / nv2);
+            rows.push(row);
+        }
+    }
+    let decided = rows.iter().any(|r| r.get("quadratic_error").is_some());
+    if !decided {
+        return Evidence {
+            verdict: Some(Verdict::Inconclusive),
+            reason: Some(format!(
+                "loss probes: no probe direction has 5 offsets inside the region the iterates \
+                 occupy (±{c_sd} sd); add finer offsets spanning the stationary spread"
+            )),
+            metric: None,
+            details: json!({"available": true, "directions": rows}),
+        };
+    }
+    let mut v = decide(est, hi_all, lo_all, tol, false);
+    if !concave.is_empty() {
+        v = Verdict::Fail;
+    }
+    let mut reason = format!(
+        "loss probes: the best quadratic misses the loss by up to {:.1}% of its range over ±{c_sd} \
+         stationary sd ({} directions at {} checkpoints; {:.0}% CI {:.1}%–{}, tolerance {:.0}%)",
+        100.0 * est,
+        j_total,
+        with.len(),
+        100.0 * th.ci_level,
+        100.0 * lo_all,
+        if hi_all.is_finite() {
+            format!("{:.1}%", 100.0 * hi_all)
+        } else {
+            "∞".into()
+        },
+        100.0 * tol
+    );
+    if !undecided.is_empty() {
+        reason.push_str(&format!(
+            "; the offsets do not span the region (at the upper end of the spread's interval) \
+             of {}: extend them, or export a longer trajectory to narrow the spread's interval",
+            undecided.join(", ")
+        ));
+    }
+    if !concave.is_empty() {
+        reason.push_str(&format!(
+            "; non-positive curvature along {}: no OU stationary law there",
+            concave.join(", ")
+        ));
+    }
+    let mut metric = KeyMetric::new(
+        "probe_quadratic_error",
+        "largest error of the best quadratic along the loss probes over ±c stationary sd, \
+         relative to the loss range there",
+        est,
+    )
+    .tolerance(format!("≤ {tol}"));
+    metric.ci = Some([lo_all, hi_all]);
+    metric.ci_level = Some(th.ci_level);
+    Evidence {
+        verdict: Some(v),
+        reason: Some(reason),
+        metric: Some(metric),
+        details: json!({"available": true, "max_quadratic_error": est,
+            "ci": [lo_all, if hi_all.is_finite() { json!(hi_all) } else { Value::Null }],
+            "region_sds": c_sd, "non_positive": concave, "directions": rows}),
+    }
+}
+
+/// *Loss against the quadratic model*: the trajectory's losses (or, without them, the checkpoints'
+/// exact mean losses) against L_t = c + bᵀθ_t + ½θ_tᵀAθ_t, fitted by least squares (b absorbs θ̂
+/// and a linear term). A is fitted too (a full quadratic in θ, q = 1 + k + k(k+1)/2 coefficients)
+/// when there are at least 10·q losses, so that the test does not inherit the error of an
+/// estimated A; otherwise A is fixed to the given estimate. Effect: U_L = RSS/TSS. Interval: moving-block
+/// bootstrap over rows (block length ⌈√T⌉, B resamples, percentile). Needs the analysis subspace
+/// to be the full space (k = d): with k < d the loss also varies with the unprojected
+/// coordinates. Cost O(B T k²).
+fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evidence {
+    let th = ctx.thresholds;
+    let run = ctx.run;
+    let k = run.k();
+    let Some((a, source)) = a else {
+        return Evidence::unavailable("no estimate of A");
+    };
+    if k < run.d {
+        return Evidence::unavailable(format!(
+            "the analysis subspace (k = {k}) is smaller than the parameter space (d = {}); the \
+             loss depends on the unprojected coordinates too (rerun with --dims ≥ d)",
+            run.d
+        ));
+    }
+    let (x, y, what) = match run
+        .trajectory
+        .as_ref()
+        .and_then(|t| t.losses.as_ref().map(|l| (t, l)))
+    {
+        Some((t, l)) => (t.params.clone(), l.clone(), "trajectory"),
+        None => {
+            let exact = run.manifest.gradients == GradientKind::PerExample
+                && run
+                    .checkpoints
+                    .iter()
+                    .all(|c| c.losses.is_some() && c.n as u64 == run.manifest.dataset_size);
+            if !exact {
+                return Evidence::unavailable(
+                    "needs trajectory/losses.npy, or losses.npy of all N examples at every \
+                     checkpoint",
+                );
+            }
+            let x = DMatrix::from_fn(run.checkpoints.len(), k, |i, j| run.checkpoints[i].theta[j]);
+            let y = run
+                .checkpoints
+                .iter()
+                .map(|c| {
+                    let l = c.losses.as_ref().unwrap();
+                    l.iter().sum::<f64>() / l.len() as f64
+                })
+                .collect();
+            (x, y, "checkpoints")
+        }
+    };
+    let n = y.len();
+    // Centre θ for conditioning (the model class is unchanged by a shift).
+    let centre = x.row_mean();
+    let x = DMatrix::from_fn(n, k, |i, j| x[(i, j)] - centre[j]);
+    let q_free = 1 + k + k * (k + 1) / 2;
+    let free = n >= 10 * q_free;
+    if !free && n < k + 4 {
+        return Evidence::unavailable(format!(
+            "{n} losses; fitting c and b in k = {k} dimensions needs at least {}",
+            k + 4
+        ));
+    }
+    let a_label = if free { "fitted" } else { source };
+    // Fixed A: response L − ½θᵀAθ, design [θ, 1]. Free A: response L, design [θ, θ_a θ_b (a ≤ b), 1].
+    let r: Vec<f64> = (0..n)
+        .map(|i| {
+            if free {
+                y[i]
+            } else {
+                let th_i = x.row(i).transpose();
+                y[i] - 0.5 * th_i.dot(&(a * &th_i))
+            }
+        })
+        .collect();
+    let pairs: Vec<(usize, usize)> = if free {
+        (0..k).flat_map(|p| (p..k).map(move |q| (p, q))).collect()
+    } else {
+        Vec::new()
+    };
+    let cols = k + pairs.len() + 1;
+    let fit = |rows: &[usize]| -> Option<f64> {
+        let m = rows.len();
+        let design = DMatrix::from_fn(m, cols, |i, j| {
+            let xi = rows[i];
+            if j < k {
+                x[(xi, j)]
+            } else if j < k + pairs.len() {
+                let (p, q) = pairs[j - k];
+                x[(xi, p)] * x[(xi, q)]
+            } else {
+                1.0
+            }
+        });
+        let rv = DMatrix::from_fn(m, 1, |i, _| r[rows[i]]);
+        let coef = design.clone().svd(true, true).solve(&rv, 1e-12).ok()?;
+        let rss = (&rv - &design * coef).norm_squared();
+        let ym = rows.iter().map(|&i| y[i]).sum::<f64>() / m as f64;
+        let tss: f64 = rows.iter().map(|&i| (y[i] - ym).powi(2)).sum();
+        let scale = ym.abs().max(f64::MIN_POSITIVE);
+        (tss > 1e-24 * scale * scale * m as f64).then(|| rss / tss)
+    };
+    let all: Vec<usize> = (0..n).collect();
+    let Some(u) = fit(&all) else {
+        return Evidence::unavailable("the loss does not vary along the iterates");
+    };
+    let block = if what == "trajectory" {
+        ((n as f64).sqrt().ceil() as usize).max(1)
+    } else {
+        1
+    };
+    // Bootstrap by block sums: prefix sums of zzᵀ, z r, r², y, y² (r, y centred) over rows, so a
+    // resample costs O((n/b) q² + q³) instead of O(n q²).
+    let feat = |i: usize| -> Vec<f64> {
+        let mut z: Vec<f64> = (0..k).map(|j| x[(i, j)]).collect();
+        z.extend(pairs.iter().map(|&(p, q)| x[(i, p)] * x[(i, q)]));
+        z.push(1.0);
+        z
+    };
+    let r_mean = r.iter().sum::<f64>() / n as f64;
+    let y_mean = y.iter().sum::<f64>() / n as f64;
+    let w = cols * cols + cols + 3;
+    let mut prefix = vec![0.0; (n + 1) * w];
+    for i in 0..n {
+        let z = feat(i);
+        let (ri, yi) = (r[i] - r_mean, y[i] - y_mean);
+        let (head, tail) = prefix.split_at_mut((i + 1) * w);
+        let prev = &head[i * w..];
+        let cur = &mut tail[..w];
+        cur.copy_from_slice(prev);
+        for a in 0..cols {
+            for b in 0..cols {
+                cur[a * cols + b] += z[a] * z[b];
+            }
+            cur[cols * cols + a] += z[a] * ri;
+        }
+        cur[cols * cols + cols] += ri * ri;
+        cur[cols * cols + cols + 1] += yi;
+        cur[cols * cols + cols + 2] += yi * yi;
+    }
+    let mut rng = ctx.rng("quadratic_loss/loss_model_bootstrap");
+    let mut us = Vec::new();
+    let mut acc = vec![0.0; w];
+    for _ in 0..th.bootstrap_resamples.max(20) {
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        let mut taken = 0;
+        while taken < n {
+            let s = rng.random_range(0..=(n - block));
+            let e = s + block.min(n - taken);
+            for (a, v) in acc.iter_mut().enumerate() {
+                *v += prefix[e * w + a] - prefix[s * w + a];
+            }
+            taken += e - s;
+        }
+        let zz = DMatrix::from_row_slice(cols, cols, &acc[..cols * cols]);
+        let zr = DMatrix::from_column_slice(cols, 1, &acc[cols * cols..cols * cols + cols]);
+        let Ok(beta) = zz.svd(true, true).solve(&zr, 1e-12) else {
+            continue;
+        };
+        let rss = (acc[cols * cols + cols] - beta.dot(&zr)).max(0.0);
+        let sy = acc[cols * cols + cols + 1];
+        let tss = acc[cols * cols + cols + 2] - sy * sy / n as f64;
+        if tss > 0.0 && rss.is_finite() {
+            us.push(rss / tss);
+        }
+    }
+    us.sort_by(f64::total_cmp);
+    let al = 1.0 - th.ci_level;
+    let (lo, hi) = if us.len() >= 10 {
+        (
+            quantile_sorted(&us, al / 2.0).min(u),
+            quantile_sorted(&us, 1.0 - al / 2.0).max(u),
+        )
+    } else {
+        (0.0, f64::INFINITY)
+    };
+    let tol = th.quadratic_max_loss_unexplained;
+    let v = decide(u, hi, lo, tol, false);
+    Evidence {
+        verdict: Some(v),
+        reason: Some(format!(
+            "loss model: {:.1}% of the variation of the {what} losses is unexplained by \
+             L̂ + bᵀθ + ½θᵀAθ ({a_label} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
+            100.0 * u,
+            100.0 * th.ci_level,
+            100.0 * lo,
+            100.0 * hi,
+            100.0 * tol
+        )),
+        metric: Some(
+            KeyMetric::new(
+                "loss_model_unexplained_fraction",
+                "fraction of the variation of the mean loss along the iterates not explained by \
+                 the quadratic model with A fixed",
+                u,
+            )
+            .ci(lo, hi, th.ci_level)
+            .tolerance(format!("≤ {tol}")),
+        ),
+        details: json!({"available": true, "source": what, "a_source": a_label, "losses": n,
+            "unexplained_fraction": u, "ci": [lo, hi], "block_length": block,
+            "bootstrap_resamples_used": us.len()}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(p: usize) -> Vec<f64> {
+        (0..p)
+            .map(|l| -1.0 + 2.0 * l as f64 / (p - 1) as f64)
+            .collect()
+    }
+
+    /// References: a quadratic is fitted exactly (δ = 0, q″ = 2a); t⁴ on [−1, 1] leaves the
+    /// Legendre term (8/35)·P₄(t), whose largest value is 8/35 at the ends while t⁴ ranges over
+    /// [0, 1], so δ → 8/35 as the grid refines; a cubic of relative size ρ at the edge leaves
+    /// (t³ − 3t/5)·ρ, largest 0.4ρ at the ends, against a range ≈ 1 (+ρ asymmetry).
+    #[test]
+    fn probe_error_matches_closed_forms() {
+        let t = grid(2001);
+        let quad: Vec<f64> = t.iter().map(|x| 3.0 + 0.5 * x + 2.0 * x * x).collect();
+        let (d, c, cov) = probe_error(&t, &quad, -1.0, 1.0).unwrap();
+        assert!(d < 1e-10 && (c - 4.0).abs() < 1e-8 && cov == 1.0);
+        let quart: Vec<f64> = t.iter().map(|x| x.powi(4)).collect();
+        let (d, c, _) = probe_error(&t, &quart, -1.0, 1.0).unwrap();
+        assert!((d - 8.0 / 35.0).abs() < 2e-3, "{d}");
+        assert!(c > 0.0);
+        let rho = 0.1;
+        let cubic: Vec<f64> = t.iter().map(|x| x * x + rho * x.powi(3)).collect();
+        let (d, _, _) = probe_error(&t, &cubic, -1.0, 1.0).unwrap();
+        assert!((d - 0.4 * rho).abs() < 0.01, "{d}");
+        // A concave probe has negative fitted curvature; too few offsets in the region → None;
+        // offsets not spanning the region → coverage 0.
+        let cap: Vec<f64> = t.iter().map(|x| -x * x).collect();
+        assert!(probe_error(&t, &cap, -1.0, 1.0).unwrap().1 < 0.0);
+        assert!(probe_error(&grid(4), &[0.0; 4], -1.0, 1.0).is_none());
+        assert_eq!(probe_error(&t, &quad, -0.5, 1.5).unwrap().2, 0.0);
+    }
 }

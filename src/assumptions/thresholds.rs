@@ -53,6 +53,15 @@ pub struct Thresholds {
     /// empirical stationary covariance against the discrete Lyapunov prediction, Yaida's FDR1,
     /// the equipartition identity) from what the model predicts.
     pub ou_prediction_max_rel_deviation: f64,
+    /// quadratic_loss: largest tolerated error of the best quadratic along a loss probe, over the
+    /// region the iterates occupy: max |L − q| / (max L − min L) on that region.
+    pub quadratic_max_probe_error: f64,
+    /// quadratic_loss: half-width, in stationary standard deviations along each probe direction,
+    /// of the region over which the loss must be quadratic.
+    pub quadratic_region_sds: f64,
+    /// quadratic_loss: largest tolerated fraction of the variation of the mean loss along the
+    /// iterates that the quadratic model L̂ + bᵀθ + ½θᵀAθ leaves unexplained.
+    pub quadratic_max_loss_unexplained: f64,
 }
 
 impl Default for Thresholds {
@@ -73,6 +82,9 @@ impl Default for Thresholds {
             covariance_box_m_max_level: 0.06,
             covariance_max_row_influence: 0.5,
             ou_prediction_max_rel_deviation: 0.10,
+            quadratic_max_probe_error: 0.10,
+            quadratic_region_sds: 2.5,
+            quadratic_max_loss_unexplained: 0.10,
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod array;
 pub mod manifest;
 pub mod npy;
+pub mod probes;
 pub mod safetensors;
 pub mod subspace;
 
@@ -60,6 +61,8 @@ pub struct Checkpoint {
     /// (λ_max, λ_min) of the full d × d Hessian (symmetrised), by Lanczos, when hessian.npy is
     /// present and the analysis uses a random subspace with d ≤ [`FULL_HESSIAN_MAX_D`].
     pub hessian_extremes_full: Option<(f64, f64)>,
+    /// Loss probes (`probe_*.npy`), if present.
+    pub probes: Option<probes::Probes>,
 }
 
 /// Largest d for which a full Hessian is held in memory for its extreme eigenvalues
@@ -138,7 +141,7 @@ impl Run {
         let traj_files = OpenTrajectory::open(dir, d)?;
         let subspace = Subspace::new(d, opts.dims, opts.seed);
 
-        let checkpoints = opened
+        let mut checkpoints = opened
             .par_iter()
             .map(|c| c.read(&subspace, &manifest))
             .collect::<Result<Vec<_>>>()?;
@@ -146,6 +149,7 @@ impl Run {
             Some(t) => Some(t.read(&subspace)?),
             None => None,
         };
+        probes::locate(&mut checkpoints, &opened, traj_files.as_ref())?;
 
         let mut files: Vec<PathBuf> = vec![dir.join("run.json")];
         for c in &opened {
@@ -319,6 +323,7 @@ struct OpenCheckpoint {
     grads: Box<dyn ArraySource>,
     losses: Option<Box<dyn ArraySource>>,
     hessian: Option<Box<dyn ArraySource>>,
+    probes: Option<probes::OpenProbes>,
 }
 
 fn open_npy(path: &Path) -> Result<Box<dyn ArraySource>> {
@@ -429,6 +434,7 @@ impl OpenCheckpoint {
             grads,
             losses,
             hessian,
+            probes: probes::OpenProbes::open(dir, d)?,
         })
     }
 
@@ -439,6 +445,7 @@ impl OpenCheckpoint {
         ];
         v.extend(self.losses.iter().map(|a| a.path().to_path_buf()));
         v.extend(self.hessian.iter().map(|a| a.path().to_path_buf()));
+        v.extend(self.probes.iter().flat_map(|p| p.files()));
         v.dedup();
         v
     }
@@ -493,6 +500,11 @@ impl OpenCheckpoint {
             losses,
             hessian,
             hessian_extremes_full,
+            probes: self
+                .probes
+                .as_ref()
+                .map(|p| p.read(&theta_full))
+                .transpose()?,
         })
     }
 }

@@ -290,6 +290,36 @@ pub struct SimConfig {
     /// `None` (the default) leaves the scenario unchanged, byte for byte (also in run.json).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regression_noise_df: Option<f64>,
+    /// Write the loss probes (`probe_directions.npy`, `probe_offsets.npy`, `probe_losses.npy`) at
+    /// each checkpoint when `Some` (default `None`, and then absent from run.json, so existing
+    /// runs are unchanged). See [`ProbeConfig`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeConfig>,
+}
+
+/// Loss probes written by the simulator. Directions: the d unit eigenvectors of the exact
+/// Hessian at the checkpoint; offsets: `offsets` equally spaced values in [−R, R] with
+/// R = `range`·max_j sd_j + max_j |v_jᵀθ − mean_j| (sd_j, mean_j of v_jᵀθ over the trajectory, or
+/// over the checkpoints without one), so they cover the stationary spread; losses: the exact mean
+/// loss L(θ + t v_j).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeConfig {
+    /// Number of offsets p (≥ 3).
+    pub offsets: usize,
+    /// Half-width of the offsets in stationary standard deviations.
+    pub range: f64,
+}
+
+impl Default for ProbeConfig {
+    /// 121 offsets over ±12 standard deviations (plus the checkpoint's distance from the mean):
+    /// wide enough for the upper end of the spread's confidence interval at ±2.5 sd when the
+    /// trajectory holds only ~10 effective draws of the variance.
+    fn default() -> Self {
+        ProbeConfig {
+            offsets: 121,
+            range: 12.0,
+        }
+    }
 }
 
 /// Per-example isotropic noise scale s giving the temperature T = ε s² f / 2 (f the
@@ -328,6 +358,7 @@ impl SimConfig {
             regression_noise: 0.5,
             start_distance: 50.0,
             regression_noise_df: None,
+            probes: None,
         };
         match s {
             Scenario::LargeStep => c.learning_rate = 0.4,
@@ -447,6 +478,13 @@ fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
     }
     if !pos(c.noise_scale) {
         return Err(usage("simulate: noise_scale must be finite and > 0"));
+    }
+    if let Some(p) = &c.probes {
+        if p.offsets < 3 || !pos(p.range) {
+            return Err(usage(
+                "simulate: probes.offsets must be at least 3 and probes.range finite and > 0",
+            ));
+        }
     }
     if c.checkpoints == 0 {
         return Err(usage("simulate: checkpoints must be at least 1"));
@@ -922,6 +960,7 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     let mut hess_at: Vec<Value> = Vec::new();
     mkdir(&dir.join("checkpoints"))?;
     let mut next_ck = 0usize;
+    let mut ck_thetas: Vec<(usize, DVector<f64>)> = Vec::new();
     for t in 0..=last {
         if t >= cfg.burn_in && cfg.write_trajectory {
             traj_params.extend(theta.iter());
@@ -929,6 +968,9 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         }
         if next_ck < steps.len() && steps[next_ck] as usize == t {
             let hess = write_checkpoint(dir, &model, &theta, t, cfg, seed, name)?;
+            if cfg.probes.is_some() {
+                ck_thetas.push((t, theta.clone()));
+            }
             noise_factors.push(model.noise_factor(&theta));
             hess_at.push(json!(SymmetricEigen::new(hess)
                 .eigenvalues
@@ -949,6 +991,9 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
                 t + 1
             )));
         }
+    }
+    if let Some(pc) = &cfg.probes {
+        write_probes(dir, &model, &ck_thetas, &traj_params, pc, cfg.float32)?;
     }
     if s == Scenario::StateDependentNoise {
         extra.insert("noise_factor_at_checkpoints".into(), json!(noise_factors));
@@ -1172,6 +1217,57 @@ fn drift_phases(
         }
     }
     (Value::Array(rows), from)
+}
+
+/// Writes the loss probes of every checkpoint (see [`ProbeConfig`]). The spread
+/// along each direction comes from `traj` (T × d row-major) when non-empty, else from the
+/// checkpoints. Cost O(K d (d² + T + p·cost of the mean loss)).
+fn write_probes(
+    dir: &Path,
+    model: &Model,
+    cks: &[(usize, DVector<f64>)],
+    traj: &[f64],
+    cfg: &ProbeConfig,
+    float32: bool,
+) -> Result<()> {
+    let d = model.d;
+    let points: Vec<DVector<f64>> = if traj.is_empty() {
+        cks.iter().map(|c| c.1.clone()).collect()
+    } else {
+        traj.chunks(d).map(DVector::from_row_slice).collect()
+    };
+    for (t, theta) in cks {
+        let eig = SymmetricEigen::new(model.hessian(theta));
+        let dirs: Vec<DVector<f64>> = (0..d).map(|j| eig.eigenvectors.column(j).into()).collect();
+        let mut half: f64 = 0.0;
+        let mut shift: f64 = 0.0;
+        for v in &dirs {
+            let c: Vec<f64> = points.iter().map(|x| v.dot(x)).collect();
+            let mean = c.iter().sum::<f64>() / c.len() as f64;
+            let var =
+                c.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (c.len().max(2) - 1) as f64;
+            half = half.max(var.sqrt());
+            shift = shift.max((v.dot(theta) - mean).abs());
+        }
+        let r = cfg.range * half + shift;
+        let r = if r > 0.0 && r.is_finite() { r } else { 1.0 };
+        let p = cfg.offsets;
+        let offsets: Vec<f64> = (0..p)
+            .map(|l| -r + 2.0 * r * l as f64 / (p - 1) as f64)
+            .collect();
+        let mut losses = Vec::with_capacity(d * p);
+        for v in &dirs {
+            for &o in &offsets {
+                losses.push(model.mean_loss(&(theta + v * o)));
+            }
+        }
+        let flat: Vec<f64> = dirs.iter().flat_map(|v| v.iter().copied()).collect();
+        let cdir = dir.join("checkpoints").join(format!("step_{t}"));
+        write_floats(&cdir.join("probe_directions.npy"), &[d, d], &flat, float32)?;
+        write_floats(&cdir.join("probe_offsets.npy"), &[p], &offsets, float32)?;
+        write_floats(&cdir.join("probe_losses.npy"), &[d, p], &losses, float32)?;
+    }
+    Ok(())
 }
 
 /// Writes `checkpoints/step_<t>/` and returns the Hessian written there.
