@@ -158,11 +158,11 @@ fn build_report(
     let verdict = Verdict::combine(assumptions.iter().iter().map(|(_, r)| r.verdict));
     let mut warnings = Vec::new();
     if let Some([slope, se]) = window.loss_trend_per_1000_steps {
-        if slope < 0.0 && slope.abs() > 2.0 * se {
+        if slope < 0.0 && slope.abs() > 3.0 * se {
             warnings.push(format!(
-                "the training loss still decreases within the analysis window (slope {} ± {} per \
-                 1,000 steps, batch-means SE): the window may include the end of the drift phase; \
-                 consider --from-step",
+                "the training loss still decreases within the analysis window (slope {} per 1,000 \
+                 steps, more than 3 standard errors of {} below 0): the window may include the end \
+                 of the drift phase; consider --from-step",
                 report::num(slope),
                 report::num(se)
             ));

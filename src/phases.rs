@@ -66,7 +66,8 @@ pub struct Window {
     pub excluded: Vec<u64>,
     pub reason: String,
     /// Loss trend over the window's trajectory: least-squares slope of the training loss per
-    /// 1,000 steps with its standard error (batch means over 10 blocks), when losses are present.
+    /// 1,000 steps with its standard error (corrected for autocorrelation by the residuals'
+    /// effective sample size), when losses are present.
     pub loss_trend_per_1000_steps: Option<[f64; 2]>,
 }
 
@@ -181,8 +182,8 @@ pub fn select_window(
     }
 }
 
-/// Least-squares slope of the trajectory loss over [lo, hi] (per 1,000 steps) with a
-/// batch-means standard error (10 blocks), when the trajectory has losses.
+/// Least-squares slope of the trajectory loss over [lo, hi] (per 1,000 steps) with an
+/// autocorrelation-corrected standard error, when the trajectory has losses.
 fn loss_trend(run: &Run, lo: Option<u64>, hi: Option<u64>) -> Option<[f64; 2]> {
     let t = run.trajectory.as_ref()?;
     let losses = t.losses.as_ref()?;
@@ -206,26 +207,18 @@ fn loss_trend(run: &Run, lo: Option<u64>, hi: Option<u64>) -> Option<[f64; 2]> {
         sxy / sxx
     };
     let b = slope(&pts);
-    // Batch means: slopes fitted within 10 consecutive blocks estimate the same trend; their
-    // spread gives a standard error robust to autocorrelation within blocks, scaled to the whole
-    // window by the ratio of the lever arms.
-    let blocks = 10;
-    let size = pts.len() / blocks;
-    let sxx_all: f64 = {
-        let mx = pts.iter().map(|x| x.0).sum::<f64>() / pts.len() as f64;
-        pts.iter().map(|x| (x.0 - mx).powi(2)).sum()
-    };
-    let mut bs = Vec::new();
-    let mut sxx_block = 0.0;
-    for k in 0..blocks {
-        let p = &pts[k * size..(k + 1) * size];
-        let mx = p.iter().map(|x| x.0).sum::<f64>() / p.len() as f64;
-        sxx_block += p.iter().map(|x| (x.0 - mx).powi(2)).sum::<f64>();
-        bs.push(slope(p));
-    }
-    let mean_b = bs.iter().sum::<f64>() / blocks as f64;
-    let var_b = bs.iter().map(|x| (x - mean_b).powi(2)).sum::<f64>() / (blocks as f64 - 1.0);
-    // Var(slope) ∝ 1/Sxx: a block slope has variance var_b ≈ σ²/Sxx_block(avg).
-    let se = (var_b * (sxx_block / blocks as f64) / sxx_all).sqrt();
+    // Standard error of the OLS slope with autocorrelated residuals: the iid formula
+    // sqrt(σ̂²/Sxx) inflated by sqrt(n/ESS), ESS the effective sample size of the residuals
+    // (Geyer's initial monotone sequence, `ou::effective_sample_size`).
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|x| x.0).sum::<f64>() / n;
+    let my = pts.iter().map(|x| x.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|x| (x.0 - mx).powi(2)).sum();
+    let resid: Vec<f64> = pts.iter().map(|x| x.1 - my - b * (x.0 - mx)).collect();
+    let s2 = resid.iter().map(|r| r * r).sum::<f64>() / (n - 2.0);
+    let ess = crate::ou::effective_sample_size(&resid)
+        .map(|e| e.ess.clamp(2.0, n))
+        .unwrap_or(n);
+    let se = (s2 / sxx * n / ess).sqrt();
     Some([b, se])
 }
