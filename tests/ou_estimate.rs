@@ -605,7 +605,14 @@ fn bad_input_to_estimators_is_a_typed_error() {
 // ------------------------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        // Failing cases are kept in proptest-regressions/ (committed) and re-run first.
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/ou_estimate.txt"),
+        )),
+        ..ProptestConfig::default()
+    })]
 
     /// Noiseless affine gradient fields are recovered to rounding error (relative to the
     /// condition number of the positions) whenever the positions span k dimensions.

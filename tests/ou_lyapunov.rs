@@ -505,7 +505,14 @@ fn is_pd(x: &DMatrix<f64>) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        // Failing cases are kept in proptest-regressions/ (committed) and re-run first.
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/ou_lyapunov.txt"),
+        )),
+        ..ProptestConfig::default()
+    })]
 
     /// Residual of AX + XAᵀ = Q ≈ 0 (relative to 2‖A‖‖X‖ + ‖Q‖); X symmetric positive definite.
     #[test]

@@ -441,7 +441,14 @@ fn scalars_stream_as_one_element_and_rank_3_is_rejected() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        // Failing cases are kept in proptest-regressions/ (committed) and re-run first.
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/safetensors_input.txt"),
+        )),
+        ..ProptestConfig::default()
+    })]
 
     /// Any finite f32 / f64 matrix written with the `safetensors` crate streams back unchanged,
     /// element (i, j) at (i, j).
