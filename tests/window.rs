@@ -109,3 +109,42 @@ fn a_run_still_in_its_drift_phase_is_inconclusive() {
         assert_eq!(r["assumptions"][k]["verdict"], "inconclusive");
     }
 }
+
+/// The loss-trend warning fires when the trajectory loss clearly decreases within the window
+/// and stays silent on a flat (noisy) loss.
+#[test]
+fn loss_trend_warning_tracks_the_trajectory_loss() {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let tmp = tempdir();
+    for (name, slope) in [("falling", -1.0e-3), ("flat", 0.0)] {
+        let run = tmp.path().join(name);
+        write_valid_run(&run, 3, 64, 3, 5);
+        // The helper's trajectory covers steps 100..150; write 50 losses: slope per step plus
+        // white noise of sd 0.002.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let losses: Vec<f64> = (0..50)
+            .map(|t| {
+                1.0 + slope * t as f64
+                    + 0.002 * Distribution::<f64>::sample(&StandardNormal, &mut rng)
+            })
+            .collect();
+        sgd_ou::run::npy::write_f64(&run.join("trajectory/losses.npy"), &[50], &losses).unwrap();
+        let r = sgd_ou::verify(&run, &sgd_ou::Options::default()).unwrap();
+        let trend = r
+            .run
+            .window
+            .loss_trend_per_1000_steps
+            .expect("losses present");
+        let warned = r.warnings.iter().any(|w| w.contains("still decreases"));
+        if slope < 0.0 {
+            assert!(
+                (trend[0] - 1000.0 * slope).abs() < 3.0 * trend[1],
+                "{trend:?}"
+            );
+            assert!(warned, "{:?}", r.warnings);
+        } else {
+            assert!(!warned, "{trend:?} {:?}", r.warnings);
+        }
+    }
+}
