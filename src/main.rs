@@ -39,6 +39,14 @@ enum StatsCommand {
 }
 
 fn main() {
+    // Behave like other Unix filters when the reader of stdout goes away (`sgd-ou ... | head`):
+    // end quietly on SIGPIPE instead of panicking on a failed write.
+    #[cfg(unix)]
+    // SAFETY: resetting a signal disposition to its default at start-up, before any thread is
+    // spawned, has no memory-safety implications.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(a) => cli::verify::run(&a),

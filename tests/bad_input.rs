@@ -317,3 +317,23 @@ fn missing_run_dir_and_usage_errors() {
     let o = sgd_ou(&["verify", "--run-dir", ".", "--dims", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let tmp = tempdir();
+    let run = tmp.path().join("run");
+    write_valid_run(&run, 3, 64, 3, 7);
+    // The reader closes the pipe at once; the JSON report is larger than a pipe buffer.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
+        .args(["verify", "--run-dir", p(&run), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

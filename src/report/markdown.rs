@@ -28,8 +28,10 @@ pub fn render(r: &Report) -> String {
         num(r.run.effective_learning_rate)
     ));
     s.push_str(&format!(
-        "| batch size S / data set size N | {} / {} ({:?} sampling) |\n",
-        m.batch_size, m.dataset_size, m.sampling
+        "| batch size S / data set size N | {} / {} (sampling {}) |\n",
+        m.batch_size,
+        m.dataset_size,
+        super::sampling_text(m.sampling)
     ));
     s.push_str(&format!(
         "| checkpoints | {} (steps {}) |\n",
@@ -47,8 +49,10 @@ pub fn render(r: &Report) -> String {
         r.run.window.method
     ));
     s.push_str(&format!(
-        "| parameters d / analysis dimension k | {} / {} ({:?}) |\n",
-        r.run.dims.d, r.run.dims.k, r.run.dims.subspace
+        "| parameters d / analysis dimension k | {} / {} ({}) |\n",
+        r.run.dims.d,
+        r.run.dims.k,
+        super::subspace_text(r.run.dims.subspace)
     ));
     s.push_str(&format!(
         "| inputs SHA-256 | `{}` |\n\n",

@@ -179,6 +179,22 @@ impl Report {
     }
 }
 
+/// The sampling scheme for people.
+pub fn sampling_text(s: crate::run::Sampling) -> &'static str {
+    match s {
+        crate::run::Sampling::WithoutReplacement => "without replacement",
+        crate::run::Sampling::WithReplacement => "with replacement",
+    }
+}
+
+/// The subspace kind for people.
+pub fn subspace_text(s: SubspaceKind) -> &'static str {
+    match s {
+        SubspaceKind::Identity => "all coordinates",
+        SubspaceKind::RandomOrthonormal => "seeded random subspace",
+    }
+}
+
 /// A number for people: 4 significant digits, scientific notation outside [1e-3, 1e5), "–" for
 /// a non-finite value.
 pub fn num(x: f64) -> String {

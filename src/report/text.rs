@@ -6,13 +6,13 @@ use super::{ci_text, num, p_text, title, Report};
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "sgd-ou {} · run {} · {} checkpoints · d = {}, k = {} ({:?}) · seed {}\n\n",
+        "sgd-ou {} · run {} · {} checkpoints · d = {}, k = {} ({}) · seed {}\n\n",
         r.tool.version,
         r.run.dir,
         r.run.checkpoints.len(),
         r.run.dims.d,
         r.run.dims.k,
-        r.run.dims.subspace,
+        super::subspace_text(r.run.dims.subspace),
         r.seed
     ));
     s.push_str(&format!(
