@@ -75,14 +75,7 @@ pub fn batch_means_interval(x: &[f64], level: f64) -> Option<(f64, f64, f64, usi
     let means: Vec<f64> = (0..nb)
         .map(|j| x[start + j * b..start + (j + 1) * b].iter().sum::<f64>() / b as f64)
         .collect();
-    let mean = means.iter().sum::<f64>() / nb as f64;
-    let var = means.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (nb - 1) as f64;
-    let t = StudentsT::new(0.0, 1.0, (nb - 1) as f64)
-        .ok()?
-        .inverse_cdf(0.5 + level / 2.0);
-    let half = t * (var / nb as f64).sqrt();
-    half.is_finite()
-        .then_some((mean, mean - half, mean + half, nb))
+    batch_means_interval_of_means(&means, level)
 }
 
 /// Batch-ratio interval for ⟨a⟩/⟨b⟩ − 1: the series are cut into ⌊m/B⌋ batches of

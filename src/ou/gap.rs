@@ -15,6 +15,7 @@ use super::OuError;
 ///
 /// *Cost.* O(k²).
 pub fn relative_frobenius(x: &DMatrix<f64>, reference: &DMatrix<f64>) -> Result<f64, OuError> {
+    check_square("reference", reference)?;
     check_finite("reference", reference)?;
     check_finite("x", x)?;
     if x.shape() != reference.shape() {
@@ -24,13 +25,13 @@ pub fn relative_frobenius(x: &DMatrix<f64>, reference: &DMatrix<f64>) -> Result<
             got: shape(x),
         });
     }
-    let denom = reference.norm();
-    if denom == 0.0 {
+    if reference.norm() == 0.0 {
         return Err(OuError::InvalidArgument(
             "relative Frobenius distance to a zero reference".into(),
         ));
     }
-    Ok((x - reference).norm() / denom)
+    // The arithmetic is the effect size of `stats::covariance`; this wrapper adds typed errors.
+    Ok(crate::stats::covariance::relative_frobenius(x, reference))
 }
 
 /// Cholesky factor of a symmetric positive-definite covariance.

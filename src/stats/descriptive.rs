@@ -57,11 +57,6 @@ impl Moments {
     }
 }
 
-/// Arithmetic mean.
-pub fn mean(x: &[f64]) -> f64 {
-    x.iter().sum::<f64>() / x.len() as f64
-}
-
 /// Unbiased sample covariance (divisor n − 1) of the rows of `x` (n × k). Cost O(n k²).
 pub fn covariance_matrix(x: &DMatrix<f64>) -> DMatrix<f64> {
     let n = x.nrows();
