@@ -14,7 +14,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use sgd_ou::assumptions::{gaussian_noise, Context, Thresholds};
+use sgd_ou::checks::{gaussian_noise, Context, Thresholds};
 use sgd_ou::run::npy::{write_f32, write_f64};
 use sgd_ou::run::{LoadOptions, Run};
 

@@ -94,7 +94,7 @@ fn ess(c: &mut Criterion) {
             x[i] = 0.99 * x[i - 1] + e;
         }
         g.bench_with_input(BenchmarkId::new("ar1_phi0.99", n), &n, |b, _| {
-            b.iter(|| ou::effective_sample_size(black_box(&x)).unwrap())
+            b.iter(|| sgd_ou::stats::ess::effective_sample_size(black_box(&x)).unwrap())
         });
     }
     g.finish();

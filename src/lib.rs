@@ -13,9 +13,11 @@
 //! module per assumption; [`report`] is the single report model with its exporters; [`simulate`]
 //! writes run directories from models whose truth is known.
 
-pub mod assumptions;
+pub mod checks;
 pub mod error;
-pub mod linalg;
+pub mod fmt;
+pub(crate) mod linalg;
+pub mod model;
 pub mod ou;
 pub mod phases;
 pub mod report;
@@ -23,12 +25,13 @@ pub mod rng;
 pub mod run;
 pub mod simulate;
 pub mod stats;
+pub mod thresholds;
 
 pub use error::Error;
 
 use std::path::Path;
 
-use assumptions::{Context, Thresholds, Verdict};
+use checks::{Context, Thresholds, Verdict};
 use report::{Assumptions, Dims, Report, RunInfo, Tool};
 
 /// Options of [`verify`]. `Options::default()` is what `sgd-ou verify` uses without flags.
@@ -101,7 +104,7 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
             window.reason
         );
         let inc = || {
-            assumptions::CheckResult::inconclusive(
+            checks::CheckResult::inconclusive(
                 "Not analysed: no usable analysis window.",
                 why.clone(),
             )
@@ -115,14 +118,14 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
         return build_report(full, run, options, phases, window, assumptions, inc());
     }
     let (gaussian_noise, (constant_covariance, (small_step, quadratic_loss))) = rayon::join(
-        || assumptions::gaussian_noise::check(&ctx),
+        || checks::gaussian_noise::check(&ctx),
         || {
             rayon::join(
-                || assumptions::constant_covariance::check(&ctx),
+                || checks::constant_covariance::check(&ctx),
                 || {
                     rayon::join(
-                        || assumptions::small_step::check(&ctx),
-                        || assumptions::quadratic_loss::check(&ctx),
+                        || checks::small_step::check(&ctx),
+                        || checks::quadratic_loss::check(&ctx),
                     )
                 },
             )
@@ -134,7 +137,7 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
         small_step,
         quadratic_loss,
     };
-    let ou_prediction = assumptions::ou_prediction::check(&ctx);
+    let ou_prediction = checks::ou_prediction::check(&ctx);
     build_report(
         full,
         run,
@@ -153,7 +156,7 @@ fn build_report(
     phases: Vec<phases::CheckpointPhase>,
     window: phases::Window,
     assumptions: Assumptions,
-    ou_prediction: assumptions::CheckResult,
+    ou_prediction: checks::CheckResult,
 ) -> Report {
     let verdict = Verdict::combine(assumptions.iter().iter().map(|(_, r)| r.verdict));
     let mut warnings = Vec::new();

@@ -209,14 +209,14 @@ fn loss_trend(run: &Run, lo: Option<u64>, hi: Option<u64>) -> Option<[f64; 2]> {
     let b = slope(&pts);
     // Standard error of the OLS slope with autocorrelated residuals: the iid formula
     // sqrt(σ̂²/Sxx) inflated by sqrt(n/ESS), ESS the effective sample size of the residuals
-    // (Geyer's initial monotone sequence, `ou::effective_sample_size`).
+    // (Geyer's initial monotone sequence, `crate::stats::ess::effective_sample_size`).
     let n = pts.len() as f64;
     let mx = pts.iter().map(|x| x.0).sum::<f64>() / n;
     let my = pts.iter().map(|x| x.1).sum::<f64>() / n;
     let sxx: f64 = pts.iter().map(|x| (x.0 - mx).powi(2)).sum();
     let resid: Vec<f64> = pts.iter().map(|x| x.1 - my - b * (x.0 - mx)).collect();
     let s2 = resid.iter().map(|r| r * r).sum::<f64>() / (n - 2.0);
-    let ess = crate::ou::effective_sample_size(&resid)
+    let ess = crate::stats::ess::effective_sample_size(&resid)
         .map(|e| e.ess.clamp(2.0, n))
         .unwrap_or(n);
     let se = (s2 / sxx * n / ess).sqrt();

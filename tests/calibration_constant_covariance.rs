@@ -20,7 +20,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StudentT};
-use sgd_ou::assumptions::{constant_covariance, CheckResult, Context, Thresholds, Verdict};
+use sgd_ou::checks::{constant_covariance, CheckResult, Context, Thresholds, Verdict};
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 

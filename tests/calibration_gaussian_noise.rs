@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use sgd_ou::assumptions::gaussian_noise::{self, minibatch_mean_shape};
-use sgd_ou::assumptions::{CheckResult, Context, Thresholds, Verdict};
+use sgd_ou::checks::gaussian_noise::{self, minibatch_mean_shape};
+use sgd_ou::checks::{CheckResult, Context, Thresholds, Verdict};
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 

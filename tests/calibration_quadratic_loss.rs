@@ -20,11 +20,11 @@
 //! double-well-crossing 50/50 fail; *full*: least-squares 19/20 pass (1 inconclusive), the other
 //! three 20/20.
 
-use sgd_ou::assumptions::{quadratic_loss, Context, Thresholds, Verdict};
+use sgd_ou::checks::{quadratic_loss, Context, Thresholds, Verdict};
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, ProbeConfig, Scenario, SimConfig};
 
-fn run_check(s: Scenario, cfg: &SimConfig, seed: u64) -> sgd_ou::assumptions::CheckResult {
+fn run_check(s: Scenario, cfg: &SimConfig, seed: u64) -> sgd_ou::checks::CheckResult {
     let tmp = tempfile::tempdir().unwrap();
     simulate(s, cfg, seed, tmp.path()).unwrap();
     let run = Run::load(tmp.path(), &LoadOptions { dims: 16, seed }).unwrap();

@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use sgd_ou::assumptions::{curvature, small_step, Context, Thresholds, Verdict};
+use sgd_ou::model::curvature;
+use sgd_ou::checks::{small_step, Context, Thresholds, Verdict};
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 

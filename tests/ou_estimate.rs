@@ -9,11 +9,12 @@ use proptest::prelude::*;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::Value;
 use sgd_ou::ou::{
-    compare_estimates, covariance_gap, effective_sample_size, effective_sample_size_chains,
-    from_gradient_regression, from_hessian, from_lag1, stationary_cov_continuous,
+    compare_estimates, covariance_gap, from_gradient_regression, from_hessian, from_lag1, stationary_cov_continuous,
     stationary_cov_discrete, OuError,
 };
 use sgd_ou::rng;
+use sgd_ou::stats::ess::{effective_sample_size, effective_sample_size_chains};
+use sgd_ou::stats::StatsError;
 
 /// Agreement required with the reference libraries on fixed data.
 const REF_TOL: f64 = 1e-10;
@@ -566,37 +567,37 @@ fn bad_input_to_estimators_is_a_typed_error() {
     // ESS.
     assert!(matches!(
         effective_sample_size(&[1.0; 7]),
-        Err(OuError::Underdetermined { .. })
+        Err(StatsError::TooFewSamples { .. })
     ));
     assert!(matches!(
         effective_sample_size(&[1.0; 20]),
-        Err(OuError::ZeroVariance(_))
+        Err(StatsError::ZeroVariance)
     ));
     let mut v: Vec<f64> = (0..20).map(|i| i as f64).collect();
     v[3] = f64::INFINITY;
     assert!(matches!(
         effective_sample_size(&v),
-        Err(OuError::NonFinite(_))
+        Err(StatsError::NonFinite)
     ));
     let huge: Vec<f64> = (0..20)
         .map(|i| if i % 2 == 0 { 1.5e308 } else { -1.5e308 })
         .collect();
     assert!(matches!(
         effective_sample_size(&huge),
-        Err(OuError::Numerical(_))
+        Err(StatsError::Degenerate(_))
     ));
     assert!(matches!(
         effective_sample_size_chains(&[]),
-        Err(OuError::InvalidArgument(_))
+        Err(StatsError::InvalidArgument(_))
     ));
     let (a, b) = ([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0]);
     assert!(matches!(
         effective_sample_size_chains(&[&a, &b]),
-        Err(OuError::InvalidArgument(_))
+        Err(StatsError::InvalidArgument(_))
     ));
     assert!(matches!(
         effective_sample_size_chains(&[&a[..3]]),
-        Err(OuError::Underdetermined { .. })
+        Err(StatsError::TooFewSamples { .. })
     ));
 }
 
@@ -649,7 +650,7 @@ proptest! {
     ) {
         let base = match effective_sample_size(&x) {
             Ok(e) => e.ess,
-            Err(OuError::ZeroVariance(_)) => return Ok(()),
+            Err(StatsError::ZeroVariance) => return Ok(()),
             Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
         };
         let y: Vec<f64> = x.iter().map(|v| alpha * v + beta).collect();

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use sgd_ou::assumptions::{ou_prediction, CheckResult, Context, KeyMetric, Thresholds, Verdict};
+use sgd_ou::checks::{ou_prediction, CheckResult, Context, KeyMetric, Thresholds, Verdict};
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 

@@ -34,7 +34,7 @@ fn drift_checkpoints_are_excluded_and_the_rest_passes() {
     assert_eq!(r.run.checkpoints, w.checkpoints);
     assert_eq!(
         r.verdict,
-        sgd_ou::assumptions::Verdict::Pass,
+        sgd_ou::checks::Verdict::Pass,
         "{:#?}",
         r.assumptions.small_step.reasons
     );
@@ -64,7 +64,7 @@ fn user_window_overrides_and_bad_window_is_a_usage_error() {
         ..Default::default()
     };
     let r = sgd_ou::verify(&run, &opts).unwrap();
-    assert_eq!(r.verdict, sgd_ou::assumptions::Verdict::Inconclusive);
+    assert_eq!(r.verdict, sgd_ou::checks::Verdict::Inconclusive);
     assert!(r.assumptions.gaussian_noise.reasons[0].contains("analysis window"));
     // CLI: inverted bounds exit 2.
     let o = sgd_ou(&[

@@ -11,7 +11,7 @@
 use nalgebra::{DMatrix, DVector, SVD};
 use serde::Serialize;
 
-use super::linalg::{
+use crate::linalg::{
     asymmetry, check_dim, check_finite, check_lr, check_square, real_schur, shape,
     sym_eigenvalues_desc, symmetric_part,
 };

@@ -3,7 +3,7 @@
 use nalgebra::{Cholesky, DMatrix, Dyn};
 use serde::Serialize;
 
-use super::linalg::{check_dim, check_finite, check_square, shape, sym_eigen, symmetric_input};
+use crate::linalg::{check_dim, check_finite, check_square, shape, sym_eigen, symmetric_input};
 use super::OuError;
 
 /// Relative Frobenius distance ‖X − R‖_F / ‖R‖_F of `x` from `reference`.

@@ -11,7 +11,7 @@
 
 use nalgebra::{DMatrix, LU};
 
-use super::linalg::{
+use crate::linalg::{
     check_dim, check_eigen_sums, check_lr, check_residual, check_square, is_exactly_symmetric,
     lyapunov_in_schur, real_schur, sym_eigen, symmetric_input, zero_below_blocks,
 };

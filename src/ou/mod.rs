@@ -24,14 +24,11 @@
 //! into `tests/reference/ou.json` and checked by `tests/ou_lyapunov.rs` and
 //! `tests/ou_estimate.rs`.
 
-pub mod ess;
 pub mod estimate;
 pub mod gap;
-mod linalg;
 pub mod lyapunov;
 pub mod modes;
 
-pub use ess::{effective_sample_size, effective_sample_size_chains, EffectiveSampleSize};
 pub use estimate::{
     compare_estimates, from_gradient_regression, from_hessian, from_lag1, EstimateAgreement,
     GradientRegression, HessianEstimate, Lag1Estimate,

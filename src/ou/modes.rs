@@ -3,7 +3,7 @@
 use nalgebra::{Complex, DMatrix};
 use serde::Serialize;
 
-use super::linalg::{
+use crate::linalg::{
     asymmetry, check_lr, check_square, is_exactly_symmetric, real_schur, sym_eigenvalues_desc,
     symmetric_part,
 };

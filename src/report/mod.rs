@@ -15,7 +15,9 @@ pub mod write;
 
 use serde::Serialize;
 
-use crate::assumptions::{CheckResult, Thresholds, Verdict};
+pub use crate::fmt::{num, p_text};
+
+use crate::checks::{CheckResult, Thresholds, Verdict};
 use crate::run::{InputFile, Manifest, SubspaceKind};
 
 /// Version of the JSON report schema.
@@ -195,52 +197,10 @@ pub fn subspace_text(s: SubspaceKind) -> &'static str {
     }
 }
 
-/// A number for people: 4 significant digits, scientific notation outside [1e-3, 1e5), "–" for
-/// a non-finite value.
-pub fn num(x: f64) -> String {
-    if !x.is_finite() {
-        return "–".into();
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let a = x.abs();
-    if (1e-3..1e5).contains(&a) {
-        let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{x:.digits$}")
-    } else {
-        format!("{x:.3e}")
-    }
-}
-
 /// "[lo, hi]" or "" when there is no interval.
-pub fn ci_text(m: &crate::assumptions::KeyMetric) -> String {
+pub fn ci_text(m: &crate::checks::KeyMetric) -> String {
     match m.ci {
         Some([lo, hi]) => format!("[{}, {}]", num(lo), num(hi)),
         None => String::new(),
-    }
-}
-
-/// A p-value for people: "< 1e-16" below machine precision, else 3 significant digits.
-pub fn p_text(p: Option<f64>) -> String {
-    match p {
-        None => String::new(),
-        Some(p) if p < 1e-16 => "< 1e-16".into(),
-        Some(p) if p < 1e-3 => format!("{p:.2e}"),
-        Some(p) => format!("{p:.3}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::num;
-
-    #[test]
-    fn numbers_for_people() {
-        assert_eq!(num(0.123456), "0.1235");
-        assert_eq!(num(12.3456), "12.35");
-        assert_eq!(num(1.0e-5), "1.000e-5");
-        assert_eq!(num(f64::NAN), "–");
-        assert_eq!(num(0.0), "0");
     }
 }

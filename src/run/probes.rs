@@ -40,7 +40,7 @@ pub struct Spread {
     pub sd: f64,
     pub min: f64,
     pub max: f64,
-    /// Effective sample size for the variance: Geyer's ESS ([`crate::ou::effective_sample_size`])
+    /// Effective sample size for the variance: Geyer's ESS ([`crate::stats::ess::effective_sample_size`])
     /// of the squared deviations (u_t − ū)², capped at n; equal to n for checkpoints (taken as
     /// near-independent draws) and when the series is too short for the estimator.
     pub ess: f64,
@@ -57,7 +57,7 @@ impl Spread {
         };
         let ess = if autocorrelated {
             let sq: Vec<f64> = x.iter().map(|v| (v - mean).powi(2)).collect();
-            crate::ou::effective_sample_size(&sq)
+            crate::stats::ess::effective_sample_size(&sq)
                 .map(|e| e.ess.min(n as f64))
                 .unwrap_or(n as f64)
         } else {

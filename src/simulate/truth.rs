@@ -21,9 +21,7 @@ pub(crate) fn without_replacement_factor(n: usize, s: usize) -> f64 {
 }
 
 /// Symmetric part (A + Aᵀ)/2, to remove rounding asymmetry. Cost O(d²).
-pub(crate) fn symmetrize(a: &DMatrix<f64>) -> DMatrix<f64> {
-    (a + a.transpose()) * 0.5
-}
+pub(crate) use crate::linalg::symmetric_part as symmetrize;
 
 /// Stationary covariance of the linear recursion δ_{t+1} = (I − εH) δ_t − ε η_t with
 /// Cov η_t = Q (independent over t) and H symmetric: the solution of the *discrete* Lyapunov

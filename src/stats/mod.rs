@@ -6,6 +6,7 @@
 
 pub mod covariance;
 pub mod descriptive;
+pub mod ess;
 pub mod multitest;
 pub mod mvn;
 pub mod normality;

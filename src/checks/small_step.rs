@@ -2,9 +2,9 @@
 //! θ_{t+1} = θ_t − ε ĝ_S(θ_t) is well approximated by the continuous OU process.
 //!
 //! **What is measured.** With A the curvature (drift) matrix in the analysis subspace
-//! ([`super::curvature::estimate`]: hessian.npy, else the trajectory's lag-1 fit, else the
+//! ([`crate::model::curvature::estimate`]: hessian.npy, else the trajectory's lag-1 fit, else the
 //! gradient regression) and Q = Cov(ĝ) the minibatch-noise covariance
-//! ([`super::curvature::noise_covariance`]), the continuous model's stationary covariance solves
+//! ([`crate::model::curvature::noise_covariance`]), the continuous model's stationary covariance solves
 //! AΣ_c + Σ_cA = εQ and the exact stationary covariance of the linear discrete chain solves
 //! Σ_d = (I − εA)Σ_d(I − εA) + ε²Q (`ou::stationary_cov_continuous`, `ou::stationary_cov_discrete`).
 //! When A and Q commute, mode a's variance is inflated by 1/(1 − ελ_a/2) in the discrete chain
@@ -28,7 +28,7 @@
 use nalgebra::DMatrix;
 use serde_json::json;
 
-use super::curvature::{self, rows};
+use crate::model::curvature::{self, rows};
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
 use crate::ou;
 

@@ -9,7 +9,7 @@
 //!    (AΣ + ΣA = εQ) and the exact discrete (Σ = (I − εA)Σ(I − εA) + ε²Q) predictions, with A the
 //!    primary curvature estimate and Q the pooled minibatch-noise covariance. Effect: the trace
 //!    ratio r = tr Σ̂ / tr Σ_pred; its interval is tr Σ̂'s, mean of the series ‖θ_t − θ̄‖² ±
-//!    z·sd/√ESS (ESS by Geyer's initial monotone sequence, `ou::effective_sample_size`), divided
+//!    z·sd/√ESS (ESS by Geyer's initial monotone sequence, `crate::stats::ess::effective_sample_size`), divided
 //!    by tr Σ_pred (the prediction's own uncertainty is not included). Also reported: relative
 //!    Frobenius errors, KL and whitened eigenvalues against each prediction, and which is closer.
 //! 2. **Yaida's first fluctuation–dissipation relation** ⟨θ·∇L⟩ = (ε/2)⟨‖ĝ_S‖²⟩, exact at any
@@ -44,7 +44,7 @@ use nalgebra::{DMatrix, DVector};
 use serde_json::{json, Value};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::curvature::{self, rows};
+use crate::model::curvature::{self, rows};
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
 use crate::ou;
 use crate::run::SubspaceKind;
@@ -54,7 +54,7 @@ use crate::run::SubspaceKind;
 pub fn mean_ess_interval(x: &[f64], z: f64) -> (f64, Option<(f64, f64, f64)>) {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n.max(1.0);
-    let Ok(e) = ou::effective_sample_size(x) else {
+    let Ok(e) = crate::stats::ess::effective_sample_size(x) else {
         return (mean, None);
     };
     let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
@@ -186,7 +186,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                 .map(|j| {
                     let col: Vec<f64> = w.column(j).iter().cloned().collect();
                     let var = emp[(j, j)];
-                    ou::effective_sample_size(&col).map_or(0.0, |e| var / e.ess.max(1.0))
+                    crate::stats::ess::effective_sample_size(&col).map_or(0.0, |e| var / e.ess.max(1.0))
                 })
                 .sum();
             let f = t as f64 / (t as f64 - 1.0);
@@ -419,7 +419,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                 .collect();
             let ls = lstar.iter().sum::<f64>() / m as f64;
             let series: Vec<f64> = match &window {
-                Some(super::curvature::Window {
+                Some(crate::model::curvature::Window {
                     losses: Some(l), ..
                 }) if l.len() >= 8 => l.clone(),
                 _ => ck_losses.iter().map(|l| l.unwrap_or(f64::NAN)).collect(),

@@ -2,7 +2,7 @@
 
 use nalgebra::DMatrix;
 
-use super::Thresholds;
+use crate::thresholds::Thresholds;
 use crate::run::Run;
 use crate::stats::descriptive::covariance_matrix;
 

@@ -625,7 +625,7 @@ pub fn check(ctx: &Context) -> CheckResult {
             "the relative deviation exceeds the tolerance but the change is not significant \
              (p = {}) and the interval reaches below the tolerance; more gradient rows per \
              checkpoint would narrow it",
-            crate::report::p_text(p_value)
+            crate::fmt::p_text(p_value)
         ),
         Verdict::Inconclusive => "the confidence interval of the relative deviation contains \
                                   the tolerance; more gradient rows per checkpoint would narrow it"
@@ -633,7 +633,7 @@ pub fn check(ctx: &Context) -> CheckResult {
     }];
     reasons.push(format!(
         "test of equal covariances: {test_used} (p = {}); {test_reason}",
-        crate::report::p_text(p_value)
+        crate::fmt::p_text(p_value)
     ));
     if lip.is_finite() {
         reasons.push(format!(

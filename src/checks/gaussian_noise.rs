@@ -764,7 +764,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                 Some(p) => format!(
                     "; D'Agostino–Pearson K² p = {} (Holm over directions{}; {m_direct} direct \
                      samples)",
-                    crate::report::p_text(Some(p)),
+                    crate::fmt::p_text(Some(p)),
                     if per_example {
                         ", Bonferroni over the direct and per-example tests"
                     } else {

@@ -1,4 +1,4 @@
-//! Numerical linear algebra that nalgebra does not provide directly.
+//! Extreme eigenvalues of a large symmetric operator by Lanczos (what nalgebra does not provide).
 
 use nalgebra::{DMatrix, DVector};
 use rand_distr::{Distribution, StandardNormal};
@@ -11,7 +11,7 @@ use rand_distr::{Distribution, StandardNormal};
 /// eigenvalues from inside the spectrum: the returned λ_max is a lower bound of the true one and
 /// λ_min an upper bound, typically exact to many digits after 40–80 steps. Exact (up to rounding)
 /// when m = d. Cost: m matrix–vector products plus O(m² d).
-pub fn lanczos_extremes(
+pub(crate) fn lanczos_extremes(
     d: usize,
     steps: usize,
     seed: u64,

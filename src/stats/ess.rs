@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::OuError;
+use super::StatsError;
 
 /// Effective sample size of a series and the matching integrated autocorrelation time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -35,16 +35,16 @@ pub struct EffectiveSampleSize {
 /// checked to 1e-9 relative in `tests/ou_estimate.rs`. Calibration (coverage of mean ± 1.96·sd/√ESS
 /// on AR(1) series) is checked there too.
 ///
-/// *Errors.* [`OuError::Underdetermined`] for fewer than 8 values (ArviZ's minimum of 4 draws
-/// per chain); [`OuError::NonFinite`]; [`OuError::ZeroVariance`] for a constant series (ArviZ
+/// *Errors.* [`StatsError::TooFewSamples`] for fewer than 8 values (ArviZ's minimum of 4 draws
+/// per chain); [`StatsError::NonFinite`]; [`StatsError::ZeroVariance`] for a constant series (ArviZ
 /// returns N there; here that is an error because no variance can be estimated);
-/// [`OuError::Numerical`] when the variance overflows (values near f64::MAX).
+/// [`StatsError::Degenerate`] when the variance overflows (values near f64::MAX).
 ///
 /// *Cost.* O(n log n) (autocovariances by FFT), O(n) memory.
-pub fn effective_sample_size(x: &[f64]) -> Result<EffectiveSampleSize, OuError> {
+pub fn effective_sample_size(x: &[f64]) -> Result<EffectiveSampleSize, StatsError> {
     if x.len() < 8 {
-        return Err(OuError::Underdetermined {
-            what: "effective_sample_size (series)",
+        return Err(StatsError::TooFewSamples {
+            test: "effective_sample_size (series)",
             needed: 8,
             got: x.len(),
         });
@@ -66,35 +66,35 @@ pub fn effective_sample_size(x: &[f64]) -> Result<EffectiveSampleSize, OuError> 
 /// *Reference.* ArviZ 0.23.4 `arviz.stats.diagnostics._ess` (the core of `arviz.ess`), checked
 /// through [`effective_sample_size`] in `tests/ou_estimate.rs`.
 ///
-/// *Errors.* [`OuError::InvalidArgument`] for no chains or chains of unequal length;
-/// [`OuError::Underdetermined`] for fewer than 4 draws per chain; [`OuError::NonFinite`];
-/// [`OuError::ZeroVariance`] when every value is equal.
+/// *Errors.* [`StatsError::InvalidArgument`] for no chains or chains of unequal length;
+/// [`StatsError::TooFewSamples`] for fewer than 4 draws per chain; [`StatsError::NonFinite`];
+/// [`StatsError::ZeroVariance`] when every value is equal.
 ///
 /// *Cost.* O(MN log N) time, O(MN) memory.
-pub fn effective_sample_size_chains(chains: &[&[f64]]) -> Result<EffectiveSampleSize, OuError> {
+pub fn effective_sample_size_chains(chains: &[&[f64]]) -> Result<EffectiveSampleSize, StatsError> {
     let n_chain = chains.len();
     if n_chain == 0 {
-        return Err(OuError::InvalidArgument("no chains".into()));
+        return Err(StatsError::InvalidArgument("no chains".into()));
     }
     let n_draw = chains[0].len();
     if chains.iter().any(|c| c.len() != n_draw) {
-        return Err(OuError::InvalidArgument(
+        return Err(StatsError::InvalidArgument(
             "chains must have equal lengths".into(),
         ));
     }
     if n_draw < 4 {
-        return Err(OuError::Underdetermined {
-            what: "effective_sample_size (draws per chain)",
+        return Err(StatsError::TooFewSamples {
+            test: "effective_sample_size (draws per chain)",
             needed: 4,
             got: n_draw,
         });
     }
     if chains.iter().any(|c| c.iter().any(|v| !v.is_finite())) {
-        return Err(OuError::NonFinite("series"));
+        return Err(StatsError::NonFinite);
     }
     let first = chains[0][0];
     if chains.iter().all(|c| c.iter().all(|&v| v == first)) {
-        return Err(OuError::ZeroVariance("series"));
+        return Err(StatsError::ZeroVariance);
     }
     let nf = n_draw as f64;
     let acovs: Vec<Vec<f64>> = chains.iter().map(|c| autocov(c)).collect();
@@ -107,10 +107,10 @@ pub fn effective_sample_size_chains(chains: &[&[f64]]) -> Result<EffectiveSample
         var_plus += means.iter().map(|m| (m - grand).powi(2)).sum::<f64>() / (n_chain as f64 - 1.0);
     }
     if var_plus <= 0.0 {
-        return Err(OuError::ZeroVariance("series"));
+        return Err(StatsError::ZeroVariance);
     }
     if !var_plus.is_finite() {
-        return Err(OuError::Numerical(
+        return Err(StatsError::Degenerate(
             "the variance of the series overflows f64".into(),
         ));
     }
@@ -147,7 +147,7 @@ pub fn effective_sample_size_chains(chains: &[&[f64]]) -> Result<EffectiveSample
         s += 2;
     }
     if rho_hat.iter().any(|r| r.is_nan()) {
-        return Err(OuError::Numerical("autocorrelation is NaN".into()));
+        return Err(StatsError::Degenerate("autocorrelation is NaN".into()));
     }
     let n_total = (n_chain * n_draw) as f64;
     let tau = -1.0 + 2.0 * rho_hat[..last].iter().sum::<f64>() + rho_hat[last];

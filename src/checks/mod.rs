@@ -10,19 +10,16 @@
 //! tolerance; otherwise it is **inconclusive**, with the reason.
 
 pub mod constant_covariance;
-pub mod context;
-pub mod curvature;
 pub mod gaussian_noise;
 pub mod ou_prediction;
 pub mod quadratic_loss;
 pub mod small_step;
-pub mod thresholds;
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub use context::Context;
-pub use thresholds::Thresholds;
+pub use crate::model::Context;
+pub use crate::thresholds::Thresholds;
 
 /// Outcome of one check, or of the whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,10 +1,18 @@
-//! Dense linear-algebra helpers shared by the OU module: input validation, a guarded real Schur
-//! decomposition, a guarded symmetric eigendecomposition and the quasi-triangular Lyapunov
-//! back-substitution of Bartels & Stewart (1972).
+//! The crate's one linear-algebra module: input validation, symmetrising and sorted symmetric
+//! eigendecompositions (written once, used by the OU solvers, the curvature estimate, the checks
+//! and the simulator), a guarded real Schur decomposition, the quasi-triangular Lyapunov
+//! back-substitution of Bartels & Stewart (1972), and the Lanczos extreme eigenvalues
+//! ([`lanczos`]).
+//!
+//! The validating helpers report [`OuError`], the typed error of the OU solvers that call them.
 
-use nalgebra::{Complex, DMatrix, FullPivLU, Schur, SymmetricEigen};
+mod lanczos;
 
-use super::OuError;
+pub(crate) use lanczos::lanczos_extremes;
+
+use nalgebra::{Complex, DMatrix, DVector, FullPivLU, Schur, SymmetricEigen};
+
+use crate::ou::OuError;
 
 /// Relative tolerance below which |λ_i + λ_j| counts as zero: 64·k·ε_mach (times ‖A‖_F).
 pub(crate) fn singular_tol(k: usize) -> f64 {
@@ -96,8 +104,22 @@ pub(crate) fn symmetric_input(
     Ok(symmetric_part(m))
 }
 
+/// The symmetric part ½(M + Mᵀ). Cost O(k²).
 pub(crate) fn symmetric_part(m: &DMatrix<f64>) -> DMatrix<f64> {
     (m + m.transpose()) * 0.5
+}
+
+/// Eigenvalues of a symmetric matrix in descending order with the unit eigenvector of the
+/// largest; `None` when the matrix is empty or not finite. Cost O(k³).
+pub(crate) fn eigen_desc_top(a: &DMatrix<f64>) -> Option<(Vec<f64>, DVector<f64>)> {
+    if a.iter().any(|x| !x.is_finite()) || a.nrows() == 0 {
+        return None;
+    }
+    let e = a.clone().symmetric_eigen();
+    let mut idx: Vec<usize> = (0..e.eigenvalues.len()).collect();
+    idx.sort_by(|&i, &j| e.eigenvalues[j].total_cmp(&e.eigenvalues[i]));
+    let ev = idx.iter().map(|&i| e.eigenvalues[i]).collect();
+    Some((ev, e.eigenvectors.column(idx[0]).into_owned()))
 }
 
 /// Symmetric eigendecomposition M = V diag(λ) Vᵀ with the iteration count capped (nalgebra's

@@ -47,6 +47,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::Context;
+use crate::linalg::{eigen_desc_top, symmetric_part};
 use crate::ou::{self, EstimateAgreement};
 use crate::run::SubspaceKind;
 
@@ -166,23 +167,6 @@ pub fn rows(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
     m.row_iter().map(|r| r.iter().cloned().collect()).collect()
 }
 
-fn sym(a: &DMatrix<f64>) -> DMatrix<f64> {
-    (a + a.transpose()) * 0.5
-}
-
-/// Eigenvalues (descending) and the top unit eigenvector of a symmetric matrix; `None` when the
-/// matrix is not finite.
-fn eig_desc(a: &DMatrix<f64>) -> Option<(Vec<f64>, DVector<f64>)> {
-    if a.iter().any(|x| !x.is_finite()) || a.nrows() == 0 {
-        return None;
-    }
-    let e = a.clone().symmetric_eigen();
-    let mut idx: Vec<usize> = (0..e.eigenvalues.len()).collect();
-    idx.sort_by(|&i, &j| e.eigenvalues[j].total_cmp(&e.eigenvalues[i]));
-    let ev = idx.iter().map(|&i| e.eigenvalues[i]).collect();
-    Some((ev, e.eigenvectors.column(idx[0]).into_owned()))
-}
-
 /// Delta-method SE of λ_max of sym(B) for an OLS slope B with residual covariance `sigma_e`
 /// and inverse Gram matrix `xtx_inv`, divided by `scale`.
 fn delta_se(
@@ -248,7 +232,7 @@ fn lag1_bootstrap(
             sim.set_row(i, &x.transpose());
         }
         if let Ok(e) = ou::from_lag1(&sim, lr) {
-            if let Some((ev, _)) = eig_desc(&sym(&e.a)) {
+            if let Some((ev, _)) = eigen_desc_top(&symmetric_part(&e.a)) {
                 draws.push(ev[0]);
             }
         }
@@ -257,7 +241,7 @@ fn lag1_bootstrap(
         return None;
     }
     draws.sort_by(f64::total_cmp);
-    let lhat = eig_desc(&sym(&l.a))?.0[0];
+    let lhat = eigen_desc_top(&symmetric_part(&l.a))?.0[0];
     let mean = draws.iter().sum::<f64>() / draws.len() as f64;
     let alpha = 1.0 - ctx.thresholds.ci_level;
     let q = |p: f64| crate::stats::descriptive::quantile_sorted(&draws, p);
@@ -301,7 +285,7 @@ pub fn estimate(ctx: &Context) -> Curvature {
             match ou::from_hessian(h) {
                 Ok(e) => {
                     asym = asym.max(e.asymmetry);
-                    match eig_desc(&e.a) {
+                    match eigen_desc_top(&e.a) {
                         Some((ev, _)) => lmax_each.push(ev[0]),
                         None => ok = false,
                     }
@@ -317,7 +301,7 @@ pub fn estimate(ctx: &Context) -> Curvature {
             .filter_map(|c| c.hessian_extremes_full.map(|e| e.0))
             .collect();
         let use_full = random && full.len() == hs.len() && full.iter().all(|x| x.is_finite());
-        match (ok, eig_desc(&a)) {
+        match (ok, eigen_desc_top(&a)) {
             (true, Some((ev, _))) => {
                 let each = if use_full { full } else { lmax_each };
                 let lmax = if use_full {
@@ -360,8 +344,8 @@ pub fn estimate(ctx: &Context) -> Curvature {
         Ok(traj) => match ou::from_lag1(&traj, lr) {
             Err(e) => unavailable.push(("lag1", e.to_string())),
             Ok(l) => {
-                let a_sym = sym(&l.a);
-                match eig_desc(&a_sym) {
+                let a_sym = symmetric_part(&l.a);
+                match eigen_desc_top(&a_sym) {
                     None => unavailable.push(("lag1", "non-finite estimate".to_string())),
                     Some((ev, v)) => {
                         // S_xx = (n − 1)·Σ̂₀ is the Gram matrix of the centred regressors.
@@ -428,7 +412,7 @@ pub fn estimate(ctx: &Context) -> Curvature {
         });
         match ou::from_gradient_regression(&pos, &g) {
             Err(e) => unavailable.push(("regression", e.to_string())),
-            Ok(r) => match eig_desc(&r.a_sym) {
+            Ok(r) => match eigen_desc_top(&r.a_sym) {
                 None => unavailable.push(("regression", "non-finite estimate".to_string())),
                 Some((ev, v)) => {
                     let pm = pos.row_mean();
@@ -591,7 +575,7 @@ pub fn lag1_window(ctx: &Context) -> Result<DMatrix<f64>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assumptions::Thresholds;
+    use crate::thresholds::Thresholds;
     use crate::run::{LoadOptions, Run};
     use crate::simulate::{simulate, Scenario, SimConfig};
 
@@ -686,7 +670,7 @@ mod tests {
         assert!(c.get("lag1").is_none());
         assert!(c.unavailable.iter().any(|(s, _)| *s == "lag1"));
         // The checks stay total on it.
-        let _ = crate::assumptions::small_step::check(&ctx);
-        let _ = crate::assumptions::ou_prediction::check(&ctx);
+        let _ = crate::checks::small_step::check(&ctx);
+        let _ = crate::checks::ou_prediction::check(&ctx);
     }
 }
