@@ -56,11 +56,7 @@ fn bench_gaussian_noise(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("check_n4096_10ckpt_k8", |b| {
         b.iter(|| {
-            let ctx = Context {
-                run: &run,
-                seed: 1,
-                thresholds: &th,
-            };
+            let ctx = Context::new(&run, 1, &th);
             gaussian_noise::check(&ctx)
         })
     });

@@ -92,11 +92,7 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
     let window = phases::select_window(full, &phases, options.from_step, options.to_step);
     let windowed = full.restrict(&window.checkpoints);
     let run = &windowed;
-    let ctx = Context {
-        run,
-        seed: options.seed,
-        thresholds: &options.thresholds,
-    };
+    let ctx = Context::new(run, options.seed, &options.thresholds);
     if run.checkpoints.len() < 2 {
         let why = format!(
             "the analysis window holds {} checkpoint(s), at least 2 are needed: {}",

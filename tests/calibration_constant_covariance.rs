@@ -45,11 +45,7 @@ fn sim(s: Scenario, cfg: &SimConfig, seed: u64) -> (Run, sgd_ou::simulate::SimSu
 }
 
 fn check(run: &Run, seed: u64, th: &Thresholds) -> CheckResult {
-    constant_covariance::check(&Context {
-        run,
-        seed,
-        thresholds: th,
-    })
+    constant_covariance::check(&Context::new(run, seed, th))
 }
 
 /// Gives checkpoint i the rows of a disjoint random subset of the examples, of size sizes[i]:

@@ -24,11 +24,7 @@ fn check_dir(dir: &Path, seed: u64) -> CheckResult {
     )
     .expect("load");
     let th = Thresholds::default();
-    let ctx = Context {
-        run: &run,
-        seed,
-        thresholds: &th,
-    };
+    let ctx = Context::new(&run, seed, &th);
     gaussian_noise::check(&ctx)
 }
 

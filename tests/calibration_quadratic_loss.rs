@@ -29,11 +29,7 @@ fn run_check(s: Scenario, cfg: &SimConfig, seed: u64) -> sgd_ou::checks::CheckRe
     simulate(s, cfg, seed, tmp.path()).unwrap();
     let run = Run::load(tmp.path(), &LoadOptions { dims: 16, seed }).unwrap();
     let th = Thresholds::default();
-    let ctx = Context {
-        run: &run,
-        seed,
-        thresholds: &th,
-    };
+    let ctx = Context::new(&run, seed, &th);
     quadratic_loss::check(&ctx)
 }
 

@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use sgd_ou::model::curvature;
 use sgd_ou::checks::{small_step, Context, Thresholds, Verdict};
+use sgd_ou::model::curvature;
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 
@@ -20,11 +20,7 @@ fn load(s: Scenario, cfg: &SimConfig, seed: u64, root: &Path) -> Run {
 
 fn small_step_verdict(run: &Run) -> (Verdict, f64, &'static str) {
     let th = Thresholds::default();
-    let ctx = Context {
-        run,
-        seed: 7,
-        thresholds: &th,
-    };
+    let ctx = Context::new(run, 7, &th);
     let r = small_step::check(&ctx);
     let el = r
         .key_metrics
@@ -143,11 +139,7 @@ fn lag1_lambda_max_interval_covers_the_truth() {
     let mut miss = 0;
     for s in 0..n as u64 {
         let run = load(Scenario::QuadraticGaussian, &cfg, 7100 + s, root.path());
-        let ctx = Context {
-            run: &run,
-            seed: 7,
-            thresholds: &th,
-        };
+        let ctx = Context::new(&run, 7, &th);
         let c = curvature::estimate(&ctx);
         let e = c.primary().unwrap();
         assert_eq!(e.source, "lag1");
@@ -172,11 +164,7 @@ fn no_curvature_source_is_inconclusive_with_the_reason() {
     cfg.checkpoints = 4; // < k + 2 = 6: no regression either
     let run = load(Scenario::QuadraticGaussian, &cfg, 8100, root.path());
     let th = Thresholds::default();
-    let ctx = Context {
-        run: &run,
-        seed: 7,
-        thresholds: &th,
-    };
+    let ctx = Context::new(&run, 7, &th);
     let r = small_step::check(&ctx);
     assert_eq!(r.verdict, Verdict::Inconclusive);
     let why = r.reasons.join(" ");

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::Value;
 use sgd_ou::ou::{
-    compare_estimates, covariance_gap, from_gradient_regression, from_hessian, from_lag1, stationary_cov_continuous,
-    stationary_cov_discrete, OuError,
+    compare_estimates, covariance_gap, from_gradient_regression, from_hessian, from_lag1,
+    stationary_cov_continuous, stationary_cov_discrete, OuError,
 };
 use sgd_ou::rng;
 use sgd_ou::stats::ess::{effective_sample_size, effective_sample_size_chains};

@@ -18,11 +18,7 @@ fn load(s: Scenario, cfg: &SimConfig, seed: u64, root: &Path) -> Run {
 
 fn check(run: &Run) -> CheckResult {
     let th = Thresholds::default();
-    let ctx = Context {
-        run,
-        seed: 7,
-        thresholds: &th,
-    };
+    let ctx = Context::new(run, 7, &th);
     ou_prediction::check(&ctx)
 }
 

@@ -30,7 +30,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&p, x, out);
             }
         }
@@ -103,9 +107,16 @@ fn every_verdict_and_value_is_as_pinned() {
             let np = new_path(path);
             match got.get(&np) {
                 Some(v) if close(v, want) => {}
-                other => bad.push(format!("{name}: {path} (now {np}): pinned {want}, got {other:?}")),
+                other => bad.push(format!(
+                    "{name}: {path} (now {np}): pinned {want}, got {other:?}"
+                )),
             }
         }
     }
-    assert!(bad.is_empty(), "{} differences:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} differences:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }

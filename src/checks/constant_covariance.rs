@@ -367,7 +367,7 @@ pub fn check(ctx: &Context) -> CheckResult {
             &thresholds,
         );
     }
-    let covs: Vec<DMatrix<f64>> = ctx.gradient_covariances();
+    let covs: Vec<DMatrix<f64>> = ctx.gradient_covariances().to_vec();
     let weights: Vec<f64> = cps.iter().map(|c| c.n as f64 - 1.0).collect();
 
     // Positions in the metric of the stationary spread.

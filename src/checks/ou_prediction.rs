@@ -44,8 +44,8 @@ use nalgebra::{DMatrix, DVector};
 use serde_json::{json, Value};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::model::curvature::{self, rows};
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
+use crate::model::curvature::{self, rows};
 use crate::ou;
 use crate::run::SubspaceKind;
 
@@ -146,7 +146,7 @@ pub fn check(ctx: &Context) -> CheckResult {
     let mut key_metrics = Vec::new();
     let mut metrics = serde_json::Map::new();
 
-    let curv = curvature::estimate(ctx);
+    let curv = ctx.curvature();
     let q = curvature::noise_covariance(ctx);
     let prim = curv.primary();
     let preds = prim.and_then(|p| {
@@ -186,7 +186,8 @@ pub fn check(ctx: &Context) -> CheckResult {
                 .map(|j| {
                     let col: Vec<f64> = w.column(j).iter().cloned().collect();
                     let var = emp[(j, j)];
-                    crate::stats::ess::effective_sample_size(&col).map_or(0.0, |e| var / e.ess.max(1.0))
+                    crate::stats::ess::effective_sample_size(&col)
+                        .map_or(0.0, |e| var / e.ess.max(1.0))
                 })
                 .sum();
             let f = t as f64 / (t as f64 - 1.0);

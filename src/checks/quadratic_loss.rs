@@ -250,7 +250,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         "least_squares"
     };
     if h_bar.is_none() {
-        let curv = crate::model::curvature::estimate(ctx);
+        let curv = ctx.curvature();
         if let Some(e) = curv.primary() {
             curvature_matrix = Some(e.a_sym.clone());
             a_source = e.source;

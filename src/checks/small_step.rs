@@ -28,8 +28,8 @@
 use nalgebra::DMatrix;
 use serde_json::json;
 
-use crate::model::curvature::{self, rows};
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
+use crate::model::curvature::{self, rows};
 use crate::ou;
 
 /// Inflation 1/(1 − x/2) of a mode with step eigenvalue x = ελ (∞ at or beyond the stability
@@ -55,7 +55,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         "stability_limit_lr_lambda": 2.0,
         "ci_level": th.ci_level,
     });
-    let curv = curvature::estimate(ctx);
+    let curv = ctx.curvature();
     let Some(prim) = curv.primary() else {
         let mut r = CheckResult::inconclusive(
             "The curvature A could not be estimated, so the step size cannot be judged.",

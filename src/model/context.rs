@@ -1,31 +1,89 @@
-//! What every check receives: the loaded run, the seed and the thresholds.
+//! What every check receives: the loaded run, the seed, the thresholds, and the estimates the
+//! checks share, each computed once on first use (thread-safe, so the checks may run in
+//! parallel): the curvature A with its bootstrap and the per-checkpoint gradient covariances.
+
+use std::sync::OnceLock;
 
 use nalgebra::DMatrix;
 
-use crate::thresholds::Thresholds;
+use super::curvature::{self, Curvature};
+
 use crate::run::Run;
 use crate::stats::descriptive::covariance_matrix;
+use crate::thresholds::Thresholds;
 
-/// Inputs shared by the four checks.
+/// Inputs shared by the four checks, and the estimates they share (computed once).
 pub struct Context<'a> {
     pub run: &'a Run,
     pub seed: u64,
     pub thresholds: &'a Thresholds,
+    curvature: OnceLock<Curvature>,
+    gradient_covariances: OnceLock<Vec<DMatrix<f64>>>,
+    noise_covariance: OnceLock<DMatrix<f64>>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// A context for `run` (already restricted to the analysis window). Cost O(1); the shared
+    /// estimates are computed on first use.
+    pub fn new(run: &'a Run, seed: u64, thresholds: &'a Thresholds) -> Self {
+        Context {
+            run,
+            seed,
+            thresholds,
+            curvature: OnceLock::new(),
+            gradient_covariances: OnceLock::new(),
+            noise_covariance: OnceLock::new(),
+        }
+    }
+
+    /// Every available estimate of the curvature A ([`curvature::estimate`]), computed once.
+    /// Cost of the first call O(B·T·k²) (the lag-1 bootstrap), then O(1).
+    pub fn curvature(&self) -> &Curvature {
+        self.curvature.get_or_init(|| curvature::estimate(self))
+    }
+
+    /// Minibatch-noise covariance of checkpoint `i` (see [`curvature::noise_covariance_at`]),
+    /// from the cached gradient covariance. Cost O(k²).
+    pub fn noise_covariance_at(&self, i: usize) -> DMatrix<f64> {
+        let c = &self.gradient_covariances()[i];
+        match self.run.manifest.gradients {
+            crate::run::GradientKind::PerExample => c * self.run.manifest.minibatch_cov_factor(),
+            crate::run::GradientKind::Minibatch => c.clone(),
+        }
+    }
+
+    /// Pooled minibatch-noise covariance Q, the mean over checkpoints of
+    /// [`Self::noise_covariance_at`] (k × k; zeros without checkpoints), computed once.
+    pub fn noise_covariance(&self) -> &DMatrix<f64> {
+        self.noise_covariance.get_or_init(|| {
+            let k = self.run.k();
+            let m = self.run.checkpoints.len();
+            let mut q = DMatrix::zeros(k, k);
+            for i in 0..m {
+                q += self.noise_covariance_at(i);
+            }
+            if m > 0 {
+                q /= m as f64;
+            }
+            q
+        })
+    }
+
     /// Effective learning rate in mean-gradient units (see `Manifest::effective_learning_rate`).
     pub fn lr(&self) -> f64 {
         self.run.manifest.effective_learning_rate()
     }
 
     /// Per-checkpoint sample covariance of the projected per-example gradients (k × k).
-    pub fn gradient_covariances(&self) -> Vec<DMatrix<f64>> {
-        self.run
-            .checkpoints
-            .iter()
-            .map(|c| covariance_matrix(&c.grads))
-            .collect()
+    /// Computed once; cost of the first call O(m n k²).
+    pub fn gradient_covariances(&self) -> &[DMatrix<f64>] {
+        self.gradient_covariances.get_or_init(|| {
+            self.run
+                .checkpoints
+                .iter()
+                .map(|c| covariance_matrix(&c.grads))
+                .collect()
+        })
     }
 
     /// Seeded generator for `label` within this analysis.

@@ -474,28 +474,16 @@ pub fn estimate(ctx: &Context) -> Curvature {
 
 /// Minibatch-noise covariance of checkpoint `i` in the analysis subspace: f·Ĉ_i (f =
 /// `minibatch_cov_factor`, Ĉ_i the sample covariance of the per-example rows) or, for
-/// `gradients: "minibatch"`, the sample covariance of the minibatch rows. Cost O(n k²).
+/// `gradients: "minibatch"`, the sample covariance of the minibatch rows. Cost O(k²) from the
+/// context's cached covariances.
 pub fn noise_covariance_at(ctx: &Context, i: usize) -> DMatrix<f64> {
-    let c = crate::stats::descriptive::covariance_matrix(&ctx.run.checkpoints[i].grads);
-    match ctx.run.manifest.gradients {
-        crate::run::GradientKind::PerExample => c * ctx.run.manifest.minibatch_cov_factor(),
-        crate::run::GradientKind::Minibatch => c,
-    }
+    ctx.noise_covariance_at(i)
 }
 
 /// Pooled minibatch-noise covariance Q = mean over checkpoints of [`noise_covariance_at`]
-/// (k × k; zeros when the run has no checkpoint). Cost O(m n k²).
+/// (k × k; zeros when the run has no checkpoint), computed once per context.
 pub fn noise_covariance(ctx: &Context) -> DMatrix<f64> {
-    let k = ctx.run.k();
-    let m = ctx.run.checkpoints.len();
-    let mut q = DMatrix::zeros(k, k);
-    for i in 0..m {
-        q += noise_covariance_at(ctx, i);
-    }
-    if m > 0 {
-        q /= m as f64;
-    }
-    q
+    ctx.noise_covariance().clone()
 }
 
 /// The trajectory rows between the first and the last checkpoint.
@@ -575,9 +563,9 @@ pub fn lag1_window(ctx: &Context) -> Result<DMatrix<f64>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::thresholds::Thresholds;
     use crate::run::{LoadOptions, Run};
     use crate::simulate::{simulate, Scenario, SimConfig};
+    use crate::thresholds::Thresholds;
 
     fn load(cfg: &SimConfig, seed: u64) -> (Run, crate::simulate::SimSummary, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -592,11 +580,7 @@ mod tests {
         let cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
         let (run, truth, _d) = load(&cfg, 11);
         let th = Thresholds::default();
-        let ctx = Context {
-            run: &run,
-            seed: 3,
-            thresholds: &th,
-        };
+        let ctx = Context::new(&run, 3, &th);
         let c = estimate(&ctx);
         let names: Vec<_> = c.estimates.iter().map(|e| e.source).collect();
         assert_eq!(names, ["hessian", "lag1", "regression"]);
@@ -625,11 +609,7 @@ mod tests {
         cfg.write_hessian = false;
         let (run, _t, _d) = load(&cfg, 12);
         let th = Thresholds::default();
-        let ctx = Context {
-            run: &run,
-            seed: 3,
-            thresholds: &th,
-        };
+        let ctx = Context::new(&run, 3, &th);
         let c = estimate(&ctx);
         assert_eq!(c.primary().unwrap().source, "lag1");
         assert!(c.unavailable.iter().any(|(s, _)| *s == "hessian"));
@@ -638,11 +618,7 @@ mod tests {
         cfg.checkpoint_spacing = 20;
         cfg.write_trajectory = true;
         let (run, _t, _d) = load(&cfg, 13);
-        let ctx = Context {
-            run: &run,
-            seed: 3,
-            thresholds: &th,
-        };
+        let ctx = Context::new(&run, 3, &th);
         let c = estimate(&ctx);
         assert!(c.primary().is_none());
         let reason = c.unavailable_reason();
@@ -661,11 +637,7 @@ mod tests {
             t.params.fill(1.0);
         }
         let th = Thresholds::default();
-        let ctx = Context {
-            run: &run,
-            seed: 3,
-            thresholds: &th,
-        };
+        let ctx = Context::new(&run, 3, &th);
         let c = estimate(&ctx);
         assert!(c.get("lag1").is_none());
         assert!(c.unavailable.iter().any(|(s, _)| *s == "lag1"));

@@ -11,11 +11,11 @@
 use nalgebra::{DMatrix, DVector, SVD};
 use serde::Serialize;
 
+use super::OuError;
 use crate::linalg::{
     asymmetry, check_dim, check_finite, check_lr, check_square, real_schur, shape,
     sym_eigenvalues_desc, symmetric_part,
 };
-use super::OuError;
 
 /// Largest condition number accepted for a matrix that an estimator inverts. Beyond it the
 /// rounding error of the solve (≈ condition · 1.1e-16) would exceed 1e-4 relative.

@@ -3,8 +3,8 @@
 use nalgebra::{Cholesky, DMatrix, Dyn};
 use serde::Serialize;
 
-use crate::linalg::{check_dim, check_finite, check_square, shape, sym_eigen, symmetric_input};
 use super::OuError;
+use crate::linalg::{check_dim, check_finite, check_square, shape, sym_eigen, symmetric_input};
 
 /// Relative Frobenius distance ‖X − R‖_F / ‖R‖_F of `x` from `reference`.
 ///

@@ -11,11 +11,11 @@
 
 use nalgebra::{DMatrix, LU};
 
+use super::OuError;
 use crate::linalg::{
     check_dim, check_eigen_sums, check_lr, check_residual, check_square, is_exactly_symmetric,
     lyapunov_in_schur, real_schur, sym_eigen, symmetric_input, zero_below_blocks,
 };
-use super::OuError;
 
 /// Solves the continuous Lyapunov equation **A X + X Aᵀ = Q** for general real A (non-symmetric,
 /// not commuting with Q) and general Q.

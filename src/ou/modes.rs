@@ -3,11 +3,11 @@
 use nalgebra::{Complex, DMatrix};
 use serde::Serialize;
 
+use super::OuError;
 use crate::linalg::{
     asymmetry, check_lr, check_square, is_exactly_symmetric, real_schur, sym_eigenvalues_desc,
     symmetric_part,
 };
-use super::OuError;
 
 /// Which matrix the mode eigenvalues were taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
