@@ -28,6 +28,20 @@ pub fn p_text(p: Option<f64>) -> String {
     }
 }
 
+/// Serde of an `f64` that may be non-finite: written as a number or `null` (as serde_json does
+/// for NaN and ±∞), read back with `null` → NaN, so that a saved report deserialises.
+pub mod nullable_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(*x)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::num;

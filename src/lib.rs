@@ -27,7 +27,7 @@ pub mod simulate;
 pub mod stats;
 pub mod thresholds;
 
-pub use error::Error;
+pub use error::{AssumptionsNotMet, Error, OptionError};
 
 use std::path::Path;
 
@@ -39,14 +39,14 @@ use report::{Assumptions, Dims, Report, RunInfo, Tool};
 pub struct Options {
     /// One seed for all randomness (subspace, minibatch draws, bootstrap).
     pub seed: u64,
-    /// Analysis dimension k (`--dims`). Runs with d ≤ k are analysed in full.
+    /// Analysis dimension k (at least 1). Runs with d ≤ k are analysed in full.
     pub dims: usize,
     /// Tolerances and levels (docs/methods.md).
     pub thresholds: Thresholds,
-    /// First step of the analysis window (`--from-step`); `None` with `to_step` `None` selects
-    /// the diffusion phase automatically (see [`phases`]).
+    /// First step of the analysis window; `None` with `to_step` `None` selects the diffusion
+    /// phase automatically (see [`phases`]).
     pub from_step: Option<u64>,
-    /// Last step of the analysis window (`--to-step`).
+    /// Last step of the analysis window (not before `from_step`).
     pub to_step: Option<u64>,
 }
 
@@ -67,16 +67,43 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Checks every option and threshold is in range: `dims` ≥ 1, `from_step` ≤ `to_step`,
+    /// `alpha` and `ci_level` in (0, 1), at least one bootstrap resample and permutation,
+    /// tolerances finite and positive. [`verify`] calls it first, so an out-of-range value is a
+    /// typed error, never a panic deep in a statistic.
+    pub fn validate(&self) -> Result<(), OptionError> {
+        let bad = |name, value: String, requirement| OptionError {
+            name,
+            value,
+            requirement,
+        };
+        if self.dims == 0 {
+            return Err(bad("dims", "0".into(), "at least 1"));
+        }
+        if let (Some(a), Some(b)) = (self.from_step, self.to_step) {
+            if a > b {
+                return Err(bad("from_step", a.to_string(), "at most to_step"));
+            }
+        }
+        self.thresholds.validate()
+    }
+}
+
 /// Reads the run directory, runs the four checks and returns the report.
 ///
 /// ```no_run
-/// let report = sgd_ou::verify("runs/my-run".as_ref(), &sgd_ou::Options::default())?;
+/// let report = sgd_ou::verify("runs/my-run", &sgd_ou::Options::default())?;
 /// report.assert_ou_assumptions(); // panics with the reasons unless all four pass
 /// # Ok::<(), sgd_ou::Error>(())
 /// ```
-pub fn verify(run_dir: &Path, options: &Options) -> Result<Report, Error> {
+///
+/// *Errors.* [`Error::Option`] for an out-of-range option ([`Options::validate`]);
+/// [`Error::Input`] when the run directory is missing, malformed or inconsistent.
+pub fn verify(run_dir: impl AsRef<Path>, options: &Options) -> Result<Report, Error> {
+    options.validate()?;
     let run = run::Run::load(
-        run_dir,
+        run_dir.as_ref(),
         &run::LoadOptions {
             dims: options.dims,
             seed: options.seed,
@@ -154,14 +181,14 @@ fn build_report(
     assumptions: Assumptions,
     ou_prediction: checks::CheckResult,
 ) -> Report {
-    let verdict = Verdict::combine(assumptions.iter().iter().map(|(_, r)| r.verdict));
+    let verdict = Verdict::combine(assumptions.iter().into_iter().map(|(_, r)| r.verdict));
     let mut warnings = Vec::new();
     if let Some([slope, se]) = window.loss_trend_per_1000_steps {
         if slope < 0.0 && slope.abs() > 3.0 * se {
             warnings.push(format!(
                 "the training loss still decreases within the analysis window (slope {} per 1,000 \
                  steps, more than 3 standard errors of {} below 0): the window may include the end \
-                 of the drift phase; consider --from-step",
+                 of the drift phase; consider a later first step (option from_step)",
                 report::num(slope),
                 report::num(se)
             ));
@@ -170,7 +197,7 @@ fn build_report(
     if run.subspace.kind() == run::SubspaceKind::RandomOrthonormal {
         warnings.push(format!(
             "the run has d = {} parameters; every check works in one seeded random {}-dimensional \
-             subspace (raise --dims to test more directions)",
+             subspace (raise the analysis dimension, option dims, to test more directions)",
             run.d,
             run.k()
         ));

@@ -24,12 +24,12 @@
 //! phase has no diffusion phase yet. All full-space quantities come from the reader's streaming pass; cost
 //! O(number of checkpoints).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::run::{GradientKind, Run};
 
 /// Phase of one checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Drift,
@@ -37,7 +37,7 @@ pub enum Phase {
 }
 
 /// Signal and noise at one checkpoint (full space).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckpointPhase {
     pub step: u64,
     /// Unbiased ‖g‖² (may be slightly negative by sampling error when g ≈ 0).
@@ -53,11 +53,29 @@ pub struct CheckpointPhase {
     pub phase: Phase,
 }
 
+/// How the analysis window was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowMethod {
+    /// The diffusion phase, found automatically.
+    Auto,
+    /// The user's first and/or last step (`Options::from_step`, `Options::to_step`).
+    User,
+}
+
+impl std::fmt::Display for WindowMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WindowMethod::Auto => "auto",
+            WindowMethod::User => "user",
+        })
+    }
+}
+
 /// The chosen analysis window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Window {
-    /// "auto" (diffusion phase) or "user" (--from-step/--to-step).
-    pub method: String,
+    pub method: WindowMethod,
     pub from_step: Option<u64>,
     pub to_step: Option<u64>,
     /// Steps of the checkpoints analysed.
@@ -130,10 +148,10 @@ pub fn select_window(
             .filter(|s| (lo..=hi).contains(s))
             .collect();
         (
-            "user",
+            WindowMethod::User,
             chosen,
             format!(
-                "checkpoints with step in [{}, {}] (--from-step/--to-step)",
+                "checkpoints with step in [{}, {}] (the user's from_step/to_step)",
                 lo,
                 to_step.map(|s| s.to_string()).unwrap_or_else(|| "∞".into())
             ),
@@ -142,7 +160,7 @@ pub fn select_window(
         let start = phases.iter().position(|p| p.phase == Phase::Diffusion);
         match start {
             Some(i) => (
-                "auto",
+                WindowMethod::Auto,
                 steps[i..].to_vec(),
                 if i == 0 {
                     "the run is in the diffusion phase from its first checkpoint (noise-to-signal \
@@ -157,7 +175,7 @@ pub fn select_window(
                 },
             ),
             None => (
-                "auto",
+                WindowMethod::Auto,
                 Vec::new(),
                 "every checkpoint is in the drift phase (mean gradient larger than the minibatch \
                  noise): the run has no diffusion phase yet"
@@ -172,7 +190,7 @@ pub fn select_window(
         .collect();
     let loss_trend = loss_trend(run, chosen.first().copied(), chosen.last().copied());
     Window {
-        method: method.into(),
+        method,
         from_step,
         to_step,
         checkpoints: chosen,

@@ -5,10 +5,12 @@
 //! OU model predicts (the stationary covariance Σ) or how far the noise law is from the Gaussian
 //! one, at a level (about 10 %) that is small next to the other approximations a paper makes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error::OptionError;
 
 /// Tolerances and statistical levels. `Thresholds::default()` is what the CLI uses.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Family-wise significance level of every test, after Holm correction.
     pub alpha: f64,
@@ -62,6 +64,100 @@ pub struct Thresholds {
     /// quadratic_loss: largest tolerated fraction of the variation of the mean loss along the
     /// iterates that the quadratic model L̂ + bᵀθ + ½θᵀAθ leaves unexplained.
     pub quadratic_max_loss_unexplained: f64,
+}
+
+impl Thresholds {
+    /// Checks every level is in (0, 1), the resample counts are at least 1 and every tolerance
+    /// is finite and positive. Called by [`crate::Options::validate`].
+    pub fn validate(&self) -> Result<(), OptionError> {
+        let unit = [
+            ("thresholds.alpha", self.alpha),
+            ("thresholds.ci_level", self.ci_level),
+        ];
+        for (name, v) in unit {
+            if !(v > 0.0 && v < 1.0) {
+                return Err(bad(name, v, "in (0, 1)"));
+            }
+        }
+        let counts = [
+            ("thresholds.bootstrap_resamples", self.bootstrap_resamples),
+            ("thresholds.permutations", self.permutations),
+            (
+                "thresholds.gaussian_min_minibatch_samples",
+                self.gaussian_min_minibatch_samples,
+            ),
+            (
+                "thresholds.covariance_min_checkpoints",
+                self.covariance_min_checkpoints,
+            ),
+        ];
+        for (name, v) in counts {
+            if v == 0 {
+                return Err(bad(name, 0.0, "at least 1"));
+            }
+        }
+        let positive = [
+            (
+                "thresholds.gaussian_max_abs_skewness",
+                self.gaussian_max_abs_skewness,
+            ),
+            (
+                "thresholds.gaussian_max_abs_excess_kurtosis",
+                self.gaussian_max_abs_excess_kurtosis,
+            ),
+            (
+                "thresholds.covariance_max_rel_deviation",
+                self.covariance_max_rel_deviation,
+            ),
+            (
+                "thresholds.small_step_max_inflation",
+                self.small_step_max_inflation,
+            ),
+            (
+                "thresholds.quadratic_max_unexplained",
+                self.quadratic_max_unexplained,
+            ),
+            (
+                "thresholds.quadratic_max_hessian_change",
+                self.quadratic_max_hessian_change,
+            ),
+            (
+                "thresholds.covariance_box_m_max_level",
+                self.covariance_box_m_max_level,
+            ),
+            (
+                "thresholds.covariance_max_row_influence",
+                self.covariance_max_row_influence,
+            ),
+            (
+                "thresholds.ou_prediction_max_rel_deviation",
+                self.ou_prediction_max_rel_deviation,
+            ),
+            (
+                "thresholds.quadratic_max_probe_error",
+                self.quadratic_max_probe_error,
+            ),
+            ("thresholds.quadratic_region_sds", self.quadratic_region_sds),
+            (
+                "thresholds.quadratic_max_loss_unexplained",
+                self.quadratic_max_loss_unexplained,
+            ),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(name, v, "finite and positive"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bad(name: &'static str, v: f64, requirement: &'static str) -> OptionError {
+    OptionError {
+        name,
+        value: v.to_string(),
+        requirement,
+    }
 }
 
 impl Default for Thresholds {

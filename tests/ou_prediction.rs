@@ -30,7 +30,8 @@ fn metric<'a>(r: &'a CheckResult, name: &str) -> &'a KeyMetric {
 }
 
 fn covers(m: &KeyMetric, x: f64) -> bool {
-    let [lo, hi] = m.ci.expect("an interval");
+    let ci = m.ci.expect("an interval");
+    let (lo, hi) = (ci.lo, ci.hi);
     lo <= x && x <= hi
 }
 

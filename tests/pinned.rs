@@ -53,9 +53,32 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     }
 }
 
-/// Where a schema-1 path lives in the current report (identity until the schema changes).
-fn new_path(old: &str) -> String {
+/// Where a schema-1 path lives in the schema-2 report: a key metric's `ci: [lo, hi]` and
+/// `ci_level` became `ci: {lo, hi, level, method}` (`ci: null` when there is no interval).
+fn new_path(old: &str, pinned: &Value) -> String {
+    if !old.contains(".key_metrics.") {
+        return old.to_string();
+    }
+    if let Some(base) = old.strip_suffix(".ci.0") {
+        return format!("{base}.ci.lo");
+    }
+    if let Some(base) = old.strip_suffix(".ci.1") {
+        return format!("{base}.ci.hi");
+    }
+    if let Some(base) = old.strip_suffix(".ci_level") {
+        return if pinned.is_null() {
+            format!("{base}.ci")
+        } else {
+            format!("{base}.ci.level")
+        };
+    }
     old.to_string()
+}
+
+/// Values changed on purpose, with the reason.
+fn changed_on_purpose(path: &str) -> bool {
+    // Schema 2 (issue 12): typed checks.
+    path == "schema_version"
 }
 
 fn values_of(run: &Path) -> BTreeMap<String, Value> {
@@ -84,7 +107,7 @@ fn current() -> BTreeMap<String, BTreeMap<String, Value>> {
 
 fn close(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+        (Some(x), Some(y)) => approx::relative_eq!(x, y, epsilon = 0.0, max_relative = 1e-12),
         _ => a == b,
     }
 }
@@ -104,7 +127,10 @@ fn every_verdict_and_value_is_as_pinned() {
     for (name, old) in &pinned {
         let got = &now[name];
         for (path, want) in old {
-            let np = new_path(path);
+            if changed_on_purpose(path) {
+                continue;
+            }
+            let np = new_path(path, want);
             match got.get(&np) {
                 Some(v) if close(v, want) => {}
                 other => bad.push(format!(

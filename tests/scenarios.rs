@@ -13,7 +13,7 @@ fn verdicts(run: &Path) -> serde_json::Value {
     let report = sgd_ou::verify(run, &sgd_ou::Options::default()).unwrap();
     let mut out = serde_json::Map::new();
     for (k, r) in report.assumptions.iter() {
-        out.insert(k.into(), r.verdict.as_str().into());
+        out.insert(k.key().into(), r.verdict.as_str().into());
     }
     serde_json::Value::Object(out)
 }

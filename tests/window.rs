@@ -15,7 +15,7 @@ fn drift_checkpoints_are_excluded_and_the_rest_passes() {
     simulate(s, &SimConfig::default_for(s), 1, &run).unwrap();
     let r = sgd_ou::verify(&run, &sgd_ou::Options::default()).unwrap();
     let w = &r.run.window;
-    assert_eq!(w.method, "auto");
+    assert_eq!(w.method, sgd_ou::phases::WindowMethod::Auto);
     assert!(
         !w.excluded.is_empty(),
         "the drift checkpoints must be excluded"
@@ -56,7 +56,7 @@ fn user_window_overrides_and_bad_window_is_a_usage_error() {
         ..Default::default()
     };
     let r = sgd_ou::verify(&run, &opts).unwrap();
-    assert_eq!(r.run.window.method, "user");
+    assert_eq!(r.run.window.method, sgd_ou::phases::WindowMethod::User);
     assert_eq!(r.run.checkpoints, steps[2..=5].to_vec());
     // A window with fewer than two checkpoints: inconclusive with the reason, not a failure.
     let opts = sgd_ou::Options {

@@ -697,7 +697,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         d,
     )
     .ci(d_lo, d_hi, level)
-    .tolerance(format!("≤ {tol}"))
+    .tolerance(super::Tolerance::at_most(tol))
     .p_value_opt(p_value)];
     if obs.top_ratio.is_finite() {
         key_metrics.push(

@@ -721,7 +721,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                 e.skew[0].abs(),
             )
             .ci(sk[0], sk[1], th.ci_level)
-            .tolerance(format!("≤ {}", th.gaussian_max_abs_skewness))
+            .tolerance(super::Tolerance::at_most(th.gaussian_max_abs_skewness))
             .p_value_opt(p_worst),
         );
         key_metrics.push(
@@ -731,7 +731,9 @@ pub fn check(ctx: &Context) -> CheckResult {
                 e.kurt[0].abs(),
             )
             .ci(ku[0], ku[1], th.ci_level)
-            .tolerance(format!("≤ {}", th.gaussian_max_abs_excess_kurtosis))
+            .tolerance(super::Tolerance::at_most(
+                th.gaussian_max_abs_excess_kurtosis,
+            ))
             .p_value_opt(p_worst),
         );
         if let Some(be) = e.berry_esseen {

@@ -15,14 +15,60 @@ pub mod ou_prediction;
 pub mod quadratic_loss;
 pub mod small_step;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::model::Context;
 pub use crate::thresholds::Thresholds;
 
+/// One of the four assumptions of the OU model, in the fixed order of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assumption {
+    GaussianNoise,
+    ConstantCovariance,
+    SmallStep,
+    QuadraticLoss,
+}
+
+impl Assumption {
+    /// The four, in report order.
+    pub const ALL: [Assumption; 4] = [
+        Assumption::GaussianNoise,
+        Assumption::ConstantCovariance,
+        Assumption::SmallStep,
+        Assumption::QuadraticLoss,
+    ];
+
+    /// The report's key, e.g. `"gaussian_noise"`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Assumption::GaussianNoise => "gaussian_noise",
+            Assumption::ConstantCovariance => "constant_covariance",
+            Assumption::SmallStep => "small_step",
+            Assumption::QuadraticLoss => "quadratic_loss",
+        }
+    }
+
+    /// The title for people, e.g. `"1. Gaussian minibatch noise"`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Assumption::GaussianNoise => "1. Gaussian minibatch noise",
+            Assumption::ConstantCovariance => "2. Constant noise covariance",
+            Assumption::SmallStep => "3. Small step size",
+            Assumption::QuadraticLoss => "4. Quadratic loss",
+        }
+    }
+}
+
+impl std::fmt::Display for Assumption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// Outcome of one check, or of the whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -59,19 +105,101 @@ impl std::fmt::Display for Verdict {
     }
 }
 
+/// How a confidence interval was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum IntervalMethod {
+    /// Not recorded by the check that made the interval (see docs/methods.md for each metric).
+    Unrecorded,
+}
+
+/// A confidence interval [lo, hi] of coverage `level`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    #[serde(with = "crate::fmt::nullable_f64")]
+    pub lo: f64,
+    #[serde(with = "crate::fmt::nullable_f64")]
+    pub hi: f64,
+    /// Nominal coverage, e.g. 0.95.
+    pub level: f64,
+    pub method: IntervalMethod,
+}
+
+/// Which side of a tolerance is acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToleranceKind {
+    /// estimate ≤ bound.
+    AtMost,
+    /// |estimate| ≤ bound.
+    AbsAtMost,
+    /// |estimate − 1| ≤ bound (a ratio to its prediction).
+    RatioWithin,
+}
+
+/// A numeric tolerance with its direction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Tolerance {
+    pub kind: ToleranceKind,
+    pub bound: f64,
+}
+
+impl Tolerance {
+    /// estimate ≤ `bound`.
+    pub fn at_most(bound: f64) -> Self {
+        Tolerance {
+            kind: ToleranceKind::AtMost,
+            bound,
+        }
+    }
+    /// |estimate| ≤ `bound`.
+    pub fn abs_at_most(bound: f64) -> Self {
+        Tolerance {
+            kind: ToleranceKind::AbsAtMost,
+            bound,
+        }
+    }
+    /// |estimate − 1| ≤ `bound`.
+    pub fn ratio_within(bound: f64) -> Self {
+        Tolerance {
+            kind: ToleranceKind::RatioWithin,
+            bound,
+        }
+    }
+    /// Whether `x` is within the tolerance.
+    pub fn holds(&self, x: f64) -> bool {
+        match self.kind {
+            ToleranceKind::AtMost => x <= self.bound,
+            ToleranceKind::AbsAtMost => x.abs() <= self.bound,
+            ToleranceKind::RatioWithin => (x - 1.0).abs() <= self.bound,
+        }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            ToleranceKind::AtMost => write!(f, "≤ {}", self.bound),
+            ToleranceKind::AbsAtMost => write!(f, "|·| ≤ {}", self.bound),
+            ToleranceKind::RatioWithin => write!(f, "|r − 1| ≤ {}", self.bound),
+        }
+    }
+}
+
 /// A headline number: rendered in every report format.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyMetric {
     /// Stable identifier, e.g. `"minibatch_excess_kurtosis"`.
     pub name: String,
     /// What it is, for a reader.
     pub description: String,
+    #[serde(with = "crate::fmt::nullable_f64")]
     pub estimate: f64,
-    /// Confidence interval [lo, hi] (level given in `ci_level`), when one is computed.
-    pub ci: Option<[f64; 2]>,
-    pub ci_level: Option<f64>,
-    /// The tolerance the estimate is compared with, e.g. `"≤ 0.5"`.
-    pub tolerance: Option<String>,
+    /// Confidence interval, when one is computed.
+    pub ci: Option<Interval>,
+    /// The tolerance the estimate is compared with.
+    pub tolerance: Option<Tolerance>,
     /// p-value of the associated significance test (after multiple-testing correction).
     pub p_value: Option<f64>,
 }
@@ -83,18 +211,21 @@ impl KeyMetric {
             description: description.into(),
             estimate,
             ci: None,
-            ci_level: None,
             tolerance: None,
             p_value: None,
         }
     }
     pub fn ci(mut self, lo: f64, hi: f64, level: f64) -> Self {
-        self.ci = Some([lo, hi]);
-        self.ci_level = Some(level);
+        self.ci = Some(Interval {
+            lo,
+            hi,
+            level,
+            method: IntervalMethod::Unrecorded,
+        });
         self
     }
-    pub fn tolerance(mut self, t: impl Into<String>) -> Self {
-        self.tolerance = Some(t.into());
+    pub fn tolerance(mut self, t: Tolerance) -> Self {
+        self.tolerance = Some(t);
         self
     }
     pub fn p_value(mut self, p: f64) -> Self {
@@ -108,7 +239,7 @@ impl KeyMetric {
 }
 
 /// The result of one assumption check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub verdict: Verdict,
     /// One sentence a reader can quote.

@@ -209,7 +209,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                 "tr Σ̂ (trajectory) / tr Σ_discrete (exact discrete Lyapunov prediction)",
                 rd,
             )
-            .tolerance(format!("|r − 1| ≤ {tol}"));
+            .tolerance(super::Tolerance::ratio_within(tol));
             let mut mc = KeyMetric::new(
                 "covariance_ratio_continuous",
                 "tr Σ̂ (trajectory) / tr Σ_continuous (Mandt's continuous Lyapunov prediction)",
@@ -376,7 +376,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                     d,
                 )
                 .ci(dlo, dhi, level)
-                .tolerance(format!("|δ| ≤ {tol}")),
+                .tolerance(super::Tolerance::abs_at_most(tol)),
             );
             fdr_json.insert("primary".into(), json!(src));
         }
@@ -435,7 +435,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                 "(E[L] − L*) / ((ε/4)tr Q + (ε/4)tr(AΣ_dA)), L* from the quadratic model at the checkpoints",
                 r,
             )
-            .tolerance(format!("|r − 1| ≤ {tol}"));
+            .tolerance(super::Tolerance::ratio_within(tol));
             if let (Some((lo, hi, ess)), true) = (iv, pred_d > 0.0) {
                 let (rlo, rhi) = ((lo - ls) / pred_d, (hi - ls) / pred_d);
                 km = km.ci(rlo, rhi, level);

@@ -117,7 +117,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                  checkpoints",
                 r_h,
             )
-            .tolerance(format!("≤ {tol}")),
+            .tolerance(super::Tolerance::at_most(tol)),
         );
         evidence.insert(
             "hessian_constancy".into(),
@@ -214,7 +214,7 @@ pub fn check(ctx: &Context) -> CheckResult {
                     u,
                 )
                 .ci(lo, hi, th.ci_level)
-                .tolerance(format!("≤ {tol}")),
+                .tolerance(super::Tolerance::at_most(tol)),
             );
             evidence.insert(
                 "gradient_linearity".into(),
@@ -625,9 +625,8 @@ fn probe_evidence(ctx: &Context) -> Evidence {
          relative to the loss range there",
         est,
     )
-    .tolerance(format!("≤ {tol}"));
-    metric.ci = Some([lo_all, hi_all]);
-    metric.ci_level = Some(th.ci_level);
+    .tolerance(super::Tolerance::at_most(tol));
+    metric = metric.ci(lo_all, hi_all, th.ci_level);
     Evidence {
         verdict: Some(v),
         reason: Some(reason),
@@ -836,7 +835,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
                 u,
             )
             .ci(lo, hi, th.ci_level)
-            .tolerance(format!("≤ {tol}")),
+            .tolerance(super::Tolerance::at_most(tol)),
         ),
         details: json!({"available": true, "source": what, "a_source": a_label, "losses": n,
             "unexplained_fraction": u, "ci": [lo, hi], "block_length": block,

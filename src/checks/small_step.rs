@@ -220,7 +220,7 @@ pub fn check(ctx: &Context) -> CheckResult {
             infl,
         )
         .ci(infl_lo, infl_hi, level)
-        .tolerance(format!("≤ {tol}")),
+        .tolerance(super::Tolerance::at_most(tol)),
     ];
     if let Some(g) = rel_gap {
         key_metrics.push(KeyMetric::new(

@@ -48,7 +48,7 @@ pub fn render(r: &Report) -> String {
         for (i, m) in c.key_metrics.iter().enumerate() {
             let first = if i == 0 { head.clone() } else { String::new() };
             let ci =
-                m.ci.map(|[lo, hi]| format!("[{}, {}]", num(lo), num(hi)))
+                m.ci.map(|ci| format!("[{}, {}]", num(ci.lo), num(ci.hi)))
                     .unwrap_or_else(|| "--".into());
             s.push_str(&format!(
                 "{} & {} & {} & {} & {} \\\\\n",
@@ -56,7 +56,7 @@ pub fn render(r: &Report) -> String {
                 tex(&m.name),
                 tex(&num(m.estimate)),
                 tex(&ci),
-                tex(&m.tolerance.clone().unwrap_or_else(|| "--".into()))
+                tex(&m.tolerance.map_or_else(|| "--".into(), |t| t.to_string()))
             ));
         }
     }

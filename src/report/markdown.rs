@@ -86,7 +86,7 @@ pub fn render(r: &Report) -> String {
                     esc(&km.description),
                     num(km.estimate),
                     ci_text(km),
-                    esc(&km.tolerance.clone().unwrap_or_default()),
+                    esc(&super::tol_text(km)),
                     p_text(km.p_value)
                 ));
             }
@@ -111,7 +111,7 @@ pub fn render(r: &Report) -> String {
                 esc(&km.description),
                 num(km.estimate),
                 ci_text(km),
-                esc(&km.tolerance.clone().unwrap_or_default())
+                esc(&super::tol_text(km))
             ));
         }
         s.push('\n');

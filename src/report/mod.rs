@@ -1,7 +1,7 @@
 //! The single report model and its exporters.
 //!
 //! [`Report`] is built once by [`crate::verify`]; [`json`], [`markdown`], [`latex`] and
-//! [`text`] render it. The JSON form (`schema_version` 1) is the canonical, machine-readable one;
+//! [`text`] render it. The JSON form (`schema_version` 2) is the canonical, machine-readable one;
 //! its fields are documented in docs/report.md. The same inputs and seed give a byte-identical
 //! JSON report, whatever the thread count (no timestamps, fixed iteration orders).
 //!
@@ -13,18 +13,19 @@ pub mod markdown;
 pub mod text;
 pub mod write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::fmt::{num, p_text};
 
-use crate::checks::{CheckResult, Thresholds, Verdict};
+use crate::checks::{Assumption, CheckResult, Thresholds, Verdict};
+use crate::error::AssumptionsNotMet;
 use crate::run::{InputFile, Manifest, SubspaceKind};
 
 /// Version of the JSON report schema.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The report of one `verify` run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
@@ -43,7 +44,7 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
     pub version: String,
@@ -59,7 +60,7 @@ impl Default for Tool {
 }
 
 /// What was analysed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
     /// The run directory as given.
     pub dir: String,
@@ -90,7 +91,7 @@ pub struct RunInfo {
     pub inputs_digest: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dims {
     /// Number of parameters.
     pub d: usize,
@@ -100,7 +101,7 @@ pub struct Dims {
 }
 
 /// The four assumption verdicts; these keys are fixed by the schema.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assumptions {
     pub gaussian_noise: CheckResult,
     pub constant_covariance: CheckResult,
@@ -109,26 +110,30 @@ pub struct Assumptions {
 }
 
 impl Assumptions {
-    /// (key, result) in the fixed order of the schema.
-    pub fn iter(&self) -> [(&'static str, &CheckResult); 4] {
+    /// (assumption, result) in the fixed order of the schema.
+    pub fn iter(&self) -> [(Assumption, &CheckResult); 4] {
         [
-            ("gaussian_noise", &self.gaussian_noise),
-            ("constant_covariance", &self.constant_covariance),
-            ("small_step", &self.small_step),
-            ("quadratic_loss", &self.quadratic_loss),
+            (Assumption::GaussianNoise, &self.gaussian_noise),
+            (Assumption::ConstantCovariance, &self.constant_covariance),
+            (Assumption::SmallStep, &self.small_step),
+            (Assumption::QuadraticLoss, &self.quadratic_loss),
         ]
+    }
+
+    /// The result of one assumption.
+    pub fn get(&self, a: Assumption) -> &CheckResult {
+        match a {
+            Assumption::GaussianNoise => &self.gaussian_noise,
+            Assumption::ConstantCovariance => &self.constant_covariance,
+            Assumption::SmallStep => &self.small_step,
+            Assumption::QuadraticLoss => &self.quadratic_loss,
+        }
     }
 }
 
-/// Human title of an assumption key.
-pub fn title(key: &str) -> &'static str {
-    match key {
-        "gaussian_noise" => "1. Gaussian minibatch noise",
-        "constant_covariance" => "2. Constant noise covariance",
-        "small_step" => "3. Small step size",
-        "quadratic_loss" => "4. Quadratic loss",
-        _ => "",
-    }
+/// Human title of an assumption.
+pub fn title(a: Assumption) -> &'static str {
+    a.title()
 }
 
 impl Report {
@@ -151,32 +156,24 @@ impl Report {
         }
     }
 
-    /// `Ok(())` when every assumption passes; otherwise a message naming each assumption that did
-    /// not pass, its verdict, summary and reasons.
-    pub fn check_ou_assumptions(&self) -> Result<(), String> {
-        let bad: Vec<String> = self
+    /// `Ok(())` when every assumption passes; otherwise the assumptions that did not pass, each
+    /// with its verdict, summary and reasons (the error's `Display` is a readable message).
+    pub fn check_ou_assumptions(&self) -> Result<(), AssumptionsNotMet> {
+        let failed: Vec<_> = self
             .assumptions
             .iter()
-            .iter()
+            .into_iter()
             .filter(|(_, r)| r.verdict != Verdict::Pass)
-            .map(|(k, r)| {
-                format!(
-                    "  {k}: {}: {} ({})",
-                    r.verdict,
-                    r.summary,
-                    r.reasons.join("; ")
-                )
-            })
+            .map(|(a, r)| (a, r.verdict, r.summary.clone(), r.reasons.clone()))
             .collect();
-        if bad.is_empty() {
+        if failed.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "the OU model's assumptions do not all hold for run {} (overall: {}):\n{}",
-                self.run.dir,
-                self.verdict,
-                bad.join("\n")
-            ))
+            Err(AssumptionsNotMet {
+                run_dir: self.run.dir.clone(),
+                overall: self.verdict,
+                failed,
+            })
         }
     }
 }
@@ -197,10 +194,15 @@ pub fn subspace_text(s: SubspaceKind) -> &'static str {
     }
 }
 
+/// The tolerance for people ("≤ 0.5", "|r − 1| ≤ 0.1") or "" when there is none.
+pub fn tol_text(m: &crate::checks::KeyMetric) -> String {
+    m.tolerance.map(|t| t.to_string()).unwrap_or_default()
+}
+
 /// "[lo, hi]" or "" when there is no interval.
 pub fn ci_text(m: &crate::checks::KeyMetric) -> String {
     match m.ci {
-        Some([lo, hi]) => format!("[{}, {}]", num(lo), num(hi)),
+        Some(ci) => format!("[{}, {}]", num(ci.lo), num(ci.hi)),
         None => String::new(),
     }
 }

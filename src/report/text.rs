@@ -43,7 +43,7 @@ pub fn render(r: &Report) -> String {
                 m.name,
                 num(m.estimate),
                 ci_text(m),
-                m.tolerance.clone().unwrap_or_default(),
+                super::tol_text(m),
                 p_text(m.p_value)
             ));
         }
@@ -65,7 +65,7 @@ pub fn render(r: &Report) -> String {
             m.name,
             num(m.estimate),
             ci_text(m),
-            m.tolerance.clone().unwrap_or_default()
+            super::tol_text(m)
         ));
     }
     for w in &r.warnings {

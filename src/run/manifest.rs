@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 
 /// How the minibatch loss was formed from the per-example losses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossReduction {
     /// ĝ = (1/S) Σ_{i∈batch} ∇l_i (PyTorch's default `reduction="mean"`).
@@ -21,7 +21,7 @@ pub enum LossReduction {
 }
 
 /// What the rows of `grads.npy` are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GradientKind {
     /// One row per training example: ∇l_i(θ).
@@ -31,7 +31,7 @@ pub enum GradientKind {
 }
 
 /// How the minibatch indices were drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sampling {
     /// S distinct examples per step (the usual case, including epoch-wise shuffling).
@@ -41,7 +41,7 @@ pub enum Sampling {
 }
 
 /// A validated `run.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub format_version: u64,
     pub learning_rate: f64,

@@ -79,7 +79,7 @@ pub struct Trajectory {
 }
 
 /// A file that was read, for the report's provenance block.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Path relative to the run directory.
     pub path: String,

@@ -13,7 +13,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 /// How the basis was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubspaceKind {
     Identity,
