@@ -154,6 +154,9 @@ def main():
          1e8 + np.random.default_rng(18).standard_normal(100)),
         ("tiny_1e-6", "1e-6 * np.random.default_rng(19).standard_normal(100)",
          1e-6 * np.random.default_rng(19).standard_normal(100)),
+        ("offset60", "np.round(np.random.default_rng(60).standard_normal(60), 6) + 1e6 "
+         "(the same data as offset60 in univariate.json)",
+         np.round(np.random.default_rng(60).standard_normal(60), 6) + 1e6),
         ("offset_1e6_t3", "1e6 + np.random.default_rng(20).standard_t(3, 200)",
          1e6 + np.random.default_rng(20).standard_t(3, 200)),
     ]
