@@ -65,7 +65,11 @@ pub fn refuse_inside(out_dir: &Path, run_dir: &Path) -> Result<()> {
     };
     let out = resolve(out_dir).map_err(|e| output_err(out_dir, e))?;
     if out.starts_with(&run) || run.starts_with(&out) {
-        let relation = if out.starts_with(&run) { "inside" } else { "a parent of" };
+        let relation = if out.starts_with(&run) {
+            "inside"
+        } else {
+            "a parent of"
+        };
         return Err(Error::Usage(format!(
             "--out {} is {relation} the run directory {}; write the report outside the run, \
              e.g. --out {}-report",
@@ -328,7 +332,9 @@ fn copy_symlink(from: &Path, to: &Path) -> io::Result<()> {
 
 /// Puts `tmp` in place of `out_dir` and removes the old set.
 fn swap(tmp: &Path, out_dir: &Path, parent: &Path, leaf: &str, inject: &Inject) -> Result<()> {
-    inject.at(Stage::BeforeSwap).map_err(|e| output_err(tmp, e))?;
+    inject
+        .at(Stage::BeforeSwap)
+        .map_err(|e| output_err(tmp, e))?;
     if fs::symlink_metadata(out_dir).is_err() {
         return fs::rename(tmp, out_dir).map_err(|e| output_err(out_dir, e));
     }
@@ -438,7 +444,11 @@ mod tests {
             let err = write_set_with(&out, &set("new"), &inject).unwrap_err();
             assert!(err.to_string().contains("injected"), "{stage:?}: {err}");
             assert_eq!(contents(&out), before, "{stage:?}");
-            assert_eq!(fs::read_dir(&root).unwrap().count(), 1, "{stage:?}: leftovers");
+            assert_eq!(
+                fs::read_dir(&root).unwrap().count(),
+                1,
+                "{stage:?}: leftovers"
+            );
             fs::remove_dir_all(&root).unwrap();
         }
     }
