@@ -96,7 +96,7 @@ fn stdout_failed(reason: &str) -> ! {
     use std::io::Write as _;
     let _ = writeln!(
         std::io::stderr(),
-        "error: cannot write to standard output ({reason}); check the file or pipe it goes to \
+        "error: cannot write to standard output: {reason}; check the file or pipe it goes to \
          (a full disk, a closed file)"
     );
     std::process::exit(2)
