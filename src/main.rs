@@ -81,10 +81,12 @@ fn main() {
 fn exit_2_when_stdout_fails() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        match info
-            .payload_as_str()
-            .and_then(|m| m.strip_prefix("failed printing to stdout: "))
-        {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        match message.and_then(|m| m.strip_prefix("failed printing to stdout: ")) {
             Some(reason) => stdout_failed(reason),
             None => default(info),
         }
