@@ -47,6 +47,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    exit_2_when_stdout_fails();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(a) => cli::verify::run(&a),
@@ -55,6 +56,12 @@ fn main() {
         Command::Stats(StatsCommand::Mvn(a)) => cli::mvn::run_mvn(&a),
         Command::Stats(StatsCommand::CovEqual(a)) => cli::mvn::run_cov_equal(&a),
     };
+    // Data printed without a final newline is still buffered: write it now, so that a failure
+    // is reported rather than lost at exit.
+    match std::io::Write::flush(&mut std::io::stdout()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => stdout_failed(&e.to_string()),
+        _ => {}
+    }
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
@@ -62,4 +69,37 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// Makes a failed write to stdout (a full disk, `> /dev/full`, a closed descriptor) end the
+/// program with exit code 2 and one error line on stderr instead of a panic message.
+///
+/// The CLI prints with `print!`/`println!`, which panic with "failed printing to stdout: …"
+/// when the write fails; this hook recognises that panic and exits at once (before any
+/// unwinding or panic message), leaving every other panic to the default hook. A reader that
+/// went away (EPIPE) never gets here: SIGPIPE ends the program quietly first (see `main`).
+fn exit_2_when_stdout_fails() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        match message.and_then(|m| m.strip_prefix("failed printing to stdout: ")) {
+            Some(reason) => stdout_failed(reason),
+            None => default(info),
+        }
+    }));
+}
+
+/// Prints one error line about stdout (ignoring a failing stderr) and exits with code 2.
+fn stdout_failed(reason: &str) -> ! {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: cannot write to standard output: {reason}; check the file or pipe it goes to \
+         (a full disk, a closed file)"
+    );
+    std::process::exit(2)
 }

@@ -45,12 +45,22 @@ fn report_files_match_stdout_json() {
     assert!(md.starts_with("# sgd-ou report"));
     let tex = std::fs::read_to_string(out.join("report.tex")).unwrap();
     assert!(tex.contains("\\begin{tabular}") && tex.contains("\\end{table}"));
-    // No temporary files are left behind.
-    let names: Vec<String> = std::fs::read_dir(&out)
+    // No temporary files are left behind: the three reports and the manifest naming them.
+    let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    names.sort();
+    assert_eq!(
+        names,
+        [".sgd-ou-report", "report.json", "report.md", "report.tex"],
+        "{names:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        2,
+        "only run/ and the report directory"
+    );
 }
 
 #[test]

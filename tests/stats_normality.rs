@@ -26,6 +26,12 @@ use sgd_ou::stats::{StatsError, TestResult};
 const STAT_RTOL: f64 = 1e-10;
 const STAT_FLOOR: f64 = 1e-3;
 const P_RTOL: f64 = 1e-9;
+/// On `offset60` (10⁶ + N(0, 1) rounded to 6 decimals) the reference itself is inexact: scipy
+/// and statsmodels standardise with a mean rounded to ε·10⁶, which moves skewness, kurtosis, A²
+/// and D by up to ~1e-9 relative, while sgd-ou uses a corrected two-pass mean. The comparison
+/// with scipy there is to this looser bound; `tests/stats_offset.rs` checks the same data
+/// against 60-digit mpmath values to 1e-12.
+const OFFSET60_RTOL: f64 = 1e-8;
 
 fn reference() -> Value {
     serde_json::from_str(include_str!("reference/univariate.json")).expect("valid JSON")
@@ -85,14 +91,23 @@ fn ref_pair(rec: &Value) -> Option<(f64, f64)> {
 
 /// Returns the relative errors (statistic, p) after asserting them.
 fn check_pair(what: &str, got: &TestResult, want: (f64, f64)) -> (f64, f64) {
+    let offset = what.ends_with(" offset60");
+    let (srtol, prtol) = if offset {
+        (OFFSET60_RTOL, OFFSET60_RTOL)
+    } else {
+        (STAT_RTOL, P_RTOL)
+    };
     assert_close(
         &format!("{what} statistic"),
         got.statistic,
         want.0,
-        STAT_RTOL,
+        srtol,
         STAT_FLOOR,
     );
-    assert_close(&format!("{what} p-value"), got.p_value, want.1, P_RTOL, 0.0);
+    assert_close(&format!("{what} p-value"), got.p_value, want.1, prtol, 0.0);
+    if offset {
+        return (0.0, 0.0);
+    }
     (
         rel_err(got.statistic, want.0, STAT_FLOOR),
         rel_err(got.p_value, want.1, 0.0),
@@ -248,11 +263,16 @@ fn anderson_darling_against_scipy_and_statsmodels() {
         let sm = &d.results["anderson_darling"]["statsmodels"];
         let got = got.unwrap();
         let a2 = sc["statistic"].as_f64().unwrap();
+        let (srtol, prtol) = if d.name == "offset60" {
+            (OFFSET60_RTOL, OFFSET60_RTOL)
+        } else {
+            (STAT_RTOL, P_RTOL)
+        };
         assert_close(
             &format!("{what} A² (scipy)"),
             got.statistic,
             a2,
-            STAT_RTOL,
+            srtol,
             STAT_FLOOR,
         );
         // statsmodels computes A² with log(cdf) + log1p(−cdf) instead of logcdf/logsf. Where
@@ -267,7 +287,7 @@ fn anderson_darling_against_scipy_and_statsmodels() {
                     &format!("{what} A² (statsmodels)"),
                     got.statistic,
                     a2_sm,
-                    1e-9,
+                    srtol.max(1e-9),
                     STAT_FLOOR,
                 );
                 sm["p_value"].as_f64().unwrap()
@@ -280,7 +300,10 @@ fn anderson_darling_against_scipy_and_statsmodels() {
                     .unwrap()
             }
         };
-        assert_close(&format!("{what} p"), got.p_value, p, P_RTOL, 0.0);
+        assert_close(&format!("{what} p"), got.p_value, p, prtol, 0.0);
+        if d.name == "offset60" {
+            continue;
+        }
         worst_stat = worst_stat.max(rel_err(got.statistic, a2, STAT_FLOOR));
         worst_p = worst_p.max(rel_err(got.p_value, p, 0.0));
         let cv: Vec<f64> = sc["critical_values"]
@@ -560,11 +583,10 @@ mod properties {
     /// random scale 1e-3..1e3 and a location of up to 1000 scales, some rounded to create
     /// ties.
     ///
-    /// Locations are bounded relative to the scale on purpose: the moment-based statistics
-    /// standardise with the mean, whose representation error is ε·|x̄|, so their rounding error
-    /// grows like ε·|x̄|/s (documented in `sgd_ou::stats::normality`, and shared with scipy,
-    /// which they match on the `offset60` data set). With |x̄|/s ≲ 2000 that error is ~1e-12,
-    /// far inside the tolerances below.
+    /// Locations are bounded relative to the scale: the data themselves (scale·(loc + z)) are
+    /// rounded to ε·|x̄|, so shifting and rescaling them changes the statistics by about
+    /// ε·|x̄|/s relative. With |x̄|/s ≲ 2000 that is ~1e-12, far inside the tolerances below.
+    /// (The rounding of the *mean* no longer adds to this: `tests/stats_offset.rs`.)
     fn sample() -> impl Strategy<Value = Vec<f64>> {
         (
             any::<u64>(),

@@ -12,7 +12,8 @@ pub struct VerifyArgs {
     /// Print the JSON report to stdout instead of the summary table.
     #[arg(long)]
     pub json: bool,
-    /// Also write report.json, report.md and report.tex into this directory (atomically).
+    /// Also write report.json, report.md and report.tex into this directory (all-or-nothing;
+    /// other files in it are kept; must be outside the run directory).
     #[arg(long, value_name = "REPORT_DIR")]
     pub out: Option<PathBuf>,
     /// Seed of all randomness (subspace, minibatch draws, bootstrap).
@@ -44,6 +45,9 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
         to_step: args.to_step,
         ..Default::default()
     };
+    if let Some(out) = &args.out {
+        sgd_ou::report::write::refuse_inside(out, &args.run_dir)?;
+    }
     let report = sgd_ou::verify(&args.run_dir, &options)?;
     if let Some(out) = &args.out {
         sgd_ou::report::write::write_all(&report, out)

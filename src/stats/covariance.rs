@@ -67,14 +67,10 @@ fn check_groups(
     Ok(d)
 }
 
-/// Rows of `x` minus the column means.
+/// Rows of `x` minus the column means (corrected two-pass, see
+/// [`centre_columns`](crate::stats::descriptive::centre_columns)). Cost O(n d).
 fn centred(x: &DMatrix<f64>) -> DMatrix<f64> {
-    let mean = x.row_mean();
-    let mut z = x.clone();
-    for mut row in z.row_iter_mut() {
-        row -= &mean;
-    }
-    z
+    crate::stats::descriptive::centre_columns(x)
 }
 
 /// ln|A| of a symmetric positive-definite matrix via Cholesky (2 Σ ln L_ii), or `None`.

@@ -84,10 +84,7 @@ fn whiten(x: &DMatrix<f64>, test: &'static str) -> Result<Whitened, StatsError> 
         )));
     }
     let mean = x.row_mean();
-    let mut z = x.clone();
-    for mut row in z.row_iter_mut() {
-        row -= &mean;
-    }
+    let mut z = crate::stats::descriptive::centre_columns(x);
     let s = z.transpose() * &z / n as f64;
     let mut scale = Vec::with_capacity(d);
     for i in 0..d {

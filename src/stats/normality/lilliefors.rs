@@ -3,6 +3,7 @@
 //! `statsmodels/stats/_lilliefors.py`, statsmodels 0.15.0).
 
 use super::{check_sample, moments_with_spread, normal, sorted_copy};
+use crate::stats::descriptive::Centre;
 use crate::stats::{StatsError, TestResult};
 
 /// How [`lilliefors_with`] turns D into a p-value. Both reproduce a statsmodels option.
@@ -34,7 +35,8 @@ pub fn lilliefors(x: &[f64]) -> Result<TestResult, StatsError> {
 
 /// Lilliefors test of normality (mean and variance estimated) with the chosen p-value method.
 ///
-/// **Statistic.** With zᵢ = (y₍ᵢ₎ − x̄)/s (order statistics, s with divisor n − 1) and Φ the
+/// **Statistic.** With zᵢ = (y₍ᵢ₎ − x̄)/s (order statistics, s with divisor n − 1, deviations
+/// by the corrected two-pass mean [`Centre`]) and Φ the
 /// standard normal CDF: D⁺ = maxᵢ (i/n − Φ(zᵢ)), D⁻ = maxᵢ (Φ(zᵢ) − (i − 1)/n),
 /// D = max(D⁺, D⁻); 0 < D < 1.
 ///
@@ -65,13 +67,14 @@ pub fn lilliefors(x: &[f64]) -> Result<TestResult, StatsError> {
 pub fn lilliefors_with(x: &[f64], method: LillieforsPValue) -> Result<TestResult, StatsError> {
     check_sample("lilliefors", x, 4)?;
     let m = moments_with_spread(x)?;
+    let centre = Centre::of(x);
     let s = m.variance().sqrt();
     let y = sorted_copy(x);
     let n = y.len();
     let nf = n as f64;
     let (mut d_plus, mut d_minus) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     for (i, &yi) in y.iter().enumerate() {
-        let c = normal::cdf((yi - m.mean) / s);
+        let c = normal::cdf(centre.dev(yi) / s);
         d_plus = d_plus.max((i + 1) as f64 / nf - c);
         d_minus = d_minus.max(c - i as f64 / nf);
     }
