@@ -87,13 +87,11 @@ impl Basis {
                      computed",
                 ))
             }
-            (Some(_), false) => {
-                return Err(Error::input(
-                    &bdir,
-                    "is missing but run.json has a `basis` field; write basis/hessian_eigvecs.npy, \
+            (Some(_), false) => return Err(Error::input(
+                &bdir,
+                "is missing but run.json has a `basis` field; write basis/hessian_eigvecs.npy, \
                      hessian_eigvals.npy and hessian_residuals.npy or remove `basis`",
-                ))
-            }
+            )),
             (Some(info), true) => info,
         };
         let mut basis = read_basis_dir(&bdir, d)?;
@@ -299,5 +297,9 @@ fn tolerance(path: &Path) -> Result<f64> {
         .read(&mut head)
         .map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
     let text = String::from_utf8_lossy(&head[..n]);
-    Ok(if text.contains("f8'") { TOL_F64 } else { TOL_F32 })
+    Ok(if text.contains("f8'") {
+        TOL_F64
+    } else {
+        TOL_F32
+    })
 }

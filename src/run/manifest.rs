@@ -211,9 +211,11 @@ impl Manifest {
                 Some(reshuffling(obj, batch_size, dataset_size)?),
             ),
             Some("reshuffled") => {
-                return Err("field `sampling` \"reshuffled\" needs format_version 2; set \
+                return Err(
+                    "field `sampling` \"reshuffled\" needs format_version 2; set \
                             \"format_version\": 2 (see docs/run-dir-format.md)"
-                    .into())
+                        .into(),
+                )
             }
             Some(other) => {
                 return Err(format!(
@@ -241,7 +243,9 @@ impl Manifest {
         }
         m.metadata = obj
             .iter()
-            .filter(|(k, _)| !KNOWN.contains(&k.as_str()) && !(v2 && KNOWN_V2.contains(&k.as_str())))
+            .filter(|(k, _)| {
+                !KNOWN.contains(&k.as_str()) && !(v2 && KNOWN_V2.contains(&k.as_str()))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(m)
@@ -374,8 +378,17 @@ fn reshuffling(
 ) -> std::result::Result<Reshuffling, String> {
     let drop_last = match obj.get("drop_last") {
         Some(Value::Bool(b)) => *b,
-        None => return Err(missing("drop_last", "true if the last partial batch is dropped")),
-        Some(v) => return Err(format!("field `drop_last` must be true or false, found {v}")),
+        None => {
+            return Err(missing(
+                "drop_last",
+                "true if the last partial batch is dropped",
+            ))
+        }
+        Some(v) => {
+            return Err(format!(
+                "field `drop_last` must be true or false, found {v}"
+            ))
+        }
     };
     let steps_per_epoch = req_uint(obj, "steps_per_epoch", "optimizer steps per epoch")?;
     let first_epoch_step = req_uint(obj, "first_epoch_step", "a step at which an epoch began")?;
@@ -401,9 +414,9 @@ fn sub_uint(
     field: &str,
     what: &str,
 ) -> std::result::Result<u64, String> {
-    let v = parent
-        .as_object()
-        .ok_or_else(|| format!("field `{pname}` must be an object {{\"{field}\": …}}, found {parent}"))?;
+    let v = parent.as_object().ok_or_else(|| {
+        format!("field `{pname}` must be an object {{\"{field}\": …}}, found {parent}")
+    })?;
     match v.get(field) {
         None => Err(format!(
             "field `{pname}.{field}` is missing ({what}); add it to run.json"
@@ -493,7 +506,10 @@ mod tests {
         let m = Manifest::from_value(&v2()).unwrap();
         assert_eq!(m.sampling, Sampling::WithoutReplacement);
         let r = m.reshuffling.unwrap();
-        assert_eq!((r.steps_per_epoch, r.first_epoch_step, r.drop_last), (32, 5, false));
+        assert_eq!(
+            (r.steps_per_epoch, r.first_epoch_step, r.drop_last),
+            (32, 5, false)
+        );
         assert_eq!(r.step_in_epoch(5), 0);
         assert_eq!(r.step_in_epoch(4), 31);
         assert_eq!(r.step_in_epoch(37), 0);
@@ -505,7 +521,10 @@ mod tests {
         assert!(m.check_data(p, 8, Some(&[0, 2, 4])).is_ok());
         let e = m.check_data(p, 9, Some(&[0, 2])).unwrap_err().to_string();
         assert!(e.contains("cover 8 values") && e.contains("d = 9"), "{e}");
-        let e = m.check_data(p, 8, Some(&[0, 2, 5])).unwrap_err().to_string();
+        let e = m
+            .check_data(p, 8, Some(&[0, 2, 5]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("from step 2 to 5"), "{e}");
         let e = m.check_data(p, 8, None).unwrap_err().to_string();
         assert!(e.contains("no trajectory/"), "{e}");
@@ -539,7 +558,10 @@ mod tests {
         }
         let mut v = v2();
         v["drop_last"] = json!(true);
-        assert_eq!(Manifest::from_value(&v).unwrap_err().contains("make 31"), true);
+        assert_eq!(
+            Manifest::from_value(&v).unwrap_err().contains("make 31"),
+            true
+        );
         v["sampling"] = json!("with_replacement");
         assert!(Manifest::from_value(&v)
             .unwrap_err()

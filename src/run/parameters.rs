@@ -63,7 +63,9 @@ impl ParameterMap {
                     t.name, t.offset
                 ));
             }
-            next = next.checked_add(t.size()).ok_or("`parameters`: sizes overflow")?;
+            next = next
+                .checked_add(t.size())
+                .ok_or("`parameters`: sizes overflow")?;
             tensors.push(t);
         }
         Ok(ParameterMap { tensors })
@@ -71,7 +73,10 @@ impl ParameterMap {
 
     /// Total number of scalars, the d the map describes.
     pub fn total(&self) -> usize {
-        self.tensors.last().map(|t| t.offset + t.size()).unwrap_or(0)
+        self.tensors
+            .last()
+            .map(|t| t.offset + t.size())
+            .unwrap_or(0)
     }
 
     /// The tensor holding flat index `j` and j's multi-index in it (C order), or `None` when
@@ -134,7 +139,9 @@ fn parse_tensor(i: usize, item: &Value) -> Result<ParameterTensor, String> {
         format!(
             "`parameters[{i}].shape` (\"{name}\") must be a list of non-negative integers \
              (e.g. [10, 784]; [] for a scalar), found {}",
-            obj.get("shape").map(short).unwrap_or_else(|| "nothing".into())
+            obj.get("shape")
+                .map(short)
+                .unwrap_or_else(|| "nothing".into())
         )
     };
     let shape = obj
@@ -145,16 +152,15 @@ fn parse_tensor(i: usize, item: &Value) -> Result<ParameterTensor, String> {
         .map(|s| s.as_u64().map(|x| x as usize))
         .collect::<Option<Vec<usize>>>()
         .ok_or_else(shape_err)?;
-    let offset = obj
-        .get("offset")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| {
-            format!(
-                "`parameters[{i}].offset` (\"{name}\") must be a non-negative integer, the flat \
+    let offset = obj.get("offset").and_then(Value::as_u64).ok_or_else(|| {
+        format!(
+            "`parameters[{i}].offset` (\"{name}\") must be a non-negative integer, the flat \
                  index of the tensor's first element, found {}",
-                obj.get("offset").map(short).unwrap_or_else(|| "nothing".into())
-            )
-        })? as usize;
+            obj.get("offset")
+                .map(short)
+                .unwrap_or_else(|| "nothing".into())
+        )
+    })? as usize;
     let t = ParameterTensor {
         name,
         shape,
@@ -223,7 +229,10 @@ mod tests {
             (json!([{"name": "a", "shape": [-1], "offset": 0}]), "shape"),
             (json!([{"name": "a", "shape": 4, "offset": 0}]), "shape"),
             (json!([{"name": "a", "shape": [2]}]), "offset"),
-            (json!([{"name": "a", "shape": [2], "offset": 1}]), "offset 1"),
+            (
+                json!([{"name": "a", "shape": [2], "offset": 1}]),
+                "offset 1",
+            ),
             (
                 json!([{"name": "a", "shape": [2], "offset": 0}, {"name": "b", "shape": [2], "offset": 3}]),
                 "end at 2",
