@@ -46,17 +46,10 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from sgd_ou_recorder import Recorder, lanczos
+    from sgd_ou_recorder import Recorder, lanczos, noise_to_signal
 except ImportError:  # not installed (pip install ./python): use the repository's copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
-    from sgd_ou_recorder import Recorder, lanczos  # noqa: E402
-
-
-def noise_to_signal(grads, batch_size):
-    """NSR = tr(C) / (S ||gbar||^2) of per-example gradients (n, d); < 1 drift, > 1 diffusion."""
-    gbar = grads.mean(axis=0)
-    tr_c = ((grads - gbar) ** 2).sum() / (grads.shape[0] - 1)
-    return float(tr_c / (batch_size * float(gbar @ gbar)))
+    from sgd_ou_recorder import Recorder, lanczos, noise_to_signal  # noqa: E402
 
 
 def sigmoid(z):

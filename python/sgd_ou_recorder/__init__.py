@@ -8,7 +8,7 @@ NumPy only at import; the PyTorch and JAX helpers live in ``sgd_ou_recorder.torc
 
 from .lanczos import Eigenpairs, in_basis, lanczos, sign_convention
 from .recorder import FORMAT_VERSION, Recorder, parameter_map
-from .sampling import describe_sampler, epoch_length, sampling_fields
+from .sampling import describe_sampler, epoch_length, noise_to_signal, sampling_fields
 
 __all__ = [
     "FORMAT_VERSION",
@@ -18,6 +18,7 @@ __all__ = [
     "epoch_length",
     "in_basis",
     "lanczos",
+    "noise_to_signal",
     "parameter_map",
     "sampling_fields",
     "sign_convention",

@@ -101,3 +101,15 @@ def describe_sampler(sampler_kind, *, dataset_size, batch_size, drop_last, first
         f"unknown sampler {sampler_kind!r}; pass sampling=... to Recorder yourself "
         "('without_replacement', 'with_replacement' or 'reshuffled')"
     )
+
+
+def noise_to_signal(grads, batch_size):
+    """NSR = tr(C) / (S ‖ḡ‖²) from per-example gradients (n, d): C the covariance of the rows
+    (divisor n − 1), ḡ their mean. NSR < 1: the minibatch gradient is dominated by its mean
+    (drift phase); NSR > 1: by its noise (diffusion). McCandlish et al. 2018, B_simple / S."""
+    import numpy as np
+
+    g = np.asarray(grads, dtype=np.float64)
+    gbar = g.mean(axis=0)
+    tr_c = ((g - gbar) ** 2).sum() / (g.shape[0] - 1)
+    return float(tr_c / (batch_size * float(gbar @ gbar)))
