@@ -165,7 +165,11 @@ fn validate_run_dir(dir: &Path) -> Run {
     }
     assert!(m["seed"].is_u64(), "run.json seed");
     // parameter map (v2 `parameters`, v1 `parameter_order`): contiguous blocks covering 0..d
-    let key = if version == 2 { "parameters" } else { "parameter_order" };
+    let key = if version == 2 {
+        "parameters"
+    } else {
+        "parameter_order"
+    };
     let order = m[key].as_array().expect("parameter map");
     let mut offset = 0u64;
     for block in order {

@@ -176,8 +176,8 @@ fn bundled_v1_example_verifies_identically_when_relabelled_v2() {
         serde_json::to_value(&b.assumptions).unwrap()
     );
     assert_eq!(
-        serde_json::to_value(&a.verdict).unwrap(),
-        serde_json::to_value(&b.verdict).unwrap()
+        serde_json::to_value(a.verdict).unwrap(),
+        serde_json::to_value(b.verdict).unwrap()
     );
 }
 

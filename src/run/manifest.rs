@@ -243,9 +243,7 @@ impl Manifest {
         }
         m.metadata = obj
             .iter()
-            .filter(|(k, _)| {
-                !KNOWN.contains(&k.as_str()) && !(v2 && KNOWN_V2.contains(&k.as_str()))
-            })
+            .filter(|(k, _)| !(KNOWN.contains(&k.as_str()) || v2 && KNOWN_V2.contains(&k.as_str())))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(m)
@@ -558,10 +556,7 @@ mod tests {
         }
         let mut v = v2();
         v["drop_last"] = json!(true);
-        assert_eq!(
-            Manifest::from_value(&v).unwrap_err().contains("make 31"),
-            true
-        );
+        assert!(Manifest::from_value(&v).unwrap_err().contains("make 31"));
         v["sampling"] = json!("with_replacement");
         assert!(Manifest::from_value(&v)
             .unwrap_err()
