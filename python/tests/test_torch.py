@@ -81,7 +81,7 @@ def test_torch_run_verifies(tmp_path, sgd_ou):
     step = 0
     for _ in range(30):
         for xb, yb in loader:
-            if step in (200, 250, 300):
+            if step in (150, 200, 250):
                 r.checkpoint(step, st.flat_params(model), st.per_example_grads(model, loss, x, y))
             r.trajectory_point(step, st.flat_params(model))
             opt.zero_grad()
