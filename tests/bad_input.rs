@@ -89,10 +89,10 @@ fn unknown_format_version() {
         |r| {
             manifest(
                 r,
-                r#"{"format_version": 2, "learning_rate": 0.01, "batch_size": 8, "dataset_size": 64}"#,
+                r#"{"format_version": 3, "learning_rate": 0.01, "batch_size": 8, "dataset_size": 64}"#,
             )
         },
-        &["run.json", "format_version 2"],
+        &["run.json", "format_version 3"],
     );
 }
 

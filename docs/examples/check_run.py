@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check that a directory follows sgd-ou run-directory format v1, and print a short summary.
+"""Check that a directory follows sgd-ou run-directory format v1 or v2 (the basics; `sgd-ou verify`
+validates everything, including v2's basis/), and print a short summary.
 
 NumPy only (the ``safetensors`` package is needed only for checkpoint.safetensors files). This is a
 quick sanity check of an export, not a replacement for ``sgd-ou verify``, which re-validates
@@ -95,8 +96,8 @@ def check(run_dir):
         problems.add(manifest_path, f"cannot read ({e})")
         return problems, []
     m = manifest
-    if m.get("format_version") != 1:
-        problems.add(manifest_path, f"format_version {m.get('format_version')!r}, expected 1")
+    if m.get("format_version") not in (1, 2):
+        problems.add(manifest_path, f"format_version {m.get('format_version')!r}, expected 1 or 2")
     lr, s, n_data = m.get("learning_rate"), m.get("batch_size"), m.get("dataset_size")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         problems.add(manifest_path, f"learning_rate {lr!r} must be a number > 0")
@@ -107,14 +108,15 @@ def check(run_dir):
     for key, allowed in (
         ("loss_reduction", ("mean", "sum")),
         ("gradients", ("per_example", "minibatch")),
-        ("sampling", ("without_replacement", "with_replacement")),
+        ("sampling", ("without_replacement", "with_replacement", "reshuffled")),
     ):
         if m.get(key) not in allowed:
             problems.add(manifest_path, f"{key} {m.get(key)!r}, expected one of {allowed}")
 
     d_expected = None
-    if "parameter_order" in m:
-        d_expected = sum(int(np.prod(p["shape"], dtype=np.int64)) for p in m["parameter_order"])
+    pkey = "parameters" if "parameters" in m else "parameter_order"
+    if pkey in m:
+        d_expected = sum(int(np.prod(p["shape"], dtype=np.int64)) for p in m[pkey])
 
     rows = []
     ckpt_params = {}
@@ -133,7 +135,7 @@ def check(run_dir):
         p, g = arrays["params"], arrays["grads"]
         d = p.shape[0]
         if d_expected is not None and d != d_expected:
-            problems.add(folder, f"d = {d} but parameter_order sums to {d_expected}")
+            problems.add(folder, f"d = {d} but {pkey} sums to {d_expected}")
         if g.shape[1] != d:
             problems.add(folder, f"grads shape {g.shape} does not match params (d = {d})")
             continue

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train a small MLP with plain SGD in JAX and export the run in sgd-ou run-directory format v1,
+"""Train a small MLP with plain SGD in JAX and export the run in sgd-ou run-directory format v2,
 with per-example gradients from ``jax.vmap(jax.grad(...))``.
 
     pip install jax numpy              # CPU is enough; safetensors too for --format safetensors
@@ -20,7 +20,7 @@ What it does:
 * Flattening: ``jax.flatten_util.ravel_pytree`` (leaves in ``jax.tree_util`` order; for nested
   dicts that is sorted keys: fc1/b, fc1/w, fc2/b, fc2/w; each leaf in C order). The names and
   shapes come from ``tree_flatten_with_path`` + ``keystr`` and are written to run.json as
-  ``parameter_order``; the script checks that they agree with ravel_pytree.
+  ``parameters``; the script checks that they agree with ravel_pytree.
 * Hessian of the mean loss with ``jax.hessian`` on the flat vector (--no-hessian for large d).
 
 Per-example traps: the same as for PyTorch (see export_torch.py and docs/tutorial.md). In Flax,
@@ -39,8 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sgd_ou_export import RunWriter, noise_to_signal  # noqa: E402
+try:
+    from sgd_ou_recorder import Recorder, noise_to_signal
+except ImportError:  # not installed (pip install ./python): use the repository's copy
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+    from sgd_ou_recorder import Recorder, noise_to_signal  # noqa: E402
 
 
 def parse_steps(text):
@@ -60,7 +63,7 @@ def make_data(rng, n, p=8, classes=3, flip=0.1):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Export a JAX SGD run in sgd-ou format v1")
+    ap = argparse.ArgumentParser(description="Export a JAX SGD run in sgd-ou format v2")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=2000)
@@ -169,14 +172,14 @@ def main(argv=None):
 
     checkpoints = set(args.checkpoints)
     nsr = []
-    with RunWriter(
+    with Recorder(
         args.out,
         learning_rate=args.lr,
         batch_size=args.batch_size,
         dataset_size=n,
         loss_reduction="mean",
         sampling=args.sampling,
-        parameter_order=order,
+        parameters=order,
         checkpoint_format=args.format,
         overwrite=args.overwrite,
         model="MLP 8-16-3: dense, tanh, dense; softmax cross-entropy",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Train L2-regularised logistic regression with plain minibatch SGD in NumPy and export the run
-in sgd-ou run-directory format v1 (checkpoints with per-example gradients, losses and the exact
-Hessian, plus the full trajectory).
+in sgd-ou run-directory format v2 with the sgd_ou_recorder package (checkpoints with per-example
+gradients, losses and the exact Hessian, the full trajectory, a parameter map and the top Hessian
+eigenpairs at the last step in basis/, by Lanczos on Hessian-vector products).
 
 Model and data (all generated from --seed; no downloads):
 
@@ -44,8 +45,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sgd_ou_export import RunWriter, noise_to_signal  # noqa: E402
+try:
+    from sgd_ou_recorder import Recorder, lanczos, noise_to_signal
+except ImportError:  # not installed (pip install ./python): use the repository's copy
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+    from sgd_ou_recorder import Recorder, lanczos, noise_to_signal  # noqa: E402
 
 
 def sigmoid(z):
@@ -148,14 +152,14 @@ def main(argv=None):
     names = [("weight", (args.features,)), ("bias", (1,))]
     checkpoints = set(args.checkpoints)
     nsr = []
-    with RunWriter(
+    with Recorder(
         args.out,
         learning_rate=args.lr,
         batch_size=args.batch_size,
         dataset_size=n,
         loss_reduction=args.loss_reduction,
         sampling=args.sampling,
-        parameter_order=names,
+        parameters=names,
         checkpoint_format=args.format,
         overwrite=args.overwrite,
         model=f"logistic regression, p={args.features} features + bias, L2 lam={lam}",
@@ -186,6 +190,11 @@ def main(argv=None):
             idx = batch_rng.choice(n, size=args.batch_size, replace=replace)
             gb = per_example_grads(theta, x[idx], y[idx], lam).sum(axis=0) * scale
             theta = theta - args.lr * gb
+        # run-level basis: top Hessian eigenpairs at the last iterate, from Hessian-vector
+        # products (here exact: H v); a network would use sgd_ou_recorder.torch/jax helpers
+        h_last = hessian(theta, x, lam)
+        eig = lanczos(lambda v: h_last @ v, d, min(4, d), seed=args.seed)
+        run.basis(eig.eigvecs.astype(dt), eig.eigvals, eig.residuals, at_step=args.steps)
     print(f"wrote {args.out} in {time.perf_counter() - t0:.2f} s: d={d}, N={n}, "
           f"S={args.batch_size}, lr={args.lr}, {len(checkpoints)} checkpoints")
     for t, r in nsr:

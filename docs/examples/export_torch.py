@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train a small MLP with plain SGD in PyTorch and export the run in sgd-ou run-directory format v1,
+"""Train a small MLP with plain SGD in PyTorch and export the run in sgd-ou run-directory format v2,
 with per-example gradients from ``torch.func``.
 
     pip install torch numpy            # (safetensors too for --format safetensors)
@@ -22,9 +22,9 @@ What it does:
   grad l_i with no 1/S or 1/N factor.
 * Flattening: theta and every gradient are flattened in ``model.named_parameters()`` order, each
   tensor in C (row-major) order; the order, shapes and offsets are written to run.json as
-  ``parameter_order``.
+  ``parameters``.
 * Hessian of the mean loss at each checkpoint with ``torch.func.hessian`` (d = 195 here; use
-  --no-hessian for large models: it costs d backward passes and d^2 memory). RunWriter refuses a
+  --no-hessian for large models: it costs d backward passes and d^2 memory). Recorder refuses a
   Hessian that is not symmetric to 1e-3 relative: with torch 2.15, the torch.func Hessian through
   ``nn.LayerNorm`` came out asymmetric and 2.6 % off central finite differences (a hand-written
   layer norm was exact; compare pytorch/pytorch#196700), which is why this model has no
@@ -63,8 +63,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, hessian, vmap
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sgd_ou_export import RunWriter, noise_to_signal  # noqa: E402
+try:
+    from sgd_ou_recorder import Recorder, noise_to_signal
+except ImportError:  # not installed (pip install ./python): use the repository's copy
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+    from sgd_ou_recorder import Recorder, noise_to_signal  # noqa: E402
 
 
 def make_data(gen, n, p=8, classes=3, flip=0.1):
@@ -94,7 +97,7 @@ def parse_steps(text):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Export a PyTorch SGD run in sgd-ou format v1")
+    ap = argparse.ArgumentParser(description="Export a PyTorch SGD run in sgd-ou format v2")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=2000)
@@ -168,14 +171,14 @@ def main(argv=None):
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.0, weight_decay=0.0)
     checkpoints = set(args.checkpoints)
     nsr = []
-    with RunWriter(
+    with Recorder(
         args.out,
         learning_rate=args.lr,
         batch_size=args.batch_size,
         dataset_size=n,
         loss_reduction="mean",
         sampling=args.sampling,
-        parameter_order=list(zip(names, shapes)),
+        parameters=list(zip(names, shapes)),
         checkpoint_format=args.format,
         overwrite=args.overwrite,
         model="MLP 8-16-3: Linear, tanh, Linear; cross-entropy",

@@ -8,8 +8,10 @@
 //! time, O(n k + d) memory.
 
 pub mod array;
+pub mod basis;
 pub mod manifest;
 pub mod npy;
+pub mod parameters;
 pub mod probes;
 pub mod safetensors;
 pub mod subspace;
@@ -97,6 +99,8 @@ pub struct Run {
     pub subspace: Subspace,
     pub checkpoints: Vec<Checkpoint>,
     pub trajectory: Option<Trajectory>,
+    /// Format v2: the run-level Hessian basis (basis/) and V H_t Vᵀ per checkpoint.
+    pub basis: Option<basis::Basis>,
     pub inputs: Vec<InputFile>,
 }
 
@@ -139,6 +143,7 @@ impl Run {
         }
         let d = d_first.map(|x| x.0).unwrap_or(0);
         let traj_files = OpenTrajectory::open(dir, d)?;
+        let basis = basis::Basis::load(dir, &manifest, d, &steps)?;
         let subspace = Subspace::new(d, opts.dims, opts.seed);
 
         let mut checkpoints = opened
@@ -150,6 +155,8 @@ impl Run {
             None => None,
         };
         probes::locate(&mut checkpoints, &opened, traj_files.as_ref())?;
+        let traj_steps = trajectory.as_ref().map(|t| &t.steps[..]);
+        manifest.check_data(&dir.join("run.json"), d, traj_steps)?;
 
         let mut files: Vec<PathBuf> = vec![dir.join("run.json")];
         for c in &opened {
@@ -158,6 +165,7 @@ impl Run {
         if let Some(t) = &traj_files {
             files.extend(t.files());
         }
+        files.extend(basis.iter().flat_map(|b| b.files().iter().cloned()));
         let inputs = files
             .par_iter()
             .map(|p| hash_file(dir, p))
@@ -169,6 +177,7 @@ impl Run {
             subspace,
             checkpoints,
             trajectory,
+            basis,
             inputs,
         })
     }
