@@ -46,7 +46,7 @@ pub enum Sampling {
 /// Epoch-wise random reshuffling (format v2, `sampling: "reshuffled"`): every epoch visits a
 /// fresh random permutation of the N examples in consecutive batches of S, so each step draws
 /// without replacement and the steps of one epoch share the permutation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Reshuffling {
     /// Steps per epoch: ⌊N/S⌋ with `drop_last`, ⌈N/S⌉ without.
     pub steps_per_epoch: u64,
@@ -65,14 +65,14 @@ impl Reshuffling {
 }
 
 /// `trajectory` in a v2 run.json: how densely the trajectory was recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TrajectoryInfo {
     /// The trajectory holds every `every`-th step (1 = every step).
     pub every: u64,
 }
 
 /// `basis` in a v2 run.json: where the run-level Hessian basis (basis/) was computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BasisInfo {
     /// The step whose iterate (or the last step of the window whose mean iterate) gave the basis.
     pub at_step: u64,

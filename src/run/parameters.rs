@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One tensor of the flattened parameter vector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ParameterTensor {
     pub name: String,
     pub shape: Vec<usize>,
@@ -26,7 +26,7 @@ impl ParameterTensor {
 }
 
 /// The validated `parameters` list of run.json.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct ParameterMap {
     pub tensors: Vec<ParameterTensor>,
