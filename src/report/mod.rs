@@ -13,6 +13,9 @@ pub mod markdown;
 pub mod text;
 pub mod write;
 
+pub mod escape;
+pub mod figures;
+
 use serde::Serialize;
 
 use crate::assumptions::{CheckResult, Thresholds, Verdict};
