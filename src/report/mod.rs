@@ -13,6 +13,8 @@ pub mod markdown;
 pub mod text;
 pub mod write;
 
+pub mod bib;
+pub mod build_info;
 pub mod escape;
 pub mod figures;
 

@@ -230,7 +230,7 @@ pub struct LatexRun {
 pub fn latex_document(class_options: &str, body: &str) -> String {
     format!(
         "\\documentclass[{class_options}]{{article}}\n\
-         \\usepackage[T1]{{fontenc}}\n\\usepackage{{lmodern}}\n\\usepackage{{booktabs}}\n\
+         \\usepackage{{booktabs}}\n\
          \\usepackage{{tabularx}}\n\\usepackage{{pgfplots}}\n\\pgfplotsset{{compat=1.16}}\n\
          \\usepackage{{lipsum}}\n\
          \\begin{{document}}\n{body}\n\\end{{document}}\n"
@@ -328,6 +328,47 @@ var f=document.querySelectorAll('script:not([data-sgd-ou-check])').length;\
 var p=document.createElement('pre');p.id='sgd-ou-check';\
 p.textContent=JSON.stringify({svgs:s,errors:window.__errs,foreign:f});document.body.appendChild(p);});</script>";
 
+/// Runs `cmd`, killing it after `secs` seconds; returns (stdout, stderr).
+fn run_with_timeout(mut cmd: Command, secs: u64) -> Result<(String, String), String> {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run chromium: {e}"))?;
+    let out_pipe = child.stdout.take();
+    let err_pipe = child.stderr.take();
+    let read = |p: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let out_t = read(out_pipe.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let err_t = read(err_pipe.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "chromium did not finish within {secs} s (a blocking dialog?)"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok((
+        out_t.join().unwrap_or_default(),
+        err_t.join().unwrap_or_default(),
+    ))
+}
+
 fn chromium_cmd(bin: &Path, profile: &Path) -> Command {
     let mut c = Command::new(bin);
     c.args([
@@ -347,7 +388,7 @@ fn chromium_cmd(bin: &Path, profile: &Path) -> Command {
 
 /// Loads `html` (a complete page) in headless Chromium with a check script injected into its
 /// head and end, returns the sizes of its SVGs and any script errors, and writes a screenshot
-/// `screenshot.png` of the unmodified page into `dir`.
+/// `screenshot.png` into `dir` (each Chromium run is killed after 120 s).
 pub fn check_in_chromium(chromium: &Path, dir: &Path, html: &str) -> Result<BrowserCheck, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let page = dir.join("page.html");
@@ -361,18 +402,13 @@ pub fn check_in_chromium(chromium: &Path, dir: &Path, html: &str) -> Result<Brow
     let checked_page = dir.join("checked.html");
     std::fs::write(&checked_page, checked).map_err(|e| e.to_string())?;
     let profile = dir.join("profile");
-    let out = chromium_cmd(chromium, &profile)
-        .args(["--virtual-time-budget=3000", "--dump-dom"])
-        .arg(format!("file://{}", checked_page.display()))
-        .output()
-        .map_err(|e| format!("cannot run chromium: {e}"))?;
-    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    let start = dom.find("<pre id=\"sgd-ou-check\">").ok_or_else(|| {
-        format!(
-            "the check script did not run; chromium stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
+    let mut dump = chromium_cmd(chromium, &profile);
+    dump.args(["--virtual-time-budget=3000", "--dump-dom"])
+        .arg(format!("file://{}", checked_page.display()));
+    let (dom, stderr) = run_with_timeout(dump, 120)?;
+    let start = dom
+        .find("<pre id=\"sgd-ou-check\">")
+        .ok_or_else(|| format!("the check script did not run; chromium stderr:\n{stderr}"))?;
     let body = &dom[start + "<pre id=\"sgd-ou-check\">".len()..];
     let json = body[..body.find("</pre>").ok_or("unterminated check output")?]
         .replace("&lt;", "<")
@@ -393,17 +429,15 @@ pub fn check_in_chromium(chromium: &Path, dir: &Path, html: &str) -> Result<Brow
         .collect();
     let foreign_scripts = v["foreign"].as_u64().ok_or("no foreign field")? as usize;
     let screenshot = dir.join("screenshot.png");
-    let shot = chromium_cmd(chromium, &profile)
-        .arg(format!("--screenshot={}", screenshot.display()))
+    // The screenshot is of the checked page too: its alert() override keeps a page that
+    // (wrongly) calls alert from blocking headless Chromium.
+    let mut shot = chromium_cmd(chromium, &profile);
+    shot.arg(format!("--screenshot={}", screenshot.display()))
         .args(["--window-size=1000,2600"])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .map_err(|e| format!("cannot run chromium: {e}"))?;
+        .arg(format!("file://{}", checked_page.display()));
+    let (_, stderr) = run_with_timeout(shot, 120)?;
     if !screenshot.is_file() {
-        return Err(format!(
-            "no screenshot written; stderr:\n{}",
-            String::from_utf8_lossy(&shot.stderr)
-        ));
+        return Err(format!("no screenshot written; stderr:\n{stderr}"));
     }
     Ok(BrowserCheck {
         svg_sizes,

@@ -94,7 +94,7 @@ fn draw_layer<'a, Y>(
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let (anno, label, hue) = match layer {
+    let (anno, label, hue, dot) = match layer {
         Layer::XSpan { from, to, label } => {
             let style = colour(Hue::Grey).mix(0.18).filled();
             let a = chart
@@ -130,14 +130,14 @@ where
                 chart.draw_series(LineSeries::new(pts.iter().copied(), style))
             }
             .map_err(draw_err)?;
-            (a, label, *hue)
+            (a, label, *hue, false)
         }
         Layer::Points { pts, hue, label } => {
             let c = colour(*hue);
             let a = chart
                 .draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))
                 .map_err(draw_err)?;
-            (a, label, *hue)
+            (a, label, *hue, true)
         }
         Layer::ErrorBars { pts, hue, label } => {
             let c = colour(*hue);
@@ -152,7 +152,7 @@ where
                         .map(|&(x, y, _, _)| Circle::new((x, y), 3, c.filled())),
                 )
                 .map_err(draw_err)?;
-            (a, label, *hue)
+            (a, label, *hue, true)
         }
         Layer::Spikes { pts, hue, label } => {
             let c = colour(*hue);
@@ -163,7 +163,7 @@ where
                         PathElement::new(vec![(x, base), (x, y)], c.stroke_width(2))
                     }))
                     .map_err(draw_err)?;
-            (a, label, *hue)
+            (a, label, *hue, false)
         }
         Layer::HLine { y, hue, label } => {
             let style = colour(*hue).stroke_width(2);
@@ -175,7 +175,7 @@ where
                     style,
                 ))
                 .map_err(draw_err)?;
-            (a, label, *hue)
+            (a, label, *hue, false)
         }
         Layer::Notes { items } => {
             chart
@@ -190,9 +190,14 @@ where
     match label {
         Some(l) => {
             let c = colour(hue);
-            anno.label(l.plain.as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-            });
+            let a = anno.label(l.plain.as_str());
+            if dot {
+                a.legend(move |(x, y)| Circle::new((x + 9, y), 3, c.filled()));
+            } else {
+                a.legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+            }
             Ok(true)
         }
         None => Ok(false),
