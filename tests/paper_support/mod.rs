@@ -114,7 +114,7 @@ pub fn sample_figures() -> Vec<(&'static str, Figure)> {
             values: &loss,
         },
         NamedSeries {
-            name: Label::with_tex("‖g‖²", "$\\lVert g\\rVert^2$"),
+            name: Label::with_tex("‖g‖²", "$\\|g\\|^2$"),
             values: &g2,
         },
     ];
@@ -269,16 +269,9 @@ pub fn compile_latex(
             .map_err(|e| format!("cannot run pdflatex: {e}"))?;
         let log = std::fs::read_to_string(dir.join("main.log")).unwrap_or_default();
         if !st.status.success() {
-            let tail: String = log
-                .lines()
-                .rev()
-                .take(40)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(format!("pdflatex failed in {}:\n{tail}", dir.display()));
+            let from = log.find("\n!").unwrap_or(log.len().saturating_sub(3000));
+            let tail: String = log[from..].chars().take(3000).collect();
+return Err(format!("pdflatex failed in {}:\n{tail}", dir.display()));
         }
         if bibtex && pass == 0 {
             let b = Command::new("bibtex")
