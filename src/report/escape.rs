@@ -83,12 +83,13 @@ fn latex_safe_non_ascii(c: char) -> bool {
 /// Escapes text for LaTeX running text (also inside a tabular cell, a caption or an axis
 /// label of pgfplots).
 ///
-/// Every TeX special character becomes a printing command: `\` → `\textbackslash{}`, `{ } $ & #
-/// _ %` → `\{ \} \$ \& \# \_ \%`, `^` → `\textasciicircum{}`, `~` → `\textasciitilde{}`, `<
-/// > |` → `\textless{} \textgreater{} \textbar{}` (which print correctly in the OT1 encoding).
-/// Control characters are dropped; characters that pdfLaTeX cannot typeset by default (outside
-/// Latin-1/Latin Extended-A and common punctuation) become `?`, so untrusted text can neither
-/// run a command nor stop the document from compiling.
+/// Every TeX special character becomes a printing command: `\` → `\textbackslash{}`;
+/// `{ } $ & # _ %` → `\{ \} \$ \& \# \_ \%`; `^` → `\textasciicircum{}`;
+/// `~` → `\textasciitilde{}`; `<`, `>`, `|` → `\textless{}`, `\textgreater{}`, `\textbar{}`
+/// (which print correctly in the OT1 encoding). Control characters are dropped; characters
+/// that pdfLaTeX cannot typeset by default (outside Latin-1/Latin Extended-A and common
+/// punctuation) become `?`, so untrusted text can neither run a command nor stop the document
+/// from compiling.
 pub fn latex_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 4);
     for c in s.chars().filter_map(visible) {

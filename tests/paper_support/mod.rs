@@ -271,7 +271,7 @@ pub fn compile_latex(
         if !st.status.success() {
             let from = log.find("\n!").unwrap_or(log.len().saturating_sub(3000));
             let tail: String = log[from..].chars().take(3000).collect();
-return Err(format!("pdflatex failed in {}:\n{tail}", dir.display()));
+            return Err(format!("pdflatex failed in {}:\n{tail}", dir.display()));
         }
         if bibtex && pass == 0 {
             let b = Command::new("bibtex")

@@ -75,6 +75,7 @@ pub(crate) enum Layer {
 pub(crate) enum Corner {
     NorthWest,
     NorthEast,
+    SouthEast,
 }
 
 /// A 2-D plot: axes, layers drawn in order, legend.

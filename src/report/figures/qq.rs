@@ -98,7 +98,7 @@ pub fn qq_plot(input: &QqInput<'_>, opts: &FigureOptions) -> Result<Figure, Figu
         y_label: input.sample_label.clone(),
         y_log: false,
         equal: false,
-        legend: Corner::NorthWest,
+        legend: Corner::SouthEast,
         layers,
     };
     render(&plot, opts, (640, 440))

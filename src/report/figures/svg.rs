@@ -72,6 +72,7 @@ where
         let pos = match plot.legend {
             Corner::NorthWest => SeriesLabelPosition::UpperLeft,
             Corner::NorthEast => SeriesLabelPosition::UpperRight,
+            Corner::SouthEast => SeriesLabelPosition::LowerRight,
         };
         chart
             .configure_series_labels()

@@ -56,26 +56,26 @@ pub(crate) fn render(plot: &Plot, opts: &FigureOptions) -> TikzFigure {
         files: Vec::new(),
     };
     let mut out = String::from("\\begin{tikzpicture}\n\\begin{axis}[\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "  width=\\linewidth, height={},\n",
+        "  width=\\linewidth, height={},",
         if plot.equal {
             "\\linewidth"
         } else {
             "0.66\\linewidth"
         }
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "  xmin={}, xmax={}, ymin={}, ymax={},\n",
+        "  xmin={}, xmax={}, ymin={}, ymax={},",
         num(lim.x.0),
         num(lim.x.1),
         num(lim.y.0),
         num(lim.y.1)
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "  xlabel={{{}}}, ylabel={{{}}},\n",
+        "  xlabel={{{}}}, ylabel={{{}}},",
         tex(&plot.x_label),
         tex(&plot.y_label)
     );
@@ -85,9 +85,10 @@ pub(crate) fn render(plot: &Plot, opts: &FigureOptions) -> TikzFigure {
     let pos = match plot.legend {
         Corner::NorthWest => "north west",
         Corner::NorthEast => "north east",
+        Corner::SouthEast => "south east",
     };
-    let _ = write!(out, "  legend pos={pos}, legend cell align=left,\n");
-    out.push_str("  legend style={font=\\scriptsize}, tick label style={font=\\scriptsize},\n");
+    let _ = writeln!(out, "  legend pos={pos}, legend cell align=left,");
+    out.push_str("  legend style={font=\\scriptsize, fill=white, fill opacity=0.8, text opacity=1, draw opacity=1}, tick label style={font=\\scriptsize},\n");
     out.push_str("  label style={font=\\small}, scaled ticks=false,\n");
     out.push_str("  xticklabel style={/pgf/number format/fixed},\n]\n");
     for layer in &plot.layers {
