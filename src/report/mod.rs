@@ -13,6 +13,11 @@ pub mod markdown;
 pub mod text;
 pub mod write;
 
+pub mod bib;
+pub mod build_info;
+pub mod escape;
+pub mod figures;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::fmt::{num, p_text};
