@@ -54,6 +54,7 @@ impl NpyArray {
     pub fn open(path: &Path, allow_int: bool) -> Result<Self> {
         let file = gate::open(path)?;
         let (offset, header) = read_header(&file)?;
+        precheck_header(path, &header)?;
         let npy = npyz::NpyFile::new(&header[..]).map_err(|e| header_error(path, &e, &header))?;
         let expected = if allow_int {
             "float32, float64, int32 or int64"
@@ -72,8 +73,9 @@ impl NpyArray {
                 return Err(Error::input(
                     path,
                     gate::clip(&format!(
-                        "has a structured dtype with fields {names:?}; expected a plain \
-                         {expected} array (save one field, e.g. arr['{}'], or {convert})",
+                        "has a structured dtype with fields {}; expected a plain {expected} \
+                         array (save one field, e.g. arr['{}'], or {convert})",
+                        names.join(", "),
                         names.first().map(String::as_str).unwrap_or("x")
                     )),
                 ));
@@ -245,6 +247,57 @@ fn read_header(file: &GatedFile) -> Result<(u64, Vec<u8>)> {
     file.read_exact_at(0, &mut header)?;
     Ok((end, header))
 }
+
+/// Checks what the header parser must not see: nesting deeper than any numpy header (a
+/// pathological literal would take the parser minutes) and a shape whose element count overflows
+/// (the parser multiplies the dimensions unchecked).
+fn precheck_header(path: &Path, header: &[u8]) -> Result<()> {
+    let mut depth = 0usize;
+    let mut max_depth = 0usize;
+    for &b in header {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if max_depth > MAX_HEADER_NESTING {
+        return Err(Error::input(
+            path,
+            format!(
+                "not a valid .npy file (its header nests {max_depth} levels deep, numpy writes at \
+                 most a few); write it with numpy.save"
+            ),
+        ));
+    }
+    let text = String::from_utf8_lossy(header);
+    let Some(start) = text.find("'shape'") else {
+        return Ok(());
+    };
+    let rest = &text[start..];
+    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+        return Ok(());
+    };
+    if open > close {
+        return Ok(());
+    }
+    let dims: Vec<u64> = rest[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| t.trim_end_matches('L').parse().ok())
+        .collect();
+    if dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).is_none() {
+        return Err(too_large(path, &dims));
+    }
+    Ok(())
+}
+
+/// Deepest bracket nesting accepted in an .npy header (structured dtypes nest a few levels).
+const MAX_HEADER_NESTING: usize = 32;
 
 /// A clear message for a header `npyz` refused (object dtypes, bad syntax).
 fn header_error(path: &Path, e: &std::io::Error, header: &[u8]) -> Error {

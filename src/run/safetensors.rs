@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use ::safetensors::tensor::Metadata;
 use ::safetensors::Dtype;
+use serde::Deserialize;
 
 use super::array::ArraySource;
 use super::gate::{self, GatedFile, HEADER_MAX_BYTES};
@@ -89,8 +89,21 @@ pub struct SafetensorsFile {
     file: Arc<GatedFile>,
     /// Offset of the first data byte in the file (8 + header length).
     data_start: u64,
-    metadata: Metadata,
+    /// Tensors in offset order.
+    tensors: Vec<(String, TensorInfo)>,
+    user_metadata: Option<HashMap<String, String>>,
 }
+
+/// One entry of the header, typed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TensorInfo {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub data_offsets: (usize, usize),
+}
+
+/// A parsed header: tensors in offset order and the optional `__metadata__` map.
+pub type Header = (Vec<(String, TensorInfo)>, Option<HashMap<String, String>>);
 
 impl std::fmt::Debug for SafetensorsFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,34 +176,60 @@ pub fn open_tensors(path: &Path) -> Result<SafetensorsFile> {
     }
     let mut header = vec![0u8; n as usize];
     file.read_exact_at(N_LEN as u64, &mut header)?;
-    let metadata = parse_header(&header).map_err(|m| Error::input(path, m))?;
+    let (tensors, user_metadata) = parse_header(&header).map_err(|m| Error::input(path, m))?;
     let data_start = N_LEN as u64 + n;
-    check_cover(&metadata, len - data_start).map_err(|m| Error::input(path, m))?;
+    check_cover(&tensors, len - data_start).map_err(|m| Error::input(path, m))?;
     Ok(SafetensorsFile {
         file: Arc::new(file),
         data_start,
-        metadata,
+        tensors,
+        user_metadata,
     })
 }
 
-/// Parses the JSON header (typed, via the `safetensors` crate's `Metadata`).
-pub fn parse_header(header: &[u8]) -> std::result::Result<Metadata, String> {
+/// Parses the JSON header into typed entries (each error names its tensor), sorted by offset.
+pub fn parse_header(header: &[u8]) -> std::result::Result<Header, String> {
     let text = std::str::from_utf8(header).map_err(|e| {
         format!("is not a valid safetensors file (the header is not UTF-8: {e}); re-export it")
     })?;
-    serde_json::from_str::<Metadata>(text).map_err(|e| {
-        gate::clip(&format!(
-            "is not a valid safetensors file (header: {e}); re-export it with save_file"
-        ))
-    })
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| {
+            gate::clip(&format!(
+                "is not a valid safetensors file (header: {e}); re-export it with save_file"
+            ))
+        })?;
+    let mut tensors = Vec::with_capacity(map.len());
+    let mut user = None;
+    for (name, value) in map {
+        if name == "__metadata__" {
+            user = Some(serde_json::from_value(value).map_err(|e| {
+                gate::clip(&format!(
+                    "is not a valid safetensors file (__metadata__ must map strings to \
+                     strings: {e}); re-export it"
+                ))
+            })?);
+            continue;
+        }
+        let info: TensorInfo = serde_json::from_value(value).map_err(|e| {
+            gate::clip(&format!(
+                "is not a valid safetensors file: the header entry of tensor \"{name}\" is \
+                 malformed ({e}); re-export it"
+            ))
+        })?;
+        tensors.push((name, info));
+    }
+    tensors.sort_by_key(|(_, t)| t.data_offsets);
+    Ok((tensors, user))
 }
 
 /// Checks that the tensors, in offset order, tile the `data_len` bytes after the header exactly
 /// and that each one's byte length is elements × dtype size (checked arithmetic).
-pub fn check_cover(metadata: &Metadata, data_len: u64) -> std::result::Result<(), String> {
+pub fn check_cover(
+    tensors: &[(String, TensorInfo)],
+    data_len: u64,
+) -> std::result::Result<(), String> {
     let mut end = 0u64;
-    for name in metadata.offset_keys() {
-        let info = metadata.info(&name).ok_or("has an inconsistent header")?;
+    for (name, info) in tensors {
         let (b, e) = (info.data_offsets.0 as u64, info.data_offsets.1 as u64);
         let need = info
             .shape
@@ -237,12 +276,12 @@ impl SafetensorsFile {
 
     /// Tensor names in file order (by data offset).
     pub fn names(&self) -> Vec<String> {
-        self.metadata.offset_keys()
+        self.tensors.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// The optional `__metadata__` string map written by `save_file(..., metadata=...)`.
     pub fn user_metadata(&self) -> Option<&HashMap<String, String>> {
-        self.metadata.metadata().as_ref()
+        self.user_metadata.as_ref()
     }
 
     /// The tensor `name`, or `Ok(None)` when the file has no such tensor.
@@ -250,7 +289,7 @@ impl SafetensorsFile {
     /// Fails when the tensor's dtype is not F16, BF16, F32 or F64 (the message names the dtype
     /// found). Cost O(1); the handle shares the mapping and reads no data until streamed.
     pub fn tensor(&self, name: &str) -> Result<Option<SafetensorsTensor>> {
-        let Some(info) = self.metadata.info(name) else {
+        let Some((_, info)) = self.tensors.iter().find(|(n, _)| n == name) else {
             return Ok(None);
         };
         let dtype = FloatDtype::from_safetensors(info.dtype).ok_or_else(|| {
