@@ -15,10 +15,7 @@ fn main() {
     };
     let dims = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(8);
     let t = Instant::now();
-    let run = sgd_ou::run::Run::load(
-        dir.as_ref(),
-        &sgd_ou::run::LoadOptions { dims, seed: 1 },
-    );
+    let run = sgd_ou::run::Run::load(dir.as_ref(), &sgd_ou::run::LoadOptions { dims, seed: 1 });
     let secs = t.elapsed().as_secs_f64();
     match run {
         Ok(r) => {

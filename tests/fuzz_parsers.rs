@@ -99,7 +99,10 @@ const RUN_JSON: &str = r#"{"format_version": 1, "learning_rate": 0.01, "batch_si
 fn check_clean<T>(r: Result<T, sgd_ou::Error>, path: &Path) {
     if let Err(e) = r {
         let msg = e.to_string();
-        assert!(msg.contains(path.to_str().unwrap()), "names the file: {msg}");
+        assert!(
+            msg.contains(path.to_str().unwrap()),
+            "names the file: {msg}"
+        );
         assert!(!msg.contains('\n'), "one line: {msg}");
         assert!(msg.len() < 2000, "short: {} bytes", msg.len());
     }

@@ -27,7 +27,12 @@ fn run_with_deadline(args: &[&str]) -> (Option<i32>, String) {
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
             use std::io::Read;
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             return (status.code(), err);
         }
         if start.elapsed() > Duration::from_secs(60) {
@@ -173,7 +178,10 @@ fn wrapping_shapes_are_refused() {
     npy_raw(&f, "'<f8'", "(4611686018427387904, 4)", &[0; 64]);
     let (code, err) = run_with_deadline(&["stats", "normality", p(&f)]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("overflows") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("overflows") && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -199,7 +207,10 @@ fn absurd_hessian_is_refused_without_reading_it() {
     let t = Instant::now();
     let (code, err) = run_with_deadline(&["verify", "--run-dir", p(&run)]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("hessian.npy") && err.contains("32768"), "{err}");
+    assert!(
+        err.contains("hessian.npy") && err.contains("32768"),
+        "{err}"
+    );
     assert!(t.elapsed() < Duration::from_secs(20));
 }
 
@@ -210,7 +221,10 @@ fn huge_dims_are_refused() {
     write_valid_run(&run, 3, 32, 2, 7);
     let (code, err) = run_with_deadline(&["verify", "--run-dir", p(&run), "--dims", "100000"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("--dims 100000") && err.contains("limit"), "{err}");
+    assert!(
+        err.contains("--dims 100000") && err.contains("limit"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -232,7 +246,8 @@ fn signed_step_names_are_refused() {
 
 #[test]
 fn manifest_encoding_problems_have_clear_messages() {
-    let body = r#"{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": 32}"#;
+    let body =
+        r#"{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": 32}"#;
     rejected(
         |r| {
             let mut b = b"\xef\xbb\xbf".to_vec();

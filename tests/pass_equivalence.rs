@@ -14,8 +14,8 @@ use sgd_ou::run::{LoadOptions, Run, Subspace};
 fn write_npy_f32(path: &Path, n: usize, d: usize, data: &[f32], fortran: bool) {
     let shape = format!("({n}, {d})");
     let order = if fortran { "True" } else { "False" };
-    let mut dict = format!("{{'descr': '<f4', 'fortran_order': {order}, 'shape': {shape}, }}")
-        .into_bytes();
+    let mut dict =
+        format!("{{'descr': '<f4', 'fortran_order': {order}, 'shape': {shape}, }}").into_bytes();
     while (10 + dict.len() + 1) % 64 != 0 {
         dict.push(b' ');
     }
@@ -64,7 +64,10 @@ fn check(run: &Run, grads: &[Vec<f32>], n: usize, d: usize, dims: usize) {
     let sub = Subspace::new(d, dims, 1);
     for (c, g) in run.checkpoints.iter().zip(grads) {
         for i in 0..n {
-            let row: Vec<f64> = g[i * d..(i + 1) * d].iter().map(|&v| f64::from(v)).collect();
+            let row: Vec<f64> = g[i * d..(i + 1) * d]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
             let want = sub.project(&row);
             for (a, w) in want.iter().enumerate() {
                 assert_eq!(c.grads[(i, a)].to_bits(), w.to_bits(), "row {i} coord {a}");
@@ -78,8 +81,16 @@ fn check(run: &Run, grads: &[Vec<f32>], n: usize, d: usize, dims: usize) {
             trace += col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         }
         let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
-        assert!(rel(c.mean_grad_norm2, mean2) < 1e-12, "{} vs {mean2}", c.mean_grad_norm2);
-        assert!(rel(c.trace_cov, trace) < 1e-12, "{} vs {trace}", c.trace_cov);
+        assert!(
+            rel(c.mean_grad_norm2, mean2) < 1e-12,
+            "{} vs {mean2}",
+            c.mean_grad_norm2
+        );
+        assert!(
+            rel(c.trace_cov, trace) < 1e-12,
+            "{} vs {trace}",
+            c.trace_cov
+        );
     }
     for f in &run.inputs {
         let bytes = std::fs::read(run.dir.join(&f.path)).unwrap();

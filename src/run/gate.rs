@@ -45,8 +45,8 @@ pub fn open(path: &Path) -> Result<GatedFile> {
         )
     })?;
     check_regular(path, &meta)?;
-    let file = open_nonblocking(path)
-        .map_err(|e| Error::input(path, format!("cannot open ({e})")))?;
+    let file =
+        open_nonblocking(path).map_err(|e| Error::input(path, format!("cannot open ({e})")))?;
     let meta = file
         .metadata()
         .map_err(|e| Error::input(path, format!("cannot stat ({e})")))?;

@@ -98,7 +98,9 @@ impl Manifest {
         let value: Value = serde_json::from_str(text).map_err(|e| {
             Error::input(
                 path,
-                gate_clip(&format!("is not valid JSON ({e}); fix the syntax of run.json")),
+                gate_clip(&format!(
+                    "is not valid JSON ({e}); fix the syntax of run.json"
+                )),
             )
         })?;
         Self::from_value(&value).map_err(|msg| Error::input(path, gate_clip(&msg)))

@@ -35,9 +35,9 @@ use crate::error::{Error, Result};
 use array::ArraySource;
 use gate::GatedFile;
 use kernels::{Collect, CoordinateMoments, Projector};
-use pass::Region;
 pub use manifest::{GradientKind, LossReduction, Manifest, Sampling};
 use npy::NpyArray;
+use pass::Region;
 pub use subspace::{Subspace, SubspaceKind};
 
 /// Options that change what is read.
@@ -143,11 +143,8 @@ impl Run {
             )));
         }
         let manifest = Manifest::read(&dir.join("run.json"))?;
-        let (manifest_file, _) = gate::read_capped(
-            &dir.join("run.json"),
-            gate::RUN_JSON_MAX_BYTES,
-            "run.json",
-        )?;
+        let (manifest_file, _) =
+            gate::read_capped(&dir.join("run.json"), gate::RUN_JSON_MAX_BYTES, "run.json")?;
         let steps = discover_checkpoints(dir)?;
 
         // Open and validate every checkpoint's arrays before reading any data.
@@ -295,9 +292,8 @@ fn input_file(root: &Path, f: &Arc<GatedFile>) -> Result<InputFile> {
 /// the order they first appear.
 fn stream_grouped(mut items: Vec<(Arc<GatedFile>, Region)>) -> Result<()> {
     while let Some(first) = items.first().map(|x| Arc::clone(&x.0)) {
-        let (mut same, rest): (Vec<_>, Vec<_>) = items
-            .into_iter()
-            .partition(|(g, _)| Arc::ptr_eq(g, &first));
+        let (mut same, rest): (Vec<_>, Vec<_>) =
+            items.into_iter().partition(|(g, _)| Arc::ptr_eq(g, &first));
         items = rest;
         same.sort_by_key(|(_, r)| r.layout.offset);
         let mut regions: Vec<Region> = same.into_iter().map(|(_, r)| r).collect();
@@ -508,7 +504,10 @@ impl OpenCheckpoint {
     }
 
     fn files(&self) -> Vec<Arc<GatedFile>> {
-        let mut v = vec![Arc::clone(self.params.file()), Arc::clone(self.grads.file())];
+        let mut v = vec![
+            Arc::clone(self.params.file()),
+            Arc::clone(self.grads.file()),
+        ];
         v.extend(self.losses.iter().map(|a| Arc::clone(a.file())));
         v.extend(self.hessian.iter().map(|a| Arc::clone(a.file())));
         v.extend(self.probes.iter().flat_map(|p| p.files()));
@@ -674,7 +673,10 @@ impl OpenTrajectory {
     }
 
     fn files(&self) -> Vec<Arc<GatedFile>> {
-        let mut v = vec![Arc::clone(self.steps.file()), Arc::clone(self.params.file())];
+        let mut v = vec![
+            Arc::clone(self.steps.file()),
+            Arc::clone(self.params.file()),
+        ];
         v.extend(self.losses.iter().map(|a| Arc::clone(a.file())));
         v
     }
@@ -694,7 +696,11 @@ impl OpenTrajectory {
         let t = steps.len();
         let mut proj = Projector::new(sub, t);
         self.params.stream(&mut proj)?;
-        let losses = self.losses.as_ref().map(|a| collect(a.as_ref())).transpose()?;
+        let losses = self
+            .losses
+            .as_ref()
+            .map(|a| collect(a.as_ref()))
+            .transpose()?;
         Ok(Trajectory {
             steps,
             params: DMatrix::from_row_slice(t, k, &proj.out),

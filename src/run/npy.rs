@@ -290,7 +290,11 @@ fn precheck_header(path: &Path, header: &[u8]) -> Result<()> {
         .filter(|t| !t.is_empty())
         .filter_map(|t| t.trim_end_matches('L').parse().ok())
         .collect();
-    if dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).is_none() {
+    if dims
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
+        .is_none()
+    {
         return Err(too_large(path, &dims));
     }
     Ok(())

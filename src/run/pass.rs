@@ -152,7 +152,13 @@ pub fn stream_file(file: &GatedFile, regions: &mut [Region]) -> Result<()> {
         }
     }
     for region in regions.iter_mut() {
-        skip_to(file, &mut pos, region.layout.offset, hasher.as_mut(), &mut raw)?;
+        skip_to(
+            file,
+            &mut pos,
+            region.layout.offset,
+            hasher.as_mut(),
+            &mut raw,
+        )?;
         for (rows, cols) in plan(region.layout) {
             let count = rows.len() * cols.len();
             let esize = region.layout.dtype.size();
@@ -452,7 +458,10 @@ mod tests {
         let mut out = vec![0.0; 3];
         assert_eq!(widen(Dtype::F32, &raw, &mut out), Some(1));
         assert_eq!(out[0], 1.0);
-        let raw: Vec<u8> = [2.5f64, -1.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let raw: Vec<u8> = [2.5f64, -1.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         let mut out = vec![0.0; 2];
         assert_eq!(widen(Dtype::F64, &raw, &mut out), None);
         assert_eq!(out, vec![2.5, -1.0]);

@@ -53,10 +53,7 @@ impl Subspace {
             }
         }
         let dot = |basis: &[f64], a: usize, b: usize| -> f64 {
-            basis
-                .chunks_exact(k)
-                .map(|c| c[a] * c[b])
-                .sum::<f64>()
+            basis.chunks_exact(k).map(|c| c[a] * c[b]).sum::<f64>()
         };
         for _pass in 0..2 {
             for a in 0..k {
