@@ -17,7 +17,7 @@ GEN_ARGS=("$@")
 PY=${PYTHON:-python3}
 
 [ -f "$RUN/run.json" ] || "$PY" scripts/make_big_run.py "$RUN" "${GEN_ARGS[@]}"
-cargo build --release --quiet --bin sgd-ou --example load_run
+[ -n "${SGD_OU_NO_BUILD:-}" ] || cargo build --release --quiet --bin sgd-ou --example load_run
 BIN=target/release/sgd-ou
 LOAD=target/release/examples/load_run
 
