@@ -274,28 +274,28 @@ fn precheck_header(path: &Path, header: &[u8]) -> Result<()> {
         ));
     }
     let text = String::from_utf8_lossy(header);
-    let Some(start) = text.find("'shape'") else {
-        return Ok(());
-    };
-    let rest = &text[start..];
-    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
-        return Ok(());
-    };
-    if open > close {
-        return Ok(());
-    }
-    let dims: Vec<u64> = rest[open + 1..close]
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .filter_map(|t| t.trim_end_matches('L').parse().ok())
-        .collect();
-    if dims
-        .iter()
-        .try_fold(1u64, |a, &d| a.checked_mul(d))
-        .is_none()
-    {
-        return Err(too_large(path, &dims));
+    // Every `'shape'` key (a literal may repeat a key; the last one wins in the parser).
+    for (start, _) in text.match_indices("'shape'") {
+        let rest = &text[start..];
+        let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+            continue;
+        };
+        if open > close {
+            continue;
+        }
+        let dims: Vec<u64> = rest[open + 1..close]
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .filter_map(|t| t.trim_end_matches('L').parse().ok())
+            .collect();
+        if dims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .is_none()
+        {
+            return Err(too_large(path, &dims));
+        }
     }
     Ok(())
 }
