@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 SEED ?= 1
 
-.PHONY: all test demo examples lint fmt bench reference doc clean
+.PHONY: all test demo examples lint fmt bench bench-peers fuzz reference doc clean
 
 all: lint test
 
@@ -32,6 +32,15 @@ fmt:
 ## Benchmarks (criterion); speed and memory targets live here, never in unit tests.
 bench:
 	$(CARGO) bench
+	scripts/bench_peers.sh
+
+## Only the side-by-side table (dd, SHA-256, numpy/scipy peer, sgd-ou) on the 611 MB run.
+bench-peers:
+	scripts/bench_peers.sh
+
+## 10^5 mutations per parser (npy header, safetensors header, run.json); `make test` runs 256.
+fuzz:
+	SGD_OU_FUZZ_CASES=100000 $(CARGO) test --release --test fuzz_parsers
 
 ## Regenerate the reference values the tests read (needs scipy, statsmodels, pingouin).
 reference:

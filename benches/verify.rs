@@ -3,7 +3,7 @@
 //! gradients), analysed in the default k = 8 subspace.
 //!
 //! Peak memory is the process's high-water mark (VmHWM from /proc/self/status, Linux), printed
-//! after the timed runs; the gradients are memory-mapped and streamed, so it should stay far below
+//! after the timed runs; the gradients are read in blocks and streamed, so it should stay far below
 //! the size of the gradient files.
 
 use std::path::Path;

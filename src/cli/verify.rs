@@ -29,6 +29,9 @@ pub struct VerifyArgs {
     /// Analyse only checkpoints with step ≤ N (overrides the automatic diffusion-phase window).
     #[arg(long, value_name = "N")]
     pub to_step: Option<u64>,
+    /// No progress bar on stderr (it is shown only on a terminal, for passes over ~1 s).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Runs `verify`; returns the exit code (0 pass, 1 fail, 3 inconclusive).
@@ -48,6 +51,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
     if let Some(out) = &args.out {
         sgd_ou::report::write::refuse_inside(out, &args.run_dir)?;
     }
+    sgd_ou::run::progress::set_quiet(args.quiet);
     let report = sgd_ou::verify(&args.run_dir, &options)?;
     if let Some(out) = &args.out {
         sgd_ou::report::write::write_all(&report, out)

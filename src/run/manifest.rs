@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::gate::clip as gate_clip;
 use crate::error::{Error, Result};
 use crate::run::parameters::ParameterMap;
 
@@ -132,22 +133,41 @@ pub const FORMAT_VERSION: u64 = 2;
 impl Manifest {
     /// Reads and validates `path` (a run.json).
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        if !path.exists() {
+            return Err(Error::input(
+                path,
+                "cannot read the manifest (it does not exist); every run directory needs a \
+                 run.json (see docs/run-dir-format.md)",
+            ));
+        }
+        let (_, bytes) =
+            super::gate::read_capped(path, super::gate::RUN_JSON_MAX_BYTES, "run.json")?;
+        if bytes.starts_with(b"\xef\xbb\xbf") {
+            return Err(Error::input(
+                path,
+                "starts with a UTF-8 byte-order mark (BOM), which JSON does not allow; save \
+                 run.json as UTF-8 without BOM (Python: json.dump to open(path, 'w', \
+                 encoding='utf-8'))",
+            ));
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
             Error::input(
                 path,
                 format!(
-                    "cannot read the manifest ({e}); every run directory needs a run.json \
-                     (see docs/run-dir-format.md)"
+                    "is not UTF-8 text (invalid byte at offset {}); save run.json as UTF-8 JSON",
+                    e.valid_up_to()
                 ),
             )
         })?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
             Error::input(
                 path,
-                format!("is not valid JSON ({e}); fix the syntax of run.json"),
+                gate_clip(&format!(
+                    "is not valid JSON ({e}); fix the syntax of run.json"
+                )),
             )
         })?;
-        Self::from_value(&value).map_err(|msg| Error::input(path, msg))
+        Self::from_value(&value).map_err(|msg| Error::input(path, gate_clip(&msg)))
     }
 
     /// Validates a parsed manifest; the error is a message without the path.

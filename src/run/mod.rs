@@ -3,31 +3,43 @@
 //! [`Run::load`] validates the whole directory (manifest, every array's dtype, shape and
 //! finiteness, consistency across checkpoints) before any statistic is computed, and reduces the
 //! data to what the checks need: per checkpoint, the per-example gradients projected onto the
-//! k-dimensional analysis subspace (n × k), plus a few full-space scalars (‖ḡ‖², tr C). The n × d
-//! gradient matrix is streamed from a memory map and never copied. Cost per checkpoint: O(n d k)
-//! time, O(n k + d) memory.
+//! k-dimensional analysis subspace (n × k), plus a few full-space scalars (‖ḡ‖², tr C). Every
+//! file is opened through one gate (`gate.rs`) and read once, in blocks, by the streaming pass
+//! (`pass.rs`), which hashes it and feeds the projection and the per-coordinate moments from the
+//! same bytes (`kernels.rs`); nothing is memory-mapped and the n × d gradient matrix is never
+//! held whole. Cost per checkpoint: O(n d k) time; memory O(n k + d) plus one block per thread
+//! and the k·d basis.
 
 pub mod array;
 pub mod basis;
+pub mod gate;
+pub mod kernels;
 pub mod manifest;
 pub mod npy;
 pub mod parameters;
+pub mod pass;
 pub mod probes;
+pub mod progress;
 pub mod safetensors;
 pub mod subspace;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use gate::hex;
+
 use crate::error::{Error, Result};
 use array::ArraySource;
+use gate::GatedFile;
+use kernels::{Collect, CoordinateMoments, Projector};
 pub use manifest::{GradientKind, LossReduction, Manifest, Sampling};
 use npy::NpyArray;
+use pass::Region;
 pub use subspace::{Subspace, SubspaceKind};
 
 /// Options that change what is read.
@@ -70,6 +82,16 @@ pub struct Checkpoint {
 /// Largest d for which a full Hessian is held in memory for its extreme eigenvalues
 /// (d² doubles: 128 MiB at 4,096).
 pub const FULL_HESSIAN_MAX_D: usize = 4096;
+
+/// Largest d for which hessian.npy is read at all (a 32,768² float64 Hessian is 8 GiB); a larger
+/// one is refused before any data is read (export P H Pᵀ or Hessian-vector products instead).
+pub const HESSIAN_MAX_D: usize = 32_768;
+
+/// Largest analysis dimension `--dims` accepted.
+pub const MAX_DIMS: usize = 1024;
+
+/// Largest random basis held in memory (k·d doubles): 8 GiB, i.e. d = 10⁸ at k = 8.
+pub const BASIS_MAX_BYTES: u64 = 8 << 30;
 
 /// The optional trajectory, reduced to the analysis subspace.
 #[derive(Debug, Clone)]
@@ -116,7 +138,17 @@ impl Run {
         if opts.dims == 0 {
             return Err(Error::Usage("--dims must be at least 1".into()));
         }
+        if opts.dims > MAX_DIMS {
+            return Err(Error::Usage(format!(
+                "--dims {} is above the limit of {MAX_DIMS}: the checks estimate k × k \
+                 covariances from n gradients per checkpoint, so k must stay far below n (the \
+                 default is 8)",
+                opts.dims
+            )));
+        }
         let manifest = Manifest::read(&dir.join("run.json"))?;
+        let (manifest_file, _) =
+            gate::read_capped(&dir.join("run.json"), gate::RUN_JSON_MAX_BYTES, "run.json")?;
         let steps = discover_checkpoints(dir)?;
 
         // Open and validate every checkpoint's arrays before reading any data.
@@ -143,33 +175,42 @@ impl Run {
         }
         let d = d_first.map(|x| x.0).unwrap_or(0);
         let traj_files = OpenTrajectory::open(dir, d)?;
+        check_basis_size(d, opts.dims)?;
         let basis = basis::Basis::load(dir, &manifest, d, &steps)?;
         let subspace = Subspace::new(d, opts.dims, opts.seed);
 
-        let mut checkpoints = opened
-            .par_iter()
-            .map(|c| c.read(&subspace, &manifest))
-            .collect::<Result<Vec<_>>>()?;
-        let trajectory = match &traj_files {
-            Some(t) => Some(t.read(&subspace)?),
-            None => None,
-        };
-        probes::locate(&mut checkpoints, &opened, traj_files.as_ref())?;
-        let traj_steps = trajectory.as_ref().map(|t| &t.steps[..]);
-        manifest.check_data(&dir.join("run.json"), d, traj_steps)?;
-
-        let mut files: Vec<PathBuf> = vec![dir.join("run.json")];
+        let mut files: Vec<Arc<GatedFile>> = vec![Arc::new(manifest_file)];
         for c in &opened {
             files.extend(c.files());
         }
         if let Some(t) = &traj_files {
             files.extend(t.files());
         }
-        files.extend(basis.iter().flat_map(|b| b.files().iter().cloned()));
+        let total = files.iter().map(|f| f.len()).sum();
+        let guard = progress::start(total);
+        let (checkpoints, trajectory) = rayon::join(
+            || {
+                opened
+                    .par_iter()
+                    .map(|c| c.read(&subspace, &manifest))
+                    .collect::<Result<Vec<_>>>()
+            },
+            || traj_files.as_ref().map(|t| t.read(&subspace)).transpose(),
+        );
+        let (mut checkpoints, trajectory) = (checkpoints?, trajectory?);
+        probes::locate(&mut checkpoints, &opened, traj_files.as_ref())?;
+        let traj_steps = trajectory.as_ref().map(|t| &t.steps[..]);
+        manifest.check_data(&dir.join("run.json"), d, traj_steps)?;
+        // The basis files are read whole by `basis::Basis::load`; they are hashed by one more
+        // sequential read in `input_file`, outside the gradient pass (and its progress total).
+        for p in basis.iter().flat_map(|b| b.files()) {
+            files.push(Arc::new(gate::open(p)?));
+        }
         let inputs = files
             .par_iter()
-            .map(|p| hash_file(dir, p))
+            .map(|f| input_file(dir, f))
             .collect::<Result<Vec<_>>>()?;
+        drop(guard);
         Ok(Run {
             dir: dir.to_path_buf(),
             manifest,
@@ -231,32 +272,47 @@ impl Run {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Refuses a random basis above [`BASIS_MAX_BYTES`] (k·d doubles) before it is allocated.
+fn check_basis_size(d: usize, dims: usize) -> Result<()> {
+    if d <= dims {
+        return Ok(());
+    }
+    match gate::checked_bytes(&[d, dims], 8) {
+        Some(b) if b <= BASIS_MAX_BYTES => Ok(()),
+        _ => Err(Error::Usage(format!(
+            "--dims {dims} with d = {d} parameters needs a {dims} × {d} basis, above the \
+             {BASIS_MAX_BYTES}-byte limit; choose a smaller --dims (the default is 8)"
+        ))),
+    }
 }
 
-fn hash_file(root: &Path, path: &Path) -> Result<InputFile> {
-    let mut f =
-        std::fs::File::open(path).map_err(|e| Error::input(path, format!("cannot open: {e}")))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        bytes += n as u64;
-        h.update(&buf[..n]);
+/// The provenance entry of a file: its SHA-256 from the pass that read it (or, if no pass read
+/// it whole, from one more sequential read).
+fn input_file(root: &Path, f: &Arc<GatedFile>) -> Result<InputFile> {
+    if f.sha256().is_none() {
+        pass::stream_file(f, &mut [])?;
     }
+    let path = f.path();
     let rel = path.strip_prefix(root).unwrap_or(path);
     Ok(InputFile {
         path: rel.to_string_lossy().replace('\\', "/"),
-        bytes,
-        sha256: hex(&h.finalize()),
+        bytes: f.len(),
+        sha256: f.sha256().unwrap_or_default().to_string(),
     })
+}
+
+/// Streams every region once, one pass per file (regions of one file in offset order), files in
+/// the order they first appear.
+fn stream_grouped(mut items: Vec<(Arc<GatedFile>, Region)>) -> Result<()> {
+    while let Some(first) = items.first().map(|x| Arc::clone(&x.0)) {
+        let (mut same, rest): (Vec<_>, Vec<_>) =
+            items.into_iter().partition(|(g, _)| Arc::ptr_eq(g, &first));
+        items = rest;
+        same.sort_by_key(|(_, r)| r.layout.offset);
+        let mut regions: Vec<Region> = same.into_iter().map(|(_, r)| r).collect();
+        pass::stream_file(&first, &mut regions)?;
+    }
+    Ok(())
 }
 
 /// Lists `checkpoints/step_<N>` folders sorted by N.
@@ -280,12 +336,14 @@ fn discover_checkpoints(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         }
         let name = entry.file_name().to_string_lossy().to_string();
         if let Some(num) = name.strip_prefix("step_") {
-            let step: u64 = num.parse().map_err(|_| {
+            let digits = !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit());
+            let step: u64 = num.parse().ok().filter(|_| digits).ok_or_else(|| {
                 Error::input(
                     &path,
                     format!(
-                        "checkpoint folder name must be step_<N> with N a non-negative integer \
-                         SGD step, found \"{name}\"; rename it"
+                        "checkpoint folder name must be step_<N> with N the SGD step in decimal \
+                         digits only (at most {}), found \"{name}\"; rename it",
+                        u64::MAX
                     ),
                 )
             })?;
@@ -373,7 +431,8 @@ impl OpenCheckpoint {
                 return Err(Error::input(
                     &clash,
                     format!(
-                        "and {} both exist; a checkpoint holds either .npy files or one                          checkpoint.safetensors, remove one of them",
+                        "and {} both exist; a checkpoint holds either .npy files or one \
+                         checkpoint.safetensors, remove one of them",
                         st_path.display()
                     ),
                 ));
@@ -433,6 +492,16 @@ impl OpenCheckpoint {
         }
         if let Some(h) = &hessian {
             expect_shape(h.as_ref(), &[d, d], "(d, d)")?;
+            if d > HESSIAN_MAX_D {
+                return Err(Error::input(
+                    h.describe(),
+                    format!(
+                        "is a {d} × {d} Hessian, above the limit d ≤ {HESSIAN_MAX_D} for a full \
+                         Hessian; remove it (the curvature check then uses the gradients only) \
+                         or export the Hessian of a smaller model"
+                    ),
+                ));
+            }
         }
         Ok(OpenCheckpoint {
             step,
@@ -447,66 +516,81 @@ impl OpenCheckpoint {
         })
     }
 
-    fn files(&self) -> Vec<PathBuf> {
+    fn files(&self) -> Vec<Arc<GatedFile>> {
         let mut v = vec![
-            self.params.path().to_path_buf(),
-            self.grads.path().to_path_buf(),
+            Arc::clone(self.params.file()),
+            Arc::clone(self.grads.file()),
         ];
-        v.extend(self.losses.iter().map(|a| a.path().to_path_buf()));
-        v.extend(self.hessian.iter().map(|a| a.path().to_path_buf()));
+        v.extend(self.losses.iter().map(|a| Arc::clone(a.file())));
+        v.extend(self.hessian.iter().map(|a| Arc::clone(a.file())));
         v.extend(self.probes.iter().flat_map(|p| p.files()));
-        v.dedup();
+        v.dedup_by(|a, b| Arc::ptr_eq(a, b));
         v
     }
 
+    /// One pass per file of the checkpoint: params, grads (projection + per-coordinate moments
+    /// from the same blocks), losses and the Hessian; a safetensors checkpoint is one pass.
     fn read(&self, sub: &Subspace, manifest: &Manifest) -> Result<Checkpoint> {
-        let k = sub.k();
-        let mut theta_full = vec![0.0; self.d];
-        self.params.for_each(&mut |i, _, v| theta_full[i] = v)?;
-        let theta = DVector::from_vec(sub.project(&theta_full));
+        let (n, d) = (self.n, self.d);
+        let mut theta_full = Collect::new(d, 1);
+        let mut proj = Projector::new(sub, n);
+        let mut moments = CoordinateMoments::new(n, d);
+        let mut losses = self.losses.as_ref().map(|_| Collect::new(n, 1));
+        let keep_full = sub.kind() == SubspaceKind::RandomOrthonormal && d <= FULL_HESSIAN_MAX_D;
+        let mut h_proj = self.hessian.as_ref().map(|_| Projector::new(sub, d));
+        let mut h_full = self
+            .hessian
+            .as_ref()
+            .filter(|_| keep_full)
+            .map(|_| Collect::new(d, d));
+        let mut items = vec![
+            (
+                Arc::clone(self.params.file()),
+                self.params.region(vec![&mut theta_full]),
+            ),
+            (
+                Arc::clone(self.grads.file()),
+                self.grads.region(vec![&mut proj, &mut moments]),
+            ),
+        ];
+        if let (Some(a), Some(c)) = (&self.losses, losses.as_mut()) {
+            items.push((Arc::clone(a.file()), a.region(vec![c])));
+        }
+        if let (Some(a), Some(p)) = (&self.hessian, h_proj.as_mut()) {
+            let mut sinks: Vec<&mut dyn pass::BlockSink> = vec![p];
+            if let Some(f) = h_full.as_mut() {
+                sinks.push(f);
+            }
+            items.push((Arc::clone(a.file()), a.region(sinks)));
+        }
+        stream_grouped(items)?;
 
-        // One pass over grads: projected rows, full-space column sums and sum of squares.
-        let mut proj = vec![0.0; self.n * k];
-        let mut colsum = vec![0.0; self.d];
-        let mut sumsq = 0.0;
-        self.grads.for_each(&mut |i, j, v| {
-            sub.accumulate(j, v, &mut proj[i * k..(i + 1) * k]);
-            colsum[j] += v;
-            sumsq += v * v;
-        })?;
+        let theta_full = theta_full.out;
+        let theta = DVector::from_vec(sub.project(&theta_full));
         let scale = match (manifest.gradients, manifest.loss_reduction) {
             (GradientKind::Minibatch, LossReduction::Sum) => 1.0 / manifest.batch_size as f64,
             _ => 1.0,
         };
-        let nf = self.n as f64;
-        let mean_norm2 = colsum.iter().map(|s| (s / nf).powi(2)).sum::<f64>();
-        let trace_cov = ((sumsq - nf * mean_norm2) / (nf - 1.0)).max(0.0) * scale * scale;
-        let grads = DMatrix::from_row_slice(self.n, k, &proj) * scale;
-
-        let losses = match &self.losses {
-            Some(a) => {
-                let mut v = vec![0.0; self.n];
-                a.for_each(&mut |i, _, x| v[i] = x)?;
-                Some(v)
-            }
-            None => None,
-        };
-        let (hessian, hessian_extremes_full) = match &self.hessian {
-            Some(a) => {
-                let (proj, extremes) = project_matrix(a.as_ref(), sub, self.step)?;
-                (Some(proj), extremes)
+        let nf = n as f64;
+        let mean_norm2 = moments.sum.iter().map(|s| (s / nf).powi(2)).sum::<f64>();
+        let trace_cov = (0..d).map(|j| moments.variance(j)).sum::<f64>() * scale * scale;
+        let grads = DMatrix::from_row_slice(n, sub.k(), &proj.out) * scale;
+        let (hessian, hessian_extremes_full) = match h_proj {
+            Some(t) => {
+                let (p, e) = project_matrix(t.out, h_full.map(|f| f.out), sub, self.step);
+                (Some(p), e)
             }
             None => (None, None),
         };
         Ok(Checkpoint {
             step: self.step,
             dir: self.dir.clone(),
-            n: self.n,
+            n,
             theta,
             grads,
             mean_grad_norm2: mean_norm2 * scale * scale,
             trace_cov,
-            losses,
+            losses: losses.map(|c| c.out),
             hessian,
             hessian_extremes_full,
             probes: self
@@ -518,29 +602,31 @@ impl OpenCheckpoint {
     }
 }
 
+/// The whole (small) array, row-major.
+fn collect(a: &dyn ArraySource) -> Result<Vec<f64>> {
+    let (rows, cols) = a.layout().rows_cols();
+    let mut c = Collect::new(rows, cols);
+    a.stream(&mut c)?;
+    Ok(c.out)
+}
+
 /// P H Pᵀ and, when computed, the full Hessian's (λ_max, λ_min).
 type ProjectedHessian = (DMatrix<f64>, Option<(f64, f64)>);
 
 /// P H Pᵀ for a streamed d × d matrix H, and (for a random subspace with d ≤
 /// [`FULL_HESSIAN_MAX_D`]) the extreme eigenvalues of the full symmetrised H by Lanczos.
 /// Cost O(d² k) time and O(d k) memory, plus O(80 d²) time and d² memory for the extremes.
-fn project_matrix(a: &dyn ArraySource, sub: &Subspace, step: u64) -> Result<ProjectedHessian> {
+/// P H Pᵀ from T = H Pᵀ (d × k, row-major, computed by the pass) and, when the full H was kept
+/// (a random subspace with d ≤ [`FULL_HESSIAN_MAX_D`]), the extreme eigenvalues of the
+/// symmetrised H by Lanczos. Cost O(d k²), plus O(80 d²) time for the extremes.
+fn project_matrix(
+    t: Vec<f64>,
+    full: Option<Vec<f64>>,
+    sub: &Subspace,
+    step: u64,
+) -> ProjectedHessian {
     let k = sub.k();
     let d = sub.d();
-    let keep_full = sub.kind() == SubspaceKind::RandomOrthonormal && d <= FULL_HESSIAN_MAX_D;
-    let mut full = if keep_full {
-        vec![0.0; d * d]
-    } else {
-        Vec::new()
-    };
-    // T = H Pᵀ (d × k), row a holds Σ_b H[a, b] P[:, b].
-    let mut t = vec![0.0; d * k];
-    a.for_each(&mut |r, c, v| {
-        sub.accumulate(c, v, &mut t[r * k..(r + 1) * k]);
-        if keep_full {
-            full[r * d + c] = v;
-        }
-    })?;
     // P T: column e of T projected.
     let mut out = DMatrix::zeros(k, k);
     let mut col = vec![0.0; d];
@@ -553,12 +639,12 @@ fn project_matrix(a: &dyn ArraySource, sub: &Subspace, step: u64) -> Result<Proj
             out[(c, e)] = p[c];
         }
     }
-    let extremes = keep_full.then(|| {
+    let extremes = full.map(|full| {
         let h = DMatrix::from_row_slice(d, d, &full);
         let h = (&h + h.transpose()) * 0.5;
         crate::linalg::lanczos_extremes(d, 80, step, &mut |v| &h * v)
     });
-    Ok((out, extremes))
+    (out, extremes)
 }
 
 struct OpenTrajectory {
@@ -579,7 +665,8 @@ impl OpenTrajectory {
             return Err(Error::input(
                 steps.path(),
                 format!(
-                    "has dtype {}; steps.npy must hold int64 (or int32) step numbers",
+                    "has dtype {}; steps.npy must hold int64 (or int32) step numbers (convert \
+                     with arr.astype('<i8'))",
                     steps.elem_name()
                 ),
             ));
@@ -598,12 +685,12 @@ impl OpenTrajectory {
         }))
     }
 
-    fn files(&self) -> Vec<PathBuf> {
+    fn files(&self) -> Vec<Arc<GatedFile>> {
         let mut v = vec![
-            self.steps.path().to_path_buf(),
-            self.params.path().to_path_buf(),
+            Arc::clone(self.steps.file()),
+            Arc::clone(self.params.file()),
         ];
-        v.extend(self.losses.iter().map(|a| a.path().to_path_buf()));
+        v.extend(self.losses.iter().map(|a| Arc::clone(a.file())));
         v
     }
 
@@ -620,20 +707,16 @@ impl OpenTrajectory {
         }
         let k = sub.k();
         let t = steps.len();
-        let mut proj = vec![0.0; t * k];
-        self.params
-            .for_each(&mut |i, j, v| sub.accumulate(j, v, &mut proj[i * k..(i + 1) * k]))?;
-        let losses = match &self.losses {
-            Some(a) => {
-                let mut v = vec![0.0; t];
-                a.for_each(&mut |i, _, x| v[i] = x)?;
-                Some(v)
-            }
-            None => None,
-        };
+        let mut proj = Projector::new(sub, t);
+        self.params.stream(&mut proj)?;
+        let losses = self
+            .losses
+            .as_ref()
+            .map(|a| collect(a.as_ref()))
+            .transpose()?;
         Ok(Trajectory {
             steps,
-            params: DMatrix::from_row_slice(t, k, &proj),
+            params: DMatrix::from_row_slice(t, k, &proj.out),
             losses,
         })
     }

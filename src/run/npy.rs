@@ -1,16 +1,19 @@
-//! Reading and writing NumPy `.npy` files (via `npyz`), with the checks the run-directory format
-//! demands: float32/float64 (or int32/int64 for step indices), little-endian, C or Fortran order,
-//! the expected number of dimensions, and no truncation. Files are memory-mapped and can be
-//! streamed element by element, so an (n, d) gradient matrix is never copied whole unless the
-//! caller asks for it.
+//! Reading and writing NumPy `.npy` files, with the checks the run-directory format demands:
+//! float32/float64 (or int32/int64 for step indices), little-endian, C or Fortran order, the
+//! expected number of dimensions, and no truncation. Files are opened through the input gate
+//! (`gate.rs`: regular files only, header size capped, shape byte sizes checked) and read in
+//! blocks by the streaming pass (`pass.rs`), never mapped, so an (n, d) gradient matrix is never
+//! held whole unless the caller asks for it. The header is parsed by `npyz`.
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
-use memmap2::Mmap;
 use npyz::{DType, Order, TypeChar, WriterBuilder};
 
+use super::gate::{self, GatedFile, HEADER_MAX_BYTES};
+use super::pass::{self, Dtype, Layout};
 use crate::error::{Error, Result};
 
 /// Element type of a numeric `.npy` array accepted by the format.
@@ -24,128 +27,107 @@ pub enum Elem {
 
 impl Elem {
     fn name(self) -> &'static str {
+        self.dtype().name()
+    }
+
+    fn dtype(self) -> Dtype {
         match self {
-            Elem::F32 => "float32",
-            Elem::F64 => "float64",
-            Elem::I32 => "int32",
-            Elem::I64 => "int64",
+            Elem::F32 => Dtype::F32,
+            Elem::F64 => Dtype::F64,
+            Elem::I32 => Dtype::I32,
+            Elem::I64 => Dtype::I64,
         }
     }
 }
 
-/// A memory-mapped `.npy` file whose header has been validated.
+/// An opened `.npy` file whose header has been validated.
+#[derive(Debug, Clone)]
 pub struct NpyArray {
-    path: PathBuf,
-    map: Mmap,
-    shape: Vec<usize>,
+    file: Arc<GatedFile>,
+    layout: Layout,
     elem: Elem,
-    fortran: bool,
-}
-
-impl std::fmt::Debug for NpyArray {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NpyArray")
-            .field("path", &self.path)
-            .field("shape", &self.shape)
-            .field("elem", &self.elem)
-            .field("fortran", &self.fortran)
-            .finish()
-    }
 }
 
 impl NpyArray {
     /// Opens and validates `path`. Integers are accepted only when `allow_int` is true.
-    /// Cost: one mmap and a header parse; no data is read.
+    /// Cost: one open and a header read (at most [`HEADER_MAX_BYTES`]); no data is read.
     pub fn open(path: &Path, allow_int: bool) -> Result<Self> {
-        let file = File::open(path).map_err(|e| {
-            Error::input(
-                path,
-                format!("cannot open ({e}); the run-directory format requires this file"),
-            )
-        })?;
-        // SAFETY: the mapping is read-only; a run directory that is modified while sgd-ou reads
-        // it may give wrong numbers, as with any reader, but no memory unsafety beyond that.
-        let map = unsafe { Mmap::map(&file) }
-            .map_err(|e| Error::input(path, format!("cannot map file: {e}")))?;
-        let npy = npyz::NpyFile::new(&map[..]).map_err(|e| {
-            Error::input(
-                path,
-                format!("not a valid .npy file ({e}); write it with numpy.save"),
-            )
-        })?;
+        let file = gate::open(path)?;
+        let (offset, header) = read_header(&file)?;
+        precheck_header(path, &header)?;
+        let npy = npyz::NpyFile::new(&header[..]).map_err(|e| header_error(path, &e, &header))?;
         let expected = if allow_int {
             "float32, float64, int32 or int64"
         } else {
             "float32 or float64"
         };
+        let convert = if allow_int {
+            "arr.astype('<i8')"
+        } else {
+            "arr.astype('<f8')"
+        };
         let elem = match npy.dtype() {
-            DType::Plain(ts) => {
-                if ts.endianness() == npyz::Endianness::Big {
-                    return Err(Error::input(
-                        path,
-                        format!(
-                            "dtype {ts} is big-endian; expected little-endian {expected} \
-                             (convert with arr.astype('<f8'))"
-                        ),
-                    ));
-                }
-                match (ts.type_char(), ts.size_field()) {
-                    (TypeChar::Float, 4) => Elem::F32,
-                    (TypeChar::Float, 8) => Elem::F64,
-                    (TypeChar::Int, 4) if allow_int => Elem::I32,
-                    (TypeChar::Int, 8) if allow_int => Elem::I64,
-                    _ => {
-                        return Err(Error::input(
-                            path,
-                            format!(
-                                "dtype {ts} ({}) is not supported; expected {expected} \
-                                 (convert with arr.astype(numpy.float64))",
-                                friendly(&ts)
-                            ),
-                        ))
-                    }
-                }
-            }
-            other => {
+            DType::Plain(ts) => plain_elem(path, &ts, allow_int, expected, convert)?,
+            DType::Record(fields) => {
+                let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
                 return Err(Error::input(
                     path,
-                    format!("structured dtype {other:?} is not supported; expected {expected}"),
+                    gate::clip(&format!(
+                        "has a structured dtype with fields {}; expected a plain {expected} \
+                         array (save one field, e.g. arr['{}'], or {convert})",
+                        names.join(", "),
+                        names.first().map(String::as_str).unwrap_or("x")
+                    )),
+                ));
+            }
+            DType::Array(..) => {
+                return Err(Error::input(
+                    path,
+                    format!("has a sub-array dtype; expected a plain {expected} array"),
                 ))
             }
         };
-        let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
-        let fortran = npy.order() == Order::Fortran;
-        let elem_size = match elem {
-            Elem::F32 | Elem::I32 => 4,
-            Elem::F64 | Elem::I64 => 8,
-        };
-        let count: usize = shape.iter().product();
-        let data_bytes = count * elem_size;
-        let available = npy_data_len(&map);
+        let shape = npy
+            .shape()
+            .iter()
+            .map(|&s| usize::try_from(s).ok())
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| too_large(path, npy.shape()))?;
+        if shape.len() > 2 {
+            return Err(Error::input(
+                path,
+                format!("has shape {shape:?}; expected a 1-D or 2-D array"),
+            ));
+        }
+        let data_bytes = gate::checked_bytes(&shape, elem.dtype().size())
+            .ok_or_else(|| too_large(path, npy.shape()))?;
+        let available = file.len().saturating_sub(offset);
         if available < data_bytes {
             return Err(Error::input(
                 path,
                 format!(
                     "file is truncated: the header announces shape {shape:?} ({data_bytes} bytes \
-                     of data) but only {} bytes follow the header; re-export the array",
-                    available
+                     of data) but only {available} bytes follow the header; re-export the array"
                 ),
             ));
         }
         Ok(NpyArray {
-            path: path.to_path_buf(),
-            map,
-            shape,
+            file: Arc::new(file),
+            layout: Layout {
+                offset,
+                shape,
+                dtype: elem.dtype(),
+                fortran: npy.order() == Order::Fortran,
+            },
             elem,
-            fortran,
         })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        &self.layout.shape
     }
     pub fn elem(&self) -> Elem {
         self.elem
@@ -153,10 +135,18 @@ impl NpyArray {
     pub fn elem_name(&self) -> &'static str {
         self.elem.name()
     }
+    /// The opened file (shared with every reader of it; carries its SHA-256 once read).
+    pub fn file(&self) -> &Arc<GatedFile> {
+        &self.file
+    }
+    /// Where the data lives in the file.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.layout.shape.iter().product()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -165,126 +155,201 @@ impl NpyArray {
 
     /// Checks the number of dimensions; `what` describes the expected shape, e.g. "(n, d)".
     pub fn expect_ndim(&self, ndim: usize, what: &str) -> Result<()> {
-        if self.shape.len() != ndim {
+        if self.layout.shape.len() != ndim {
             return Err(Error::input(
-                &self.path,
+                self.path(),
                 format!(
                     "has shape {:?} but the format expects a {ndim}-D array {what}",
-                    self.shape
+                    self.layout.shape
                 ),
             ));
         }
         Ok(())
     }
 
-    /// Visits every element in file order as `f(row, col, value)` for a 1-D or 2-D array (a 1-D
-    /// array has `col == 0`). Values are widened to f64. Stops at and returns the first error
-    /// (including a non-finite value, reported with its position). Cost O(len), no allocation.
+    /// Visits every element as `f(row, col, value)` for a 0-D, 1-D or 2-D array (a 1-D array
+    /// has `col == 0`), widened to f64, via the block reader. Stops at the first non-finite
+    /// value, reported with its position. Cost O(len); memory one block.
     pub fn for_each(&self, mut f: impl FnMut(usize, usize, f64)) -> Result<()> {
-        let (rows, cols) = match self.shape.len() {
-            0 => (1, 1),
-            1 => (self.shape[0], 1),
-            2 => (self.shape[0], self.shape[1]),
-            _ => {
-                return Err(Error::input(
-                    &self.path,
-                    format!("has shape {:?}; expected a 1-D or 2-D array", self.shape),
-                ))
-            }
-        };
-        let fortran = self.fortran;
-        let path = &self.path;
-        let mut idx = 0usize;
-        let mut visit = |v: f64| -> Result<()> {
-            let (i, j) = if fortran {
-                (idx % rows, idx / rows)
-            } else {
-                (idx / cols, idx % cols)
-            };
-            if !v.is_finite() {
-                return Err(Error::input(
-                    path,
-                    format!(
-                        "contains a non-finite value ({v}) at index [{i}, {j}]; \
-                         NaN/Inf gradients mean the run diverged or the export is broken"
-                    ),
-                ));
-            }
-            f(i, j, v);
-            idx += 1;
-            Ok(())
-        };
-        let npy = npyz::NpyFile::new(&self.map[..])
-            .map_err(|e| Error::input(&self.path, format!("cannot read: {e}")))?;
-        let rerr = |e: std::io::Error| Error::input(path, format!("cannot read data: {e}"));
-        match self.elem {
-            Elem::F32 => {
-                for v in npy
-                    .data::<f32>()
-                    .map_err(|e| Error::input(path, e.to_string()))?
-                {
-                    visit(f64::from(v.map_err(rerr)?))?;
-                }
-            }
-            Elem::F64 => {
-                for v in npy
-                    .data::<f64>()
-                    .map_err(|e| Error::input(path, e.to_string()))?
-                {
-                    visit(v.map_err(rerr)?)?;
-                }
-            }
-            Elem::I32 => {
-                for v in npy
-                    .data::<i32>()
-                    .map_err(|e| Error::input(path, e.to_string()))?
-                {
-                    visit(f64::from(v.map_err(rerr)?))?;
-                }
-            }
-            Elem::I64 => {
-                for v in npy
-                    .data::<i64>()
-                    .map_err(|e| Error::input(path, e.to_string()))?
-                {
-                    visit(v.map_err(rerr)? as f64)?;
-                }
-            }
-        }
-        Ok(())
+        super::array::ArraySource::for_each(self, &mut f)
     }
 
     /// The whole array as f64 in C (row-major) order. Use only for arrays that are small by
-    /// construction (params, losses, a projected matrix); cost O(len) memory.
+    /// construction (params, losses, a projected matrix); cost O(len) memory, bounded by twice
+    /// the file size.
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
-        let cols = if self.shape.len() == 2 {
-            self.shape[1]
-        } else {
-            1
-        };
-        let mut out = vec![0.0; self.len()];
-        self.for_each(|i, j, v| out[i * cols + j] = v)?;
-        Ok(out)
+        let (rows, cols) = self.layout.rows_cols();
+        let mut c = super::kernels::Collect::new(rows, cols);
+        super::array::ArraySource::stream(self, &mut c)?;
+        Ok(c.out)
     }
 
     /// Integer contents (for step indices), in C order.
     pub fn to_vec_i64(&self) -> Result<Vec<i64>> {
-        let npy = npyz::NpyFile::new(&self.map[..])
-            .map_err(|e| Error::input(&self.path, format!("cannot read: {e}")))?;
-        let bad = |e: String| Error::input(&self.path, e);
-        match self.elem {
-            Elem::I64 => npy.into_vec::<i64>().map_err(|e| bad(e.to_string())),
-            Elem::I32 => Ok(npy
-                .into_vec::<i32>()
-                .map_err(|e| bad(e.to_string()))?
-                .into_iter()
-                .map(i64::from)
-                .collect()),
-            _ => Err(bad(format!(
-                "has dtype {}; expected int64 or int32 step numbers",
-                self.elem.name()
-            ))),
+        let v = pass::read_i64(&self.file, &self.layout)?;
+        if self.file.sha256().is_none() {
+            pass::stream_file(&self.file, &mut [])?;
         }
+        Ok(v)
+    }
+}
+
+fn too_large(path: &Path, shape: &[u64]) -> Error {
+    Error::input(
+        path,
+        format!(
+            "header announces shape {shape:?}, whose byte size overflows; the header is \
+             corrupt, re-export the array with numpy.save"
+        ),
+    )
+}
+
+/// Reads the preamble and header of an .npy file: (offset of the data, header bytes).
+fn read_header(file: &GatedFile) -> Result<(u64, Vec<u8>)> {
+    let path = file.path();
+    let bad = |what: &str| {
+        Error::input(
+            path,
+            format!("not a valid .npy file ({what}); write it with numpy.save"),
+        )
+    };
+    if file.len() < 10 {
+        return Err(bad("too short for the .npy preamble"));
+    }
+    let mut pre = [0u8; 12];
+    let n = file.len().min(12) as usize;
+    file.read_exact_at(0, &mut pre[..n])?;
+    if &pre[..6] != b"\x93NUMPY" {
+        return Err(bad("magic not found for NPY file"));
+    }
+    let (hl, start) = match pre[6] {
+        1 => (u64::from(u16::from_le_bytes([pre[8], pre[9]])), 10u64),
+        2 | 3 if n == 12 => (
+            u64::from(u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]])),
+            12,
+        ),
+        v => return Err(bad(&format!("unsupported version {v}"))),
+    };
+    if hl > HEADER_MAX_BYTES {
+        return Err(Error::input(
+            path,
+            format!(
+                "announces a {hl}-byte header, above the {HEADER_MAX_BYTES}-byte limit; the file \
+                 is corrupt or not an .npy file"
+            ),
+        ));
+    }
+    let end = start + hl;
+    if end > file.len() {
+        return Err(bad("the header runs past the end of the file"));
+    }
+    let mut header = vec![0u8; end as usize];
+    file.read_exact_at(0, &mut header)?;
+    Ok((end, header))
+}
+
+/// Checks what the header parser must not see: nesting deeper than any numpy header (a
+/// pathological literal would take the parser minutes) and a shape whose element count overflows
+/// (the parser multiplies the dimensions unchecked).
+fn precheck_header(path: &Path, header: &[u8]) -> Result<()> {
+    let mut depth = 0usize;
+    let mut max_depth = 0usize;
+    for &b in header {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if max_depth > MAX_HEADER_NESTING {
+        return Err(Error::input(
+            path,
+            format!(
+                "not a valid .npy file (its header nests {max_depth} levels deep, numpy writes at \
+                 most a few); write it with numpy.save"
+            ),
+        ));
+    }
+    let text = String::from_utf8_lossy(header);
+    // Every `'shape'` key (a literal may repeat a key; the last one wins in the parser).
+    for (start, _) in text.match_indices("'shape'") {
+        let rest = &text[start..];
+        let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+            continue;
+        };
+        if open > close {
+            continue;
+        }
+        let dims: Vec<u64> = rest[open + 1..close]
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .filter_map(|t| t.trim_end_matches('L').parse().ok())
+            .collect();
+        if dims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .is_none()
+        {
+            return Err(too_large(path, &dims));
+        }
+    }
+    Ok(())
+}
+
+/// Deepest bracket nesting accepted in an .npy header (structured dtypes nest a few levels).
+const MAX_HEADER_NESTING: usize = 32;
+
+/// A clear message for a header `npyz` refused (object dtypes, bad syntax).
+fn header_error(path: &Path, e: &std::io::Error, header: &[u8]) -> Error {
+    let text = String::from_utf8_lossy(header);
+    if text.contains("'descr': '|O'") || text.contains("'descr': 'O'") {
+        return Error::input(
+            path,
+            "has dtype object (pickled Python objects); expected a numeric array (convert with \
+             numpy.asarray(arr, dtype=numpy.float64) before numpy.save)",
+        );
+    }
+    Error::input(
+        path,
+        gate::clip(&format!(
+            "not a valid .npy file ({e}); write it with numpy.save"
+        )),
+    )
+}
+
+fn plain_elem(
+    path: &Path,
+    ts: &npyz::TypeStr,
+    allow_int: bool,
+    expected: &str,
+    convert: &str,
+) -> Result<Elem> {
+    if ts.endianness() == npyz::Endianness::Big {
+        return Err(Error::input(
+            path,
+            format!(
+                "dtype {ts} ({} big-endian) is not supported; expected little-endian {expected} \
+                 (convert with {convert})",
+                friendly(ts)
+            ),
+        ));
+    }
+    match (ts.type_char(), ts.size_field()) {
+        (TypeChar::Float, 4) => Ok(Elem::F32),
+        (TypeChar::Float, 8) => Ok(Elem::F64),
+        (TypeChar::Int, 4) if allow_int => Ok(Elem::I32),
+        (TypeChar::Int, 8) if allow_int => Ok(Elem::I64),
+        _ => Err(Error::input(
+            path,
+            format!(
+                "dtype {ts} ({}) is not supported; expected {expected} (convert with {convert})",
+                friendly(ts)
+            ),
+        )),
     }
 }
 
@@ -299,26 +364,6 @@ fn friendly(ts: &npyz::TypeStr) -> String {
         TypeChar::Bool => "bool".into(),
         _ => "non-numeric".into(),
     }
-}
-
-/// Bytes after the header of an .npy file (0 when the header cannot be parsed).
-fn npy_data_len(map: &[u8]) -> usize {
-    // Magic (6) + version (2) + header length (2 bytes in v1, 4 in v2/v3).
-    if map.len() < 10 || &map[..6] != b"\x93NUMPY" {
-        return 0;
-    }
-    let major = map[6];
-    let (hl, off) = if major == 1 {
-        (u16::from_le_bytes([map[8], map[9]]) as usize, 10)
-    } else if map.len() >= 12 {
-        (
-            u32::from_le_bytes([map[8], map[9], map[10], map[11]]) as usize,
-            12,
-        )
-    } else {
-        return 0;
-    };
-    map.len().saturating_sub(off + hl)
 }
 
 /// Reads a 1-D or 2-D float array as (shape, data in C order).

@@ -167,11 +167,11 @@ impl OpenProbes {
         }))
     }
 
-    pub(super) fn files(&self) -> Vec<PathBuf> {
+    pub(super) fn files(&self) -> Vec<std::sync::Arc<super::gate::GatedFile>> {
         vec![
-            self.directions.path().to_path_buf(),
-            self.offsets.path().to_path_buf(),
-            self.losses.path().to_path_buf(),
+            std::sync::Arc::clone(self.directions.file()),
+            std::sync::Arc::clone(self.offsets.file()),
+            std::sync::Arc::clone(self.losses.file()),
         ]
     }
 

@@ -7,7 +7,7 @@
 //! from the `"run/subspace"` ChaCha8 stream, orthonormalised by modified Gram–Schmidt applied
 //! twice (Giraud et al. 2005: "twice is enough"). A vector v is represented by P v.
 //!
-//! Cost: O(k² d) time and k·d doubles of memory to build; O(k) per projected scalar entry.
+//! Cost: O(k² d) time and k·d doubles of memory (one copy) to build; O(k) per projected entry.
 
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
@@ -43,27 +43,30 @@ impl Subspace {
             };
         }
         let mut rng = crate::rng::stream(seed, "run/subspace");
-        // Rows of P, row-major, generated row by row so the stream order is fixed.
-        let mut rows: Vec<Vec<f64>> = (0..k)
-            .map(|_| (0..d).map(|_| StandardNormal.sample(&mut rng)).collect())
-            .collect();
+        // One copy only (k·d doubles): Pᵀ column-major, filled row of P by row of P so the
+        // stream order is fixed, and orthonormalised in place. The sums run over j in the same
+        // order as on row-major rows, so the basis does not depend on the layout.
+        let mut basis = vec![0.0; d * k];
+        for a in 0..k {
+            for j in 0..d {
+                basis[j * k + a] = StandardNormal.sample(&mut rng);
+            }
+        }
+        let dot = |basis: &[f64], a: usize, b: usize| -> f64 {
+            basis.chunks_exact(k).map(|c| c[a] * c[b]).sum::<f64>()
+        };
         for _pass in 0..2 {
             for a in 0..k {
                 for b in 0..a {
-                    let dot: f64 = rows[a].iter().zip(&rows[b]).map(|(x, y)| x * y).sum();
-                    let (head, tail) = rows.split_at_mut(a);
-                    for (x, y) in tail[0].iter_mut().zip(&head[b]) {
-                        *x -= dot * y;
+                    let dp = dot(&basis, a, b);
+                    for c in basis.chunks_exact_mut(k) {
+                        c[a] -= dp * c[b];
                     }
                 }
-                let norm = rows[a].iter().map(|x| x * x).sum::<f64>().sqrt();
-                rows[a].iter_mut().for_each(|x| *x /= norm);
-            }
-        }
-        let mut basis = vec![0.0; d * k];
-        for (a, row) in rows.iter().enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                basis[j * k + a] = v;
+                let norm = dot(&basis, a, a).sqrt();
+                for c in basis.chunks_exact_mut(k) {
+                    c[a] /= norm;
+                }
             }
         }
         Subspace {
@@ -82,6 +85,17 @@ impl Subspace {
     }
     pub fn kind(&self) -> SubspaceKind {
         self.kind
+    }
+
+    /// Rows j0..j1 of Pᵀ (the k coefficients of each coordinate, contiguous), for the blocked
+    /// projection. Only for a random basis.
+    pub fn panel(&self, cols: std::ops::Range<usize>) -> &[f64] {
+        &self.basis[cols.start * self.k..cols.end * self.k]
+    }
+
+    /// Bytes held by the basis (k·d doubles, none for the identity).
+    pub fn basis_bytes(&self) -> usize {
+        self.basis.len() * 8
     }
 
     /// Adds v · P[:, j] to `out` (length k): the contribution of coordinate j with value v.
