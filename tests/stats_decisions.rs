@@ -1,0 +1,153 @@
+//! One-sided tests against a tolerance and the fail / pass rule (`sgd_ou::stats::onesided`).
+//!
+//! Reference values: `tests/reference/decisions.json`, written by
+//! `tests/reference/generate_decisions.py` (scipy 1.17.1, numpy 2.4.6; the call is stored beside
+//! each value). Calibrations: seeded simulations at the boundary effect = tolerance, where the
+//! false-fail rate must be ≤ α + 2 Monte Carlo SE.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde_json::Value;
+use sgd_ou::stats::onesided::{
+    bootstrap_upper, debiased_sq_norm, holm_min, holm_over_checks, iut_p_value, log_ratio,
+    norm_upper, t_upper, z_upper,
+};
+
+/// Agreement with scipy (relative, on statistics and p-values).
+const REF_TOL: f64 = 1e-10;
+/// Nominal level of the calibrations.
+const ALPHA: f64 = 0.05;
+/// Replicates per calibration (MC SE of a rate near 0.05 ≈ 0.005).
+const REPS: usize = 2000;
+
+fn reference() -> Value {
+    serde_json::from_str(include_str!("reference/decisions.json")).expect("valid reference JSON")
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or_else(|| panic!("missing {k}"))
+}
+
+fn close(x: f64, r: f64, what: &str) {
+    assert!(
+        (x - r).abs() <= REF_TOL * r.abs().max(1e-300),
+        "{what}: {x} vs scipy {r}"
+    );
+}
+
+#[test]
+fn one_sided_tests_match_scipy() {
+    let cases = reference()["onesided"].as_array().unwrap().clone();
+    assert!(cases.len() >= 15);
+    for c in &cases {
+        let kind = c["kind"].as_str().unwrap();
+        let r = match kind {
+            "z" => z_upper(f(c, "estimate"), f(c, "se"), f(c, "delta")),
+            "t" => t_upper(f(c, "estimate"), f(c, "se"), f(c, "df"), f(c, "delta")),
+            "log_ratio" => log_ratio(f(c, "ratio"), f(c, "se_log"), f(c, "delta")),
+            "norm" => {
+                let x: Vec<f64> = serde_json::from_value(c["xhat"].clone()).unwrap();
+                norm_upper(&x, f(c, "s2"), f(c, "delta"))
+            }
+            other => panic!("unknown kind {other}"),
+        }
+        .unwrap();
+        let call = c["call"].as_str().unwrap();
+        close(r.p_value, f(c, "p_value"), call);
+        close(r.statistic, f(c, "statistic"), call);
+    }
+}
+
+fn gauss(rng: &mut ChaCha8Rng) -> f64 {
+    StandardNormal.sample(rng)
+}
+
+fn rate(hits: usize) -> (f64, f64) {
+    let p = hits as f64 / REPS as f64;
+    (p, (ALPHA * (1.0 - ALPHA) / REPS as f64).sqrt())
+}
+
+fn assert_calibrated(hits: usize, what: &str) {
+    let (p, se) = rate(hits);
+    assert!(p <= ALPHA + 2.0 * se, "{what}: false-fail {p} > α + 2 SE");
+    // and not absurdly conservative where the test is exact at the boundary
+    assert!(p >= ALPHA - 4.0 * se, "{what}: false-fail {p} far below α");
+}
+
+#[test]
+fn z_test_is_exact_at_the_boundary_where_the_point_rule_fails_half_the_time() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15_001);
+    let (delta, se) = (0.2, 0.03);
+    let (mut fails, mut point_rule) = (0, 0);
+    for _ in 0..REPS {
+        let e = delta + se * gauss(&mut rng);
+        fails += usize::from(z_upper(e, se, delta).unwrap().p_value <= ALPHA);
+        point_rule += usize::from(e > delta);
+    }
+    assert_calibrated(fails, "z test at e = δ");
+    let (pr, se_mc) = rate(point_rule);
+    assert!((pr - 0.5).abs() < 0.05, "point rule {pr} (MC SE {se_mc})");
+}
+
+#[test]
+fn bootstrap_and_log_ratio_tests_are_calibrated_at_the_boundary() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15_002);
+    let (delta, se) = (0.25, 0.1);
+    let (mut boot, mut logr) = (0, 0);
+    for _ in 0..REPS {
+        let z = gauss(&mut rng);
+        // parametric bootstrap around an estimate of a boundary effect
+        let e = delta + se * z;
+        let reps: Vec<f64> = (0..199).map(|_| e + se * gauss(&mut rng)).collect();
+        boot += usize::from(bootstrap_upper(&reps, delta).unwrap().p_value <= ALPHA);
+        // log-ratio: true ratio at the boundary 1 + δ
+        let l = delta.ln_1p() + se * z;
+        logr += usize::from(log_ratio(l.exp(), se, delta).unwrap().p_value <= ALPHA);
+    }
+    assert_calibrated(boot, "bootstrap test at e = δ");
+    assert_calibrated(logr, "log-ratio test at r = 1 + δ");
+}
+
+#[test]
+fn max_over_directions_and_norm_effects_hold_alpha_at_their_boundary() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15_003);
+    let (m, delta, s) = (5usize, 0.3, 0.1);
+    let (mut max_fails, mut norm_fails, mut naive_norm) = (0, 0, 0);
+    let mut debiased = 0.0;
+    for _ in 0..REPS {
+        // boundary: one direction at the tolerance, the others null
+        let x: Vec<f64> = (0..m)
+            .map(|k| if k == 0 { delta } else { 0.0 } + s * gauss(&mut rng))
+            .collect();
+        let p: Vec<f64> = x
+            .iter()
+            .map(|&e| z_upper(e.abs(), s, delta).unwrap().p_value)
+            .collect();
+        max_fails += usize::from(holm_min(&p).unwrap() <= ALPHA);
+        norm_fails += usize::from(norm_upper(&x, s * s, delta).unwrap().p_value <= ALPHA);
+        naive_norm += usize::from(x.iter().map(|v| v * v).sum::<f64>().sqrt() > delta);
+        debiased += debiased_sq_norm(&x, m as f64 * s * s);
+    }
+    let (pm, se) = rate(max_fails);
+    assert!(pm <= ALPHA + 2.0 * se, "max over directions: {pm}");
+    assert_calibrated(norm_fails, "norm test at ‖x‖ = δ");
+    // the plain norm overshoots: it exceeds δ far more often than half the time
+    assert!(naive_norm as f64 / REPS as f64 > 0.6);
+    // the debiased squared norm is unbiased for δ² (SE of the mean ≈ 0.0011)
+    let mean = debiased / REPS as f64;
+    assert!((mean - delta * delta).abs() < 0.005, "debiased mean {mean}");
+}
+
+#[test]
+fn holm_over_checks_and_intersection_union() {
+    let adj = holm_over_checks(&[0.01, 0.04, 0.03, 0.5]).unwrap();
+    assert_eq!(adj, vec![0.04, 0.09, 0.09, 0.5]);
+    assert_eq!(holm_min(&[0.2, 0.01, 0.5]).unwrap(), 0.03);
+    assert_eq!(iut_p_value(&[0.01, 0.04, 0.002]).unwrap(), 0.04);
+    assert!(iut_p_value(&[]).is_err());
+    assert!(holm_min(&[]).is_err());
+    assert!(z_upper(0.1, 0.0, 0.2).is_err());
+    assert!(log_ratio(-1.0, 0.1, 0.2).is_err());
+    assert!(bootstrap_upper(&[], 0.2).is_err());
+}
