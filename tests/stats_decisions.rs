@@ -151,3 +151,87 @@ fn holm_over_checks_and_intersection_union() {
     assert!(log_ratio(-1.0, 0.1, 0.2).is_err());
     assert!(bootstrap_upper(&[], 0.2).is_err());
 }
+
+// ---------------------------------------------------------------- portmanteau and epoch sums
+
+use nalgebra::DMatrix;
+use rand::seq::SliceRandom;
+use sgd_ou::stats::portmanteau::{epoch_sum_test, hosking, ljung_box, Portmanteau};
+
+fn check_portmanteau(r: &Portmanteau, c: &Value) {
+    let call = c["call"].as_str().unwrap();
+    close(r.ljung_box.statistic, f(c, "lb_stat"), call);
+    close(r.ljung_box.p_value, f(c, "lb_pvalue"), call);
+    close(r.box_pierce.statistic, f(c, "bp_stat"), call);
+}
+
+#[test]
+fn portmanteau_matches_statsmodels_and_hosking() {
+    let refs = reference()["portmanteau"].clone();
+    for c in refs["univariate"].as_array().unwrap() {
+        let x: Vec<f64> = serde_json::from_value(c["x"].clone()).unwrap();
+        let h = c["h"].as_u64().unwrap() as usize;
+        check_portmanteau(&ljung_box(&x, h).unwrap(), c);
+    }
+    for c in refs["multivariate"].as_array().unwrap() {
+        let rows: Vec<Vec<f64>> = serde_json::from_value(c["x"].clone()).unwrap();
+        let x = DMatrix::from_row_iterator(rows.len(), rows[0].len(), rows.into_iter().flatten());
+        let h = c["h"].as_u64().unwrap() as usize;
+        check_portmanteau(&hosking(&x, h).unwrap(), c);
+    }
+    assert!(ljung_box(&[1.0, 2.0, 3.0], 3).is_err());
+    assert!(ljung_box(&[1.0; 10], 2).is_err());
+}
+
+/// Per-step minibatch noises of `epochs` epochs of a finite population (N = 64, S = 8, d = 3):
+/// reshuffled epochs, or a fresh random subset at every step.
+fn minibatch_noise(reshuffle: bool, epochs: usize, seed: u64) -> DMatrix<f64> {
+    let (n, s, d) = (64usize, 8usize, 3usize);
+    let m = n / s;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let pop = DMatrix::from_fn(n, d, |_, _| gauss(&mut rng));
+    let pop = &pop - DMatrix::from_fn(n, d, |_, j| pop.column(j).mean());
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut out = DMatrix::zeros(epochs * m, d);
+    for t in 0..epochs * m {
+        if !reshuffle || t % m == 0 {
+            order.shuffle(&mut rng);
+        }
+        let b = if reshuffle { (t % m) * s } else { 0 };
+        for &i in &order[b..b + s] {
+            for j in 0..d {
+                out[(t, j)] += pop[(i, j)] / s as f64;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn epoch_sum_test_tells_reshuffled_from_fresh() {
+    let epochs = 30;
+    let starts: Vec<usize> = (0..=epochs).map(|e| e * 8).collect();
+    let r = epoch_sum_test(&minibatch_noise(true, epochs, 7), &starts).unwrap();
+    assert!(r.ratio < 1e-20 && r.p_fresh < 1e-10, "reshuffled: {r:?}");
+    let mut rejections = 0;
+    let mut ratios = 0.0;
+    const FRESH_REPS: usize = 200;
+    for seed in 0..FRESH_REPS as u64 {
+        let f = epoch_sum_test(&minibatch_noise(false, epochs, 100 + seed), &starts).unwrap();
+        rejections += usize::from(f.p_fresh <= ALPHA);
+        ratios += f.ratio;
+    }
+    let rate = rejections as f64 / FRESH_REPS as f64;
+    let se = (ALPHA * (1.0 - ALPHA) / FRESH_REPS as f64).sqrt();
+    eprintln!(
+        "fresh: false-reshuffled rate {rate}, mean ratio {}",
+        ratios / FRESH_REPS as f64
+    );
+    assert!(
+        rate <= ALPHA + 2.0 * se,
+        "fresh flagged as reshuffled at rate {rate}"
+    );
+    assert!((ratios / FRESH_REPS as f64 - 1.0).abs() < 0.05);
+    assert!(epoch_sum_test(&DMatrix::zeros(16, 2), &[0, 8]).is_err());
+    assert!(epoch_sum_test(&DMatrix::zeros(16, 2), &[0, 8, 17]).is_err());
+}

@@ -11,6 +11,7 @@ pub mod multitest;
 pub mod mvn;
 pub mod normality;
 pub mod onesided;
+pub mod portmanteau;
 pub mod tails;
 
 use serde::Serialize;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the decision building blocks (`src/stats/onesided.rs`, and the
+"""Reference values for the decision building blocks (`src/stats/onesided.rs`, `src/stats/portmanteau.rs`, and the
 reshuffled-SGD covariance `src/ou/reshuffled.rs`).
 
 Run from the crate root:
@@ -10,7 +10,7 @@ It rewrites `tests/reference/decisions.json`; the Rust tests (`tests/stats_decis
 `tests/ou_reshuffled.rs`) read that file and never need Python. Each value is stored next to the
 exact call that produced it.
 
-Generated with Python 3.11, numpy 2.4.6, scipy 1.17.1.
+Generated with Python 3.11.7, numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0.
 """
 
 import json
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import scipy
 import scipy.stats as st
+import statsmodels
 
 OUT = Path(__file__).with_name("decisions.json")
 
@@ -54,6 +55,50 @@ def onesided():
     return cases
 
 
+def hosking(x, h):
+    """Hosking (1980) multivariate portmanteau, Ljung-Box and Box-Pierce forms (numpy)."""
+    n, d = x.shape
+    c = x - x.mean(axis=0)
+    c0 = c.T @ c / n
+    c0i = np.linalg.inv(c0)
+    lb = bp = 0.0
+    for k in range(1, h + 1):
+        ck = c[k:].T @ c[:-k] / n
+        tr = np.trace(ck.T @ c0i @ ck @ c0i)
+        lb += tr / (n - k)
+        bp += tr
+    df = d * d * h
+    return n * n * lb, st.chi2.sf(n * n * lb, df), n * bp, st.chi2.sf(n * bp, df)
+
+
+def portmanteau():
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+    rng = np.random.default_rng(15)
+    out = {"statsmodels": statsmodels.__version__, "univariate": [], "multivariate": []}
+    e = rng.standard_normal(203)
+    ar = np.zeros(200)
+    for t in range(1, 200):
+        ar[t] = 0.4 * ar[t - 1] + e[t]
+    for name, x, h in [("white", rng.standard_normal(120), 10), ("ar1", ar, 5), ("ar1", ar, 20)]:
+        r = acorr_ljungbox(x, lags=[h], boxpierce=True)
+        out["univariate"].append({"name": name, "x": x.tolist(), "h": h,
+                                  "call": f"acorr_ljungbox(x, lags=[{h}], boxpierce=True)",
+                                  "lb_stat": float(r["lb_stat"].iloc[0]), "lb_pvalue": float(r["lb_pvalue"].iloc[0]),
+                                  "bp_stat": float(r["bp_stat"].iloc[0]), "bp_pvalue": float(r["bp_pvalue"].iloc[0])})
+    white = rng.standard_normal((150, 3))
+    var = np.zeros((150, 2))
+    phi = np.array([[0.5, 0.2], [-0.1, 0.3]])
+    for t in range(1, 150):
+        var[t] = phi @ var[t - 1] + rng.standard_normal(2)
+    for name, x, h in [("white3", white, 4), ("var1", var, 6)]:
+        lb, lbp, bp, bpp = hosking(x, h)
+        out["multivariate"].append({"name": name, "x": x.tolist(), "h": h,
+                                    "call": f"hosking(x, {h}) (numpy, this script)",
+                                    "lb_stat": float(lb), "lb_pvalue": float(lbp),
+                                    "bp_stat": float(bp), "bp_pvalue": float(bpp)})
+    return out
+
+
 def main():
     out = {
         "generator": "tests/reference/generate_decisions.py",
@@ -61,6 +106,7 @@ def main():
                      "scipy": scipy.__version__},
         "tolerance": "1e-10 relative on p-values and statistics",
         "onesided": onesided(),
+        "portmanteau": portmanteau(),
     }
     OUT.write_text(json.dumps(out, indent=1) + "\n")
 
