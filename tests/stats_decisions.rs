@@ -235,3 +235,89 @@ fn epoch_sum_test_tells_reshuffled_from_fresh() {
     assert!(epoch_sum_test(&DMatrix::zeros(16, 2), &[0, 8]).is_err());
     assert!(epoch_sum_test(&DMatrix::zeros(16, 2), &[0, 8, 17]).is_err());
 }
+
+// ---------------------------------------------------------------- stationarity
+
+use sgd_ou::stats::stationarity::{fdr1, geweke, mser, mser5};
+
+#[test]
+fn stationarity_statistics_match_the_numpy_formulas() {
+    let r = reference()["stationarity"].clone();
+    let x: Vec<f64> = serde_json::from_value(r["x"].clone()).unwrap();
+    assert_eq!(mser(&x).unwrap() as f64, f(&r, "mser"));
+    assert_eq!(mser5(&x).unwrap() as f64, f(&r, "mser5"));
+    let g = geweke(&x).unwrap();
+    close(g.z, f(&r, "geweke_z"), "geweke z");
+    close(g.df, f(&r, "geweke_df"), "geweke df");
+    close(g.p_value, f(&r, "geweke_p"), "geweke p");
+    let ol: Vec<f64> = serde_json::from_value(r["o_l"].clone()).unwrap();
+    let or: Vec<f64> = serde_json::from_value(r["o_r"].clone()).unwrap();
+    let d = fdr1(&ol, &or).unwrap();
+    close(d.ratio, f(&r, "fdr1_ratio"), "fdr1 ratio");
+    close(d.difference, f(&r, "fdr1_difference"), "fdr1 difference");
+    close(d.se, f(&r, "fdr1_se"), "fdr1 se");
+    close(d.p_value, f(&r, "fdr1_p"), "fdr1 p");
+    assert!(mser(&[1.0, 2.0]).is_err() && geweke(&x[..50]).is_err());
+    assert!(fdr1(&ol, &or[1..]).is_err());
+}
+
+/// AR(1), φ = 0.5, unit innovations, started from x0.
+fn ar1(n: usize, x0: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let mut x = x0;
+    (0..n)
+        .map(|_| {
+            x = 0.5 * x + gauss(rng);
+            x
+        })
+        .collect()
+}
+
+#[test]
+fn mser5_cuts_near_the_end_of_a_transient() {
+    // a mean that drifts linearly from 6 to 0 over the first 300 steps, then AR(1) noise
+    const TRANSIENT: usize = 300;
+    let mut rng = ChaCha8Rng::seed_from_u64(15_006);
+    for rep in 0..20 {
+        let mut x = ar1(3000, 0.0, &mut rng);
+        for (t, v) in x.iter_mut().enumerate().take(TRANSIENT) {
+            *v += 6.0 * (1.0 - t as f64 / TRANSIENT as f64);
+        }
+        let d = mser5(&x).unwrap();
+        assert!(
+            (200..=450).contains(&d),
+            "rep {rep}: MSER-5 cut at {d}, transient ends at {TRANSIENT}"
+        );
+        // and the stationary series alone is hardly truncated
+        let y = ar1(3000, 0.0, &mut rng);
+        assert!(
+            mser5(&y).unwrap() < 600,
+            "rep {rep}: stationary cut {}",
+            mser5(&y).unwrap()
+        );
+    }
+}
+
+#[test]
+fn geweke_is_calibrated_on_a_stationary_ar1_and_detects_a_transient() {
+    const GEWEKE_REPS: usize = 200;
+    let mut rng = ChaCha8Rng::seed_from_u64(15_007);
+    let (mut rejections, mut detected) = (0, 0);
+    for _ in 0..GEWEKE_REPS {
+        let x0 = gauss(&mut rng) / (1.0f64 - 0.25).sqrt(); // stationary start
+        rejections += usize::from(geweke(&ar1(2000, x0, &mut rng)).unwrap().p_value <= ALPHA);
+        // transient: a mean drifting from 2 to 0 over the first 300 steps
+        let mut y = ar1(2000, 0.0, &mut rng);
+        for (t, v) in y.iter_mut().enumerate().take(300) {
+            *v += 2.0 * (1.0 - t as f64 / 300.0);
+        }
+        detected += usize::from(geweke(&y).unwrap().p_value <= ALPHA);
+    }
+    let rate = rejections as f64 / GEWEKE_REPS as f64;
+    let se = (ALPHA * (1.0 - ALPHA) / GEWEKE_REPS as f64).sqrt();
+    eprintln!("Geweke: stationary rejection rate {rate}, transient detected {detected}/200");
+    assert!(
+        rate <= ALPHA + 2.0 * se,
+        "Geweke rejects a stationary AR(1) at rate {rate}"
+    );
+    assert!(detected as f64 / GEWEKE_REPS as f64 > 0.5);
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the decision building blocks (`src/stats/onesided.rs`, `src/stats/portmanteau.rs`, and the
+"""Reference values for the decision building blocks (`src/stats/onesided.rs`, `src/stats/portmanteau.rs`, `src/stats/stationarity.rs`, and the
 reshuffled-SGD covariance `src/ou/reshuffled.rs`).
 
 Run from the crate root:
@@ -99,6 +99,50 @@ def portmanteau():
     return out
 
 
+def mser(x):
+    """White (1997) MSER: argmin over d <= n//2 of sum_{i>=d}(x_i - mean_d)^2 / (n-d)^2 (first minimiser)."""
+    n = len(x)
+    stats = [np.sum((x[d:] - x[d:].mean()) ** 2) / (n - d) ** 2 for d in range(n // 2 + 1)]
+    return int(np.argmin(stats))
+
+
+def batch(x):
+    b = int(np.floor(np.sqrt(len(x))))
+    size = len(x) // b
+    means = x[: b * size].reshape(b, size).mean(axis=1)
+    return means.mean(), means.var(ddof=1) / b, b
+
+
+def geweke(x):
+    n = len(x)
+    a, c = x[: int(np.floor(0.1 * n))], x[n - int(np.floor(0.5 * n)):]
+    ma, va, ba = batch(a)
+    mb, vb, bb = batch(c)
+    var = va + vb
+    df = var ** 2 / (va ** 2 / (ba - 1) + vb ** 2 / (bb - 1))
+    z = (ma - mb) / np.sqrt(var)
+    return float(z), float(df), float(min(1.0, 2 * st.t.sf(abs(z), df)))
+
+
+def stationarity():
+    rng = np.random.default_rng(1515)
+    x = np.zeros(400)
+    for t in range(1, 400):
+        x[t] = 0.6 * x[t - 1] + rng.standard_normal() + (8.0 * (1 - t / 60) if t < 60 else 0.0)
+    b5 = x[: 5 * (len(x) // 5)].reshape(-1, 5).mean(axis=1)
+    z, df, p = geweke(x)
+    ol = 1.0 + 0.3 * rng.standard_normal(150)
+    orr = 0.95 + 0.3 * rng.standard_normal(150)
+    md, vd, bd = batch(ol - orr)
+    return {"x": x.tolist(), "mser": mser(x), "mser5": 5 * mser(b5),
+            "call": "numpy formulas in this script: mser(x), 5*mser(batch means of 5), geweke(x)",
+            "geweke_z": z, "geweke_df": df, "geweke_p": p,
+            "o_l": ol.tolist(), "o_r": orr.tolist(),
+            "fdr1_ratio": float(ol.mean() / orr.mean()), "fdr1_difference": float(md),
+            "fdr1_se": float(np.sqrt(vd)),
+            "fdr1_p": float(min(1.0, 2 * st.t.sf(abs(md / np.sqrt(vd)), bd - 1)))}
+
+
 def main():
     out = {
         "generator": "tests/reference/generate_decisions.py",
@@ -107,6 +151,7 @@ def main():
         "tolerance": "1e-10 relative on p-values and statistics",
         "onesided": onesided(),
         "portmanteau": portmanteau(),
+        "stationarity": stationarity(),
     }
     OUT.write_text(json.dumps(out, indent=1) + "\n")
 
