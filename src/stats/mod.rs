@@ -10,6 +10,9 @@ pub mod ess;
 pub mod multitest;
 pub mod mvn;
 pub mod normality;
+pub mod onesided;
+pub mod portmanteau;
+pub mod stationarity;
 pub mod tails;
 
 use serde::Serialize;
