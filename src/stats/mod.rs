@@ -10,6 +10,7 @@ pub mod ess;
 pub mod multitest;
 pub mod mvn;
 pub mod normality;
+pub mod screen;
 pub mod tails;
 
 use serde::Serialize;
