@@ -246,7 +246,7 @@ fn ols(x: &DMatrix<f64>, y: &DVector<f64>) -> Result<(DVector<f64>, f64), OuErro
     let svd = x.clone().svd(true, true);
     let s = &svd.singular_values;
     let (smax, smin) = (s.max(), s.min());
-    if !(smin > 1e-12 * smax) {
+    if smin.is_nan() || smin <= 1e-12 * smax {
         return Err(OuError::RankDeficient {
             what: "RESET design",
             condition: smax / smin,
