@@ -2,7 +2,7 @@
 //! map, thread-count-independent accumulation, and calibration on seeded data.
 //!
 //! Reference values: `tests/reference/screen.json`, written by
-//! `tests/reference/generate_screen.py` (scipy 1.17, numpy 2.4; each value's call is recorded in
+//! `tests/reference/generate_screen.py` (scipy 1.17, numpy 2.4, statsmodels 0.15 for Holm; each value's call is recorded in
 //! the file; moments also in exact rational arithmetic). Tolerances: moments (vs exact), minibatch images and Hill 1e-9 relative; p-values 1e-8
 //! relative (absolute 1e-300 floor).
 

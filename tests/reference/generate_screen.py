@@ -17,9 +17,8 @@ beside the call that produced it.
   central moments (mu2(ybar), mu3(ybar), mu4(ybar)), independently of the affine form in Rust.
 * p-values: `scipy.stats.norm.sf`, `scipy.stats.gamma.sf`; Hill: `scipy.stats.pareto.fit(top_k,
   floc=0, fscale=threshold)` (the MLE equals Hill's estimator).
-* Holm: written out below (statsmodels is not installed in this environment; the crate's Holm is
-  checked against `statsmodels.stats.multitest.multipletests(method="holm")` in
-  tests/stats_multivariate.rs).
+* Holm: `statsmodels.stats.multitest.multipletests(p, method="holm")[1]` over the 3*d raw
+  p-values in coordinate order (skew, kurt, tail).
 """
 
 import json
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import scipy
 import scipy.stats as st
+import statsmodels
+from statsmodels.stats.multitest import multipletests
 
 OUT = Path(__file__).with_name("screen.json")
 N_ROWS, S, N_POP, K = 40, 4, 100, 5
@@ -76,13 +77,7 @@ def slopes():
 
 
 def holm(p):
-    p = np.asarray(p)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
-    return out
+    return multipletests(p, method="holm")[1]
 
 
 def main():
@@ -122,7 +117,7 @@ def main():
         c["p_skew_holm"], c["p_kurt_holm"], c["p_tail_holm"] = adj[3 * j: 3 * j + 3]
     out = {
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "scipy": scipy.__version__},
+                     "scipy": scipy.__version__, "statsmodels": statsmodels.__version__},
         "design": {"n": n, "S": S, "N": N_POP, "K": K, "skew_tol": SKEW_TOL,
                    "kurt_tol": KURT_TOL, "alpha0": ALPHA0},
         "calls": {
@@ -137,7 +132,7 @@ def main():
             "p_kurt_raw": "scipy.stats.norm.sf((|mk| - 0.5) / (|b| * se2)), se2 normal theory",
             "hill_alpha": "scipy.stats.pareto.fit(y[:K], floc=0, fscale=y[K]), y = sorted |x - mean(x)| desc",
             "p_tail_raw": "scipy.stats.gamma.sf(4 * K / hill_alpha, K)",
-            "p_*_holm": "Holm over the 3*d raw p-values in coordinate order (skew, kurt, tail)",
+            "p_*_holm": "statsmodels.stats.multitest.multipletests(raw, method='holm')[1], raw = 3*d p-values in coordinate order (skew, kurt, tail)",
         },
         "x": x.tolist(),
         "coordinates": [{k: float(v) for k, v in c.items()} for c in coords],
