@@ -171,7 +171,7 @@ fn push_top(h: &mut BinaryHeap<Reverse<u64>>, keep: usize, k: u64) {
 }
 
 impl PowerSums {
-    /// Empty accumulator for `d` coordinates keeping `tail_k` + 1 extremes per coordinate
+    /// Empty accumulator for `d` coordinates keeping the `tail_k` + 1 largest and smallest values
     /// (`tail_k` = 0: no tail rule). `shift` = c; `None` takes the first row added. Partial
     /// accumulators that will be merged must share the shift.
     pub fn new(d: usize, tail_k: usize, shift: Option<Vec<f64>>) -> Result<Self, StatsError> {
