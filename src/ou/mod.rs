@@ -29,6 +29,7 @@ pub mod gap;
 pub mod lyapunov;
 pub mod modes;
 pub mod reshuffled;
+pub mod subspace_ou;
 
 pub use estimate::{
     compare_estimates, from_gradient_regression, from_hessian, from_lag1, EstimateAgreement,

@@ -13,6 +13,7 @@ pub mod normality;
 pub mod onesided;
 pub mod portmanteau;
 pub mod stationarity;
+pub mod screen;
 pub mod tails;
 
 use serde::Serialize;
