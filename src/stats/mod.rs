@@ -12,8 +12,8 @@ pub mod mvn;
 pub mod normality;
 pub mod onesided;
 pub mod portmanteau;
-pub mod stationarity;
 pub mod screen;
+pub mod stationarity;
 pub mod tails;
 
 use serde::Serialize;
