@@ -144,6 +144,11 @@ fn valid_v2_run_verifies_with_the_same_verdicts_as_its_v1_twin() {
     let b = sgd_ou::verify(&v2, &opts).unwrap();
     let strip = |r: &sgd_ou::report::Report| json!({"assumptions": r.assumptions, "ou": r.ou_prediction, "verdict": r.verdict});
     assert_eq!(strip(&a), strip(&b));
+    let md = std::fs::read_to_string(out_dir(tmp.path()).join("report.md")).unwrap();
+    assert!(
+        md.contains("sampling reshuffled each epoch, 8 steps per epoch"),
+        "the Markdown report names the reshuffled design"
+    );
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub fn render(r: &Report) -> String {
         "| batch size S / data set size N | {} / {} (sampling {}) |\n",
         m.batch_size,
         m.dataset_size,
-        super::sampling_text(m.sampling)
+        super::sampling_text(m)
     ));
     s.push_str(&format!(
         "| checkpoints | {} (steps {}) |\n",

@@ -184,10 +184,15 @@ impl Report {
 }
 
 /// The sampling scheme for people.
-pub fn sampling_text(s: crate::run::Sampling) -> &'static str {
-    match s {
-        crate::run::Sampling::WithoutReplacement => "without replacement",
-        crate::run::Sampling::WithReplacement => "with replacement",
+/// Format v2's epoch-wise reshuffling (`manifest.reshuffling`) is named with its epoch length.
+pub fn sampling_text(m: &Manifest) -> String {
+    match (m.sampling, &m.reshuffling) {
+        (_, Some(r)) => format!(
+            "reshuffled each epoch, {} steps per epoch",
+            r.steps_per_epoch
+        ),
+        (crate::run::Sampling::WithoutReplacement, None) => "without replacement".to_string(),
+        (crate::run::Sampling::WithReplacement, None) => "with replacement".to_string(),
     }
 }
 
