@@ -73,18 +73,11 @@ pub fn ljung_box(x: &[f64], h: usize) -> Result<Portmanteau, StatsError> {
         lb += r * r / (nf - k as f64);
         bp += r * r;
     }
-    let (lb, bp, df) = (nf * (nf + 2.0) * lb, nf * bp, h as f64);
-    Ok(Portmanteau {
-        ljung_box: TestResult {
-            statistic: lb,
-            p_value: chi2_sf(lb, df),
-        },
-        box_pierce: TestResult {
-            statistic: bp,
-            p_value: chi2_sf(bp, df),
-        },
-        df,
-    })
+    Ok(Portmanteau::from_statistics(
+        nf * (nf + 2.0) * lb,
+        nf * bp,
+        h as f64,
+    ))
 }
 
 /// Multivariate portmanteau tests of Hosking (1980) for an n × d series (rows = times):
@@ -118,18 +111,26 @@ pub fn hosking(x: &DMatrix<f64>, h: usize) -> Result<Portmanteau, StatsError> {
         lb += tr / (nf - k as f64);
         bp += tr;
     }
-    let (lb, bp, df) = (nf * nf * lb, nf * bp, (d * d * h) as f64);
-    Ok(Portmanteau {
-        ljung_box: TestResult {
-            statistic: lb,
-            p_value: chi2_sf(lb, df),
-        },
-        box_pierce: TestResult {
-            statistic: bp,
-            p_value: chi2_sf(bp, df),
-        },
-        df,
-    })
+    Ok(Portmanteau::from_statistics(
+        nf * nf * lb,
+        nf * bp,
+        (d * d * h) as f64,
+    ))
+}
+
+impl Portmanteau {
+    /// Both statistics with their χ²_df upper-tail p-values.
+    fn from_statistics(lb: f64, bp: f64, df: f64) -> Self {
+        let test = |q: f64| TestResult {
+            statistic: q,
+            p_value: chi2_sf(q, df),
+        };
+        Portmanteau {
+            ljung_box: test(lb),
+            box_pierce: test(bp),
+            df,
+        }
+    }
 }
 
 /// Result of the epoch-sum variance test.
