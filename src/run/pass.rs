@@ -321,26 +321,8 @@ pub fn plan(layout: &Layout) -> Vec<(Range<usize>, Range<usize>)> {
 /// non-finite value, if any. The finiteness test runs on the raw bits in the same loop.
 pub fn widen(dtype: Dtype, raw: &[u8], out: &mut [f64]) -> Option<usize> {
     let bad = match dtype {
-        Dtype::F32 => {
-            let mut bad = 0u32;
-            for (o, c) in out.iter_mut().zip(raw.chunks_exact(4)) {
-                let bits = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                bad |= u32::from(bits & 0x7f80_0000 == 0x7f80_0000);
-                *o = f64::from(f32::from_bits(bits));
-            }
-            bad != 0
-        }
-        Dtype::F64 => {
-            let mut bad = 0u32;
-            for (o, c) in out.iter_mut().zip(raw.chunks_exact(8)) {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                let bits = u64::from_le_bytes(a);
-                bad |= u32::from(bits & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000);
-                *o = f64::from_bits(bits);
-            }
-            bad != 0
-        }
+        Dtype::F32 => widen_f32(raw, out),
+        Dtype::F64 => widen_f64(raw, out),
         Dtype::F16 => {
             for (o, c) in out.iter_mut().zip(raw.chunks_exact(2)) {
                 *o = half::f16::from_le_bytes([c[0], c[1]]).to_f64();
@@ -373,6 +355,66 @@ pub fn widen(dtype: Dtype, raw: &[u8], out: &mut [f64]) -> Option<usize> {
     } else {
         None
     }
+}
+
+/// f32 → f64 widening with the finiteness flag, AVX2 when the CPU has it (exact either way).
+fn widen_f32(raw: &[u8], out: &mut [f64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { widen_f32_avx2(raw, out) };
+        }
+    }
+    widen_f32_impl(raw, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn widen_f32_avx2(raw: &[u8], out: &mut [f64]) -> bool {
+    widen_f32_impl(raw, out)
+}
+
+#[inline(always)]
+fn widen_f32_impl(raw: &[u8], out: &mut [f64]) -> bool {
+    let mut bad = 0u32;
+    for (o, c) in out.iter_mut().zip(raw.chunks_exact(4)) {
+        let bits = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        bad |= u32::from(bits & 0x7f80_0000 == 0x7f80_0000);
+        *o = f64::from(f32::from_bits(bits));
+    }
+    bad != 0
+}
+
+/// f64 copy with the finiteness flag, AVX2 when the CPU has it.
+fn widen_f64(raw: &[u8], out: &mut [f64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { widen_f64_avx2(raw, out) };
+        }
+    }
+    widen_f64_impl(raw, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn widen_f64_avx2(raw: &[u8], out: &mut [f64]) -> bool {
+    widen_f64_impl(raw, out)
+}
+
+#[inline(always)]
+fn widen_f64_impl(raw: &[u8], out: &mut [f64]) -> bool {
+    let mut bad = 0u32;
+    for (o, c) in out.iter_mut().zip(raw.chunks_exact(8)) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let bits = u64::from_le_bytes(a);
+        bad |= u32::from(bits & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000);
+        *o = f64::from_bits(bits);
+    }
+    bad != 0
 }
 
 /// Reads a small integer array (step numbers) whole, in C order. The caller has bounded its
