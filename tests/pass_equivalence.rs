@@ -128,6 +128,51 @@ fn rows_wider_than_a_block_are_read_in_segments() {
 }
 
 #[test]
+fn groups_of_wide_rows_match_one_row_at_a_time() {
+    // Rows wider than a block are read a group of rows at a time and handed out as tiles of
+    // (group × column range): several groups and a short last group, and rows too wide to group
+    // (the one-line segment plan) all give the element-by-element projection bit for bit.
+    let wide = sgd_ou::run::pass::BLOCK_BYTES / 8 + 77;
+    // Rows over GROUP_BYTES / 2 bytes are read one row segment at a time (no group).
+    let huge = sgd_ou::run::pass::GROUP_BYTES / 4 / 2 + 1;
+    for (n, d) in [(37, wide), (2, huge)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let g = write_run(tmp.path(), n, d, 2, false);
+        let run = Run::load(tmp.path(), &LoadOptions { dims: 5, seed: 1 }).unwrap();
+        check(&run, &g, n, d, 5);
+    }
+    // Fortran order with long columns: groups of columns, tiles of row ranges.
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, d) = (wide, 3);
+    let g = write_run(tmp.path(), n, d, 2, true);
+    let run = Run::load(tmp.path(), &LoadOptions { dims: 8, seed: 1 }).unwrap();
+    check(&run, &g, n, d, 8);
+}
+
+#[test]
+fn a_non_finite_value_in_a_group_of_wide_rows_is_named_first_in_file_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, d) = (6, sgd_ou::run::pass::BLOCK_BYTES / 8 + 5);
+    let mut g = write_run(tmp.path(), n, d, 2, false).remove(0);
+    // one NaN late in row 2 and one early in row 4: the first in file order is row 2's
+    g[2 * d + d - 3] = f32::NAN;
+    g[4 * d + 1] = f32::INFINITY;
+    write_npy_f32(
+        &tmp.path().join("checkpoints/step_1/grads.npy"),
+        n,
+        d,
+        &g,
+        false,
+    );
+    let err = match Run::load(tmp.path(), &LoadOptions { dims: 8, seed: 1 }) {
+        Ok(_) => panic!("a NaN must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("grads.npy"), "{err}");
+    assert!(err.contains(&format!("[2, {}]", d - 3)), "{err}");
+}
+
+#[test]
 fn identity_subspace_when_d_is_small() {
     let tmp = tempfile::tempdir().unwrap();
     let (n, d) = (20, 6);
