@@ -54,24 +54,11 @@ impl BlockSink for Projector<'_> {
     }
 }
 
-/// out (rows × k) += X (rows × width, row-major) · panel (width × k, row j = coefficients of
-/// coordinate j); per output entry the terms are added in increasing j.
-pub fn project_rows(x: &[f64], width: usize, panel: &[f64], k: usize, out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { project_rows_avx2(x, width, panel, k, out) };
-            return;
-        }
-    }
-    project_rows_impl(x, width, panel, k, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn project_rows_avx2(x: &[f64], width: usize, panel: &[f64], k: usize, out: &mut [f64]) {
-    project_rows_impl(x, width, panel, k, out)
+avx2_dispatch! {
+    /// out (rows × k) += X (rows × width, row-major) · panel (width × k, row j = coefficients of
+    /// coordinate j); per output entry the terms are added in increasing j.
+    pub fn project_rows(x: &[f64], width: usize, panel: &[f64], k: usize, out: &mut [f64]) -> () =
+        project_rows_impl
 }
 
 #[inline(always)]
@@ -200,25 +187,10 @@ impl BlockSink for CoordinateMoments {
     }
 }
 
-/// sum += row, sq += (row − shift)², element by element (one fused loop, AVX2 when the CPU has
-/// it; the arithmetic is the same IEEE operations in the same order either way, so results are
-/// bit-identical).
-fn accumulate_row(row: &[f64], shift: &[f64], sum: &mut [f64], sq: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { accumulate_row_avx2(row, shift, sum, sq) };
-            return;
-        }
-    }
-    accumulate_row_impl(row, shift, sum, sq)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn accumulate_row_avx2(row: &[f64], shift: &[f64], sum: &mut [f64], sq: &mut [f64]) {
-    accumulate_row_impl(row, shift, sum, sq)
+avx2_dispatch! {
+    /// sum += row, sq += (row − shift)², element by element in one fused loop.
+    fn accumulate_row(row: &[f64], shift: &[f64], sum: &mut [f64], sq: &mut [f64]) -> () =
+        accumulate_row_impl
 }
 
 #[inline(always)]

@@ -502,22 +502,9 @@ pub fn widen(dtype: Dtype, raw: &[u8], out: &mut [f64]) -> Option<usize> {
     }
 }
 
-/// f32 → f64 widening with the finiteness flag, AVX2 when the CPU has it (exact either way).
-fn widen_f32(raw: &[u8], out: &mut [f64]) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { widen_f32_avx2(raw, out) };
-        }
-    }
-    widen_f32_impl(raw, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn widen_f32_avx2(raw: &[u8], out: &mut [f64]) -> bool {
-    widen_f32_impl(raw, out)
+avx2_dispatch! {
+    /// f32 → f64 widening with the finiteness flag (exact either way).
+    fn widen_f32(raw: &[u8], out: &mut [f64]) -> bool = widen_f32_impl
 }
 
 #[inline(always)]
@@ -531,22 +518,9 @@ fn widen_f32_impl(raw: &[u8], out: &mut [f64]) -> bool {
     bad != 0
 }
 
-/// f64 copy with the finiteness flag, AVX2 when the CPU has it.
-fn widen_f64(raw: &[u8], out: &mut [f64]) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { widen_f64_avx2(raw, out) };
-        }
-    }
-    widen_f64_impl(raw, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn widen_f64_avx2(raw: &[u8], out: &mut [f64]) -> bool {
-    widen_f64_impl(raw, out)
+avx2_dispatch! {
+    /// f64 copy with the finiteness flag.
+    fn widen_f64(raw: &[u8], out: &mut [f64]) -> bool = widen_f64_impl
 }
 
 #[inline(always)]
