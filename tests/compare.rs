@@ -137,33 +137,63 @@ fn model_grid_passes_and_is_cached() {
     args.extend(strs(&dirs));
     let first = sgd_ou(&args, None);
     let stdout = String::from_utf8_lossy(&first.stdout);
-    assert_eq!(first.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(stdout.contains("compare verdict: pass"), "{stdout}");
     let json1 = fs::read(out.join("compare.json")).unwrap();
     let c: serde_json::Value = serde_json::from_slice(&json1).unwrap();
     let law = &c["laws"][0];
     assert_eq!(law["name"], "stationary_covariance_slope");
-    let [lo, hi] = [law["ci"][0].as_f64().unwrap(), law["ci"][1].as_f64().unwrap()];
-    assert!(lo <= 1.0 && 1.0 <= hi, "slope interval [{lo}, {hi}] must contain 1");
-    assert!(hi - lo < 0.2, "slope interval [{lo}, {hi}] too wide to decide");
+    let [lo, hi] = [
+        law["ci"][0].as_f64().unwrap(),
+        law["ci"][1].as_f64().unwrap(),
+    ];
+    assert!(
+        lo <= 1.0 && 1.0 <= hi,
+        "slope interval [{lo}, {hi}] must contain 1"
+    );
+    assert!(
+        hi - lo < 0.2,
+        "slope interval [{lo}, {hi}] too wide to decide"
+    );
     assert_eq!(law["verdict"], "pass");
     assert_eq!(c["laws"][1]["name"], "noise_scale_slope");
     assert_eq!(c["laws"][1]["verdict"], "pass");
-    assert!(fs::read_to_string(out.join("compare.md")).unwrap().contains("## Scaling laws"));
+    assert!(fs::read_to_string(out.join("compare.md"))
+        .unwrap()
+        .contains("## Scaling laws"));
 
     let caches: Vec<PathBuf> = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("verify-cache-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("verify-cache-")
+        })
         .collect();
     assert_eq!(caches.len(), dirs.len());
-    let mtimes: Vec<_> = caches.iter().map(|p| fs::metadata(p).unwrap().modified().unwrap()).collect();
+    let mtimes: Vec<_> = caches
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
     let second = sgd_ou(&args, None);
     assert_eq!(second.status.code(), Some(0));
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains("6 of 6 run(s) taken from the cache"), "{err}");
     for (p, m) in caches.iter().zip(&mtimes) {
-        assert_eq!(&fs::metadata(p).unwrap().modified().unwrap(), m, "{} rewritten", p.display());
+        assert_eq!(
+            &fs::metadata(p).unwrap().modified().unwrap(),
+            m,
+            "{} rewritten",
+            p.display()
+        );
     }
     assert_eq!(fs::read(out.join("compare.json")).unwrap(), json1);
 
@@ -174,7 +204,10 @@ fn model_grid_passes_and_is_cached() {
     };
     let o = compare(&dirs, &opts).unwrap();
     assert!(o.verified_now.iter().all(|v| !v));
-    assert_eq!(sgd_ou::compare::render::json(&o.comparison).into_bytes(), json1);
+    assert_eq!(
+        sgd_ou::compare::render::json(&o.comparison).into_bytes(),
+        json1
+    );
 }
 
 /// Per-example noise scale ∝ √S: the minibatch noise does not shrink with S. Each run still
@@ -186,7 +219,11 @@ fn violating_grid_fails() {
     let o = compare(&dirs, &CompareOptions::default()).unwrap();
     let c = &o.comparison;
     assert!(o.verified_now.iter().all(|v| *v));
-    let noise = c.laws.iter().find(|l| l.name == "noise_scale_slope").unwrap();
+    let noise = c
+        .laws
+        .iter()
+        .find(|l| l.name == "noise_scale_slope")
+        .unwrap();
     assert_eq!(noise.verdict, Verdict::Fail, "{noise:?}");
     let b = noise.estimate.unwrap();
     assert!(b.abs() < 0.1, "slope {b}: tr C/S should not depend on S");
@@ -219,7 +256,10 @@ fn differing_field_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("simulation.parameters.curvatures"), "{err}");
-    assert!(err.contains("[1.0,1.5,2.0,4.0]") && err.contains("[1.0,1.5,2.0,3.0]"), "{err}");
+    assert!(
+        err.contains("[1.0,1.5,2.0,4.0]") && err.contains("[1.0,1.5,2.0,3.0]"),
+        "{err}"
+    );
     assert!(err.contains("--allow-different"), "{err}");
     assert_eq!(err.lines().count(), 1, "one error line: {err}");
 
@@ -227,7 +267,12 @@ fn differing_field_is_refused() {
     allowed.extend(["--allow-different", "simulation.parameters.curvatures"]);
     allowed.extend(["--allow-different", "simulation.parameters.noise_scale"]);
     let out = sgd_ou(&allowed, None);
-    assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Two runs cannot fit a slope: inconclusive, with the reason.
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("at least 3"));
@@ -251,7 +296,10 @@ fn json_is_deterministic_across_threads() {
     let one = sgd_ou(&args, Some("1"));
     let two = sgd_ou(&args, Some("2"));
     assert!(!one.stdout.is_empty());
-    assert_eq!(one.stdout, two.stdout, "JSON differs between 1 and 2 threads");
+    assert_eq!(
+        one.stdout, two.stdout,
+        "JSON differs between 1 and 2 threads"
+    );
     let again = sgd_ou(&args, Some("2"));
     assert_eq!(two.stdout, again.stdout);
     let c: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();

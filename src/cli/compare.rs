@@ -54,7 +54,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
         eprintln!(
             "{cached} of {} run(s) taken from the cache in {}",
             args.runs.len(),
-            args.out.as_ref().map_or(String::new(), |p| p.display().to_string())
+            args.out
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
         );
     }
     if let Some(out) = &args.out {
@@ -70,7 +72,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
     } else {
         print!("{}", render::text(c));
         if let Some(out) = &args.out {
-            println!("Comparison written to {}/compare.{{json,md}}", out.display());
+            println!(
+                "Comparison written to {}/compare.{{json,md}}",
+                out.display()
+            );
         }
     }
     Ok(c.exit_code())

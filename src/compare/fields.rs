@@ -86,14 +86,16 @@ pub fn check_comparable(
         return Ok(());
     };
     for (dir, fields) in &runs[1..] {
-        let paths: std::collections::BTreeSet<&String> = first.keys().chain(fields.keys()).collect();
+        let paths: std::collections::BTreeSet<&String> =
+            first.keys().chain(fields.keys()).collect();
         for path in paths {
             if may_differ(path, allowed) {
                 continue;
             }
             let (a, b) = (first.get(path), fields.get(path));
             if a != b {
-                let show = |v: Option<&Value>| v.map_or_else(|| "absent".to_string(), Value::to_string);
+                let show =
+                    |v: Option<&Value>| v.map_or_else(|| "absent".to_string(), Value::to_string);
                 return Err(Error::input(
                     dir.join("run.json"),
                     format!(

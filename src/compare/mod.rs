@@ -137,7 +137,9 @@ pub fn compare(dirs: &[PathBuf], opts: &CompareOptions) -> Result<Outcome> {
     }
     opts.verify.validate()?;
     if !(opts.slope_tolerance.is_finite() && opts.slope_tolerance > 0.0) {
-        return Err(Error::Usage("the slope tolerance must be finite and > 0".into()));
+        return Err(Error::Usage(
+            "the slope tolerance must be finite and > 0".into(),
+        ));
     }
     let load = run::LoadOptions {
         dims: opts.verify.dims,
@@ -161,8 +163,18 @@ pub fn compare(dirs: &[PathBuf], opts: &CompareOptions) -> Result<Outcome> {
         rows.push(row(d, r, &report));
     }
     rows.sort_by(|a, b| {
-        (a.sampling.as_str(), a.learning_rate, a.batch_size, a.dir.as_str())
-            .partial_cmp(&(b.sampling.as_str(), b.learning_rate, b.batch_size, b.dir.as_str()))
+        (
+            a.sampling.as_str(),
+            a.learning_rate,
+            a.batch_size,
+            a.dir.as_str(),
+        )
+            .partial_cmp(&(
+                b.sampling.as_str(),
+                b.learning_rate,
+                b.batch_size,
+                b.dir.as_str(),
+            ))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let level = opts.verify.thresholds.ci_level;

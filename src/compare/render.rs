@@ -61,8 +61,15 @@ fn law_lines(c: &Comparison) -> Vec<String> {
     c.laws
         .iter()
         .map(|l| {
-            let role = if l.informative { "informative" } else { "decides" };
-            format!("{} [{}, {role}]: {} — {}", l.name, l.group, l.formula, l.reason)
+            let role = if l.informative {
+                "informative"
+            } else {
+                "decides"
+            };
+            format!(
+                "{} [{}, {role}]: {} — {}",
+                l.name, l.group, l.formula, l.reason
+            )
         })
         .collect()
 }

@@ -112,7 +112,8 @@ impl Law {
              predicts {} within ±{}: {}",
             level * 100.0,
             fit.n,
-            fit.r_squared.map_or_else(|| "– (constant)".into(), |r| format!("{r:.3}")),
+            fit.r_squared
+                .map_or_else(|| "– (constant)".into(), |r| format!("{r:.3}")),
             self.null,
             self.tolerance,
             self.verdict

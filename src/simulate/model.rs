@@ -388,7 +388,14 @@ pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
         | Scenario::DriftThenDiffusion
         | Scenario::StateDependentNoise => {
             let tail = (s == Scenario::HeavyTailedNoise).then_some(cfg.tail_index);
-            let xi = draw_noise(n, d, cfg.effective_noise_scale(), &aniso, tail, &mut data_rng);
+            let xi = draw_noise(
+                n,
+                d,
+                cfg.effective_noise_scale(),
+                &aniso,
+                tail,
+                &mut data_rng,
+            );
             let h = rotated(&rot, &lambdas);
             let kind = Kind::Quadratic { h };
             // The state-dependent factor needs σ_u from the base model; it is set by the caller

@@ -74,7 +74,9 @@ pub fn ols(y: &[f64], regressors: &[&[f64]]) -> Result<OlsFit, StatsError> {
     let r_squared = (sst > (1e-12 * scale).powi(2) * n as f64).then(|| 1.0 - ssr / sst);
     let df = n - p;
     let sigma2 = ssr / df as f64;
-    let se = (0..p).map(|j| (sigma2 * inv[(j, j)]).max(0.0).sqrt()).collect();
+    let se = (0..p)
+        .map(|j| (sigma2 * inv[(j, j)]).max(0.0).sqrt())
+        .collect();
     Ok(OlsFit {
         n,
         df_resid: df,
@@ -90,10 +92,7 @@ impl OlsFit {
     /// `conf_int(alpha = 1 − level)`).
     pub fn conf_int(&self, j: usize, level: f64) -> (f64, f64) {
         let t = t_quantile(self.df_resid, 0.5 + level / 2.0);
-        (
-            self.coef[j] - t * self.se[j],
-            self.coef[j] + t * self.se[j],
-        )
+        (self.coef[j] - t * self.se[j], self.coef[j] + t * self.se[j])
     }
 
     /// t test of H₀: β_j = `null`: statistic (β̂_j − null)/se_j and two-sided p-value
