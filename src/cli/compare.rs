@@ -10,7 +10,7 @@ pub struct CompareArgs {
     /// Run directories of one model swept over learning rate, batch size and sampling design.
     #[arg(value_name = "RUN", required = true, num_args = 2..)]
     pub runs: Vec<PathBuf>,
-    /// Write compare.json and compare.md here (all-or-nothing); verified reports are cached
+    /// Write compare.json, compare.md and compare.svg here (all-or-nothing); verified reports are cached
     /// here too and reused when the run, sgd-ou's version and the options are unchanged.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -60,10 +60,13 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
         );
     }
     if let Some(out) = &args.out {
-        let files = vec![
+        let mut files = vec![
             ("compare.json".to_string(), render::json(c).into_bytes()),
             ("compare.md".to_string(), render::markdown(c).into_bytes()),
         ];
+        if let Some(svg) = render::figure(c) {
+            files.push(("compare.svg".to_string(), svg.into_bytes()));
+        }
         sgd_ou::report::write::write_set(out, &files)
             .with_context(|| format!("writing the comparison to {}", out.display()))?;
     }

@@ -138,10 +138,60 @@ pub fn markdown(c: &Comparison) -> String {
             r.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | ")
         ));
     }
+    if figure(c).is_some() {
+        out.push_str(
+            "\n![Observed against predicted stationary covariance](compare.svg)\n\n*Each run's \
+             tr Σ̂ / tr Σ_pred against the prediction; the line is observed = predicted.*\n",
+        );
+    }
     out.push_str("\n## Scaling laws\n\n");
     for l in law_lines(c) {
         out.push_str(&format!("- {}\n", esc(&l)));
     }
     out.push_str("\nFormulas, tolerances and references: docs/compare.md.\n");
     out
+}
+
+/// compare.svg: each run's tr Σ̂ / tr Σ_pred (with tr Σ̂'s interval, divided by the prediction)
+/// against log₁₀ tr Σ_pred, with the line ratio = 1 — the y = x line of observed against
+/// predicted, drawn as a ratio so that runs whose traces differ by orders of magnitude stay
+/// readable. `None` with fewer than 2 runs that have both traces and an interval.
+pub fn figure(c: &Comparison) -> Option<String> {
+    use crate::report::figures::scatter::{scatter_plot, IntervalPoint, ScatterInput};
+    use crate::report::figures::{FigureOptions, Label};
+    let points: Vec<IntervalPoint> = c
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let o = &r.observables;
+            let (obs, pred, [lo, hi]) =
+                (o.trace_observed?, o.trace_predicted?, o.trace_observed_ci?);
+            let p = IntervalPoint {
+                x: pred.log10(),
+                y: obs / pred,
+                lower: lo.min(obs) / pred,
+                upper: hi.max(obs) / pred,
+            };
+            [p.x, p.y, p.lower, p.upper]
+                .iter()
+                .all(|v| v.is_finite())
+                .then_some(p)
+        })
+        .collect();
+    if points.len() < 2 {
+        return None;
+    }
+    let input = ScatterInput {
+        points: &points,
+        x_label: Label::plain("log10 tr Σ_pred (exact discrete Lyapunov prediction)"),
+        y_label: Label::plain("tr Σ̂ / tr Σ_pred"),
+        interval_label: Label::plain(&format!(
+            "run: observed / predicted, {:.0}% interval of tr Σ̂",
+            c.ci_level * 100.0
+        )),
+        reference: Some((1.0, Label::plain("observed = predicted (y = x)"))),
+    };
+    scatter_plot(&input, &FigureOptions::named("compare"))
+        .ok()
+        .map(|f| f.svg)
 }
