@@ -14,6 +14,7 @@
 //! writes run directories from models whose truth is known.
 
 pub mod checks;
+pub mod compare;
 pub mod error;
 pub mod fmt;
 pub(crate) mod linalg;

@@ -23,6 +23,8 @@ enum Command {
     Verify(cli::verify::VerifyArgs),
     /// Write a run directory from a model whose truth is known, by running SGD.
     Simulate(cli::simulate::SimulateArgs),
+    /// Compare runs swept over learning rate and batch size against the OU scaling laws.
+    Compare(cli::compare::CompareArgs),
     /// Run the statistical tests on arrays in .npy files.
     #[command(subcommand)]
     Stats(StatsCommand),
@@ -52,6 +54,7 @@ fn main() {
     let result = match cli.command {
         Command::Verify(a) => cli::verify::run(&a),
         Command::Simulate(a) => cli::simulate::run(&a),
+        Command::Compare(a) => cli::compare::run(&a),
         Command::Stats(StatsCommand::Normality(a)) => cli::normality::run(&a),
         Command::Stats(StatsCommand::Mvn(a)) => cli::mvn::run_mvn(&a),
         Command::Stats(StatsCommand::CovEqual(a)) => cli::mvn::run_cov_equal(&a),

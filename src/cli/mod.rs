@@ -1,5 +1,6 @@
 //! Subcommand implementations of the binary (argument structs and printing only).
 
+pub mod compare;
 pub mod mvn;
 pub mod normality;
 pub mod simulate;

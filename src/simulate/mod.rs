@@ -295,7 +295,18 @@ pub struct SimConfig {
     /// runs are unchanged). See [`ProbeConfig`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probes: Option<ProbeConfig>,
+    /// `Some(γ)` makes the per-example noise scale depend on the batch size:
+    /// s(S) = `noise_scale`·(S/[`NOISE_REFERENCE_BATCH`])^γ, so the minibatch noise covariance
+    /// scales as S^(2γ − 1) instead of 1/S (γ = ½: not at all). It builds grids that violate the
+    /// OU model's noise-scale law on purpose (`sgd-ou compare`, docs/compare.md). `None` (the
+    /// default) leaves every scenario unchanged, byte for byte (also in run.json).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_batch_exponent: Option<f64>,
 }
+
+/// Reference batch size of [`SimConfig::noise_batch_exponent`]: at S = 32 the per-example noise
+/// scale is `noise_scale` whatever the exponent.
+pub const NOISE_REFERENCE_BATCH: f64 = 32.0;
 
 /// Loss probes written by the simulator. Directions: the d unit eigenvectors of the exact
 /// Hessian at the checkpoint; offsets: `offsets` equally spaced values in [−R, R] with
@@ -359,6 +370,7 @@ impl SimConfig {
             start_distance: 50.0,
             regression_noise_df: None,
             probes: None,
+            noise_batch_exponent: None,
         };
         match s {
             Scenario::LargeStep => c.learning_rate = 0.4,
@@ -394,6 +406,15 @@ impl SimConfig {
             _ => {}
         }
         c
+    }
+
+    /// The per-example noise scale used to draw the data set: `noise_scale`, times
+    /// (S/[`NOISE_REFERENCE_BATCH`])^γ when `noise_batch_exponent` is `Some(γ)`. Cost O(1).
+    pub fn effective_noise_scale(&self) -> f64 {
+        match self.noise_batch_exponent {
+            None => self.noise_scale,
+            Some(g) => self.noise_scale * (self.batch_size as f64 / NOISE_REFERENCE_BATCH).powf(g),
+        }
     }
 
     /// The SGD steps at which checkpoints are taken: burn_in + k·spacing, k = 0..K. Cost O(K).
@@ -478,6 +499,11 @@ fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
     }
     if !pos(c.noise_scale) {
         return Err(usage("simulate: noise_scale must be finite and > 0"));
+    }
+    if !pos(c.effective_noise_scale()) {
+        return Err(usage(
+            "simulate: noise_batch_exponent must be finite and give a finite noise scale > 0",
+        ));
     }
     if let Some(p) = &c.probes {
         if p.offsets < 3 || !pos(p.range) {

@@ -388,7 +388,14 @@ pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
         | Scenario::DriftThenDiffusion
         | Scenario::StateDependentNoise => {
             let tail = (s == Scenario::HeavyTailedNoise).then_some(cfg.tail_index);
-            let xi = draw_noise(n, d, cfg.noise_scale, &aniso, tail, &mut data_rng);
+            let xi = draw_noise(
+                n,
+                d,
+                cfg.effective_noise_scale(),
+                &aniso,
+                tail,
+                &mut data_rng,
+            );
             let h = rotated(&rot, &lambdas);
             let kind = Kind::Quadratic { h };
             // The state-dependent factor needs σ_u from the base model; it is set by the caller
@@ -407,7 +414,7 @@ pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
             }
         }
         Scenario::QuarticBasin => {
-            let xi = draw_noise(n, d, cfg.noise_scale, &iso, None, &mut data_rng);
+            let xi = draw_noise(n, d, cfg.effective_noise_scale(), &iso, None, &mut data_rng);
             let a = lambdas.iter().map(|l| cfg.quartic_scale * l).collect();
             Built {
                 model: Model {
@@ -426,7 +433,7 @@ pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
             }
         }
         Scenario::DoubleWellDeep | Scenario::DoubleWellCrossing => {
-            let xi = draw_noise(n, d, cfg.noise_scale, &iso, None, &mut data_rng);
+            let xi = draw_noise(n, d, cfg.effective_noise_scale(), &iso, None, &mut data_rng);
             let well = d - 1;
             let u = rot.column(well).into_owned();
             let theta_star = &theta_ref + &u;

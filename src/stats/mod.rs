@@ -12,6 +12,7 @@ pub mod mvn;
 pub mod normality;
 pub mod onesided;
 pub mod portmanteau;
+pub mod regression;
 pub mod screen;
 pub mod stationarity;
 pub mod tails;
