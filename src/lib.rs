@@ -230,5 +230,6 @@ fn build_report(
         ou_prediction,
         verdict,
         warnings,
+        provenance: None,
     }
 }
