@@ -53,7 +53,7 @@ pub fn tex_prose(s: &str) -> String {
             '∞' => "$\\infty$",
             '⌊' => "$\\lfloor$",
             '⌋' => "$\\rfloor$",
-            '\u{302}' => "",
+            '\u{302}' | '\u{304}' => "",
             ' ' => " ",
             _ => {
                 o.push_str(&latex_text(&c.to_string()));
@@ -181,13 +181,13 @@ fn caption(r: &Report, methods: &[&str]) -> String {
 pub fn table(r: &Report) -> String {
     let methods = methods_used(r);
     let mut s = String::new();
-    s.push_str("\\begin{table}[t]\n\\centering\n\\footnotesize\n");
+    s.push_str("\\begin{table}[t]\n\\centering\n\\footnotesize\n\\setlength{\\tabcolsep}{3pt}\n");
     s.push_str(&format!("\\caption{{{}}}\n", caption(r, &methods)));
     s.push_str(&format!("\\label{{tab:sgd-ou:{}}}\n", run_label(r)));
     s.push_str(
         "\\begin{tabularx}{\\columnwidth}{@{}>{\\raggedright\\arraybackslash}X\
-         >{\\raggedright\\arraybackslash}p{0.36\\columnwidth}>{\\raggedright\\arraybackslash}p{0.14\\columnwidth}l@{}}\n\
-         \\toprule\nCheck and metric & Estimate [interval] & Tolerance & $p$\\\\\n\\midrule\n",
+         >{\\raggedright\\arraybackslash}p{0.3\\columnwidth}ll@{}}\n\
+         \\toprule\nCheck and metric & Estimate [interval] & Tol. & $p$\\\\\n\\midrule\n",
     );
     s.push_str(&table_rows(r, &methods));
     s.push_str("\\bottomrule\n\\end{tabularx}\n\\end{table}\n");
@@ -197,7 +197,7 @@ pub fn table(r: &Report) -> String {
 /// A `figure` environment around the TikZ code of one report figure.
 pub fn figure_env(r: &Report, f: &ReportFigure) -> String {
     format!(
-        "\\begin{{figure}}[t]\n\\centering\n\\input{{figures/{}.tex}}\n\\caption{{{}}}\n\
+        "\\begin{{figure}}[t]\n\\centering\n\\resizebox{{\\linewidth}}{{!}}{{\\input{{figures/{}.tex}}}}\n\\caption{{{}}}\n\
          \\label{{fig:sgd-ou:{}-{}}}\n\\end{{figure}}\n",
         f.id,
         tex_prose(&f.caption),

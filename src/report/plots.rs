@@ -192,7 +192,7 @@ fn change(r: &Report) -> Option<ReportFigure> {
         id: "covariance-change",
         section: Section::ConstantCovariance,
         caption: format!(
-            "Relative Frobenius change ‖C_i − C̄‖/‖C̄‖ of each checkpoint's noise covariance from \
+            "Relative Frobenius change ‖C_i − C_pooled‖/‖C_pooled‖ of each checkpoint's noise covariance from \
              the pooled one (0 = identical, 0.1 = a 10 % change) against the checkpoint's \
              distance from the mean iterate, with bias-corrected bootstrap intervals; the dashed \
              line is the tolerance {tol}. A rising pattern would mean the noise depends on the \

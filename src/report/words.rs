@@ -28,7 +28,7 @@ pub fn metric_name(m: &KeyMetric) -> String {
         "loss_model_unexplained_fraction" => "unexplained loss fraction",
         "covariance_ratio_discrete" => "tr Σ̂ / tr Σ, discrete",
         "covariance_ratio_continuous" => "tr Σ̂ / tr Σ, continuous",
-        "fdr1_relative_deviation" => "fluctuation–dissipation",
+        "fdr1_relative_deviation" => "fluctuation–dissipation relation",
         "equipartition_ratio" => "equipartition ratio",
         "msd_growth_exponent" => "MSD growth exponent",
         _ => return m.description.clone(),
