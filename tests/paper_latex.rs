@@ -7,8 +7,8 @@
 mod paper_support;
 
 use paper_support::{
-    compile_latex, example_report, hostile_report, latex_document, overfull_boxes,
-    report_document, sample_figures, simulated_report, tool_or_skip, ReportSet, HOSTILE,
+    compile_latex, example_report, hostile_report, latex_document, overfull_boxes, report_document,
+    sample_figures, simulated_report, tool_or_skip, ReportSet, HOSTILE,
 };
 use sgd_ou::report::bib::{bibtex_for, sgd_ou_citation, REFERENCES};
 use sgd_ou::report::escape::{latex_label, latex_text};
@@ -153,19 +153,26 @@ fn the_overfull_check_can_fail() {
 /// BibTeX) in `article` and `twocolumn`; fails on any error, BibTeX warning or overfull box.
 fn compile_report_set(set: &ReportSet, tag: &str) {
     assert!(
-        set.files().iter().any(|(n, _)| n.starts_with("figures/") && n.ends_with(".dat")),
+        set.files()
+            .iter()
+            .any(|(n, _)| n.starts_with("figures/") && n.ends_with(".dat")),
         "the set has figure data: {:?}",
         set.files().iter().map(|f| &f.0).collect::<Vec<_>>()
     );
     for class in ["", "twocolumn"] {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("paper_latex_real_{tag}_{}", if class.is_empty() { "article" } else { class }));
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "paper_latex_real_{tag}_{}",
+            if class.is_empty() { "article" } else { class }
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         let run = compile_latex(&dir, &report_document(class), &set.files(), 3, true)
             .unwrap_or_else(|e| panic!("{tag} {class}: {e}"));
         let over = overfull_boxes(&run.log);
         assert!(over.is_empty(), "{tag} {class:?}: {over:#?}");
-        assert!(!run.log.contains("Citation") || !run.log.contains("undefined"), "{tag}: undefined citation");
+        assert!(
+            !run.log.contains("Citation") || !run.log.contains("undefined"),
+            "{tag}: undefined citation"
+        );
         assert!(run.pdf.is_file());
         assert!(!dir.join("pwned").exists(), "{tag}: a \\write18 ran");
     }
@@ -197,7 +204,13 @@ fn a_real_failing_report_compiles_in_article_and_twocolumn() {
 fn a_hostile_report_compiles_without_executing_anything() {
     let set = hostile_report("paper_latex");
     for (name, body) in set.files().iter().filter(|(n, _)| n.ends_with(".tex")) {
-        for bad in ["\\write18", "\\input{/etc", "\\catcode", "^^5c", "\\immediate"] {
+        for bad in [
+            "\\write18",
+            "\\input{/etc",
+            "\\catcode",
+            "^^5c",
+            "\\immediate",
+        ] {
             assert!(!body.contains(bad), "{name} contains {bad}");
         }
     }
@@ -213,12 +226,18 @@ fn a_hostile_report_compiles_without_executing_anything() {
 fn methods_cite_exactly_the_bibliography() {
     let set = example_report("paper_latex_keys");
     let cited: std::collections::BTreeSet<String> =
-        sgd_ou::report::methods::cite_keys_in(&set.read("methods.tex")).into_iter().collect();
+        sgd_ou::report::methods::cite_keys_in(&set.read("methods.tex"))
+            .into_iter()
+            .collect();
     let bib = set.read("references.bib");
     let entries: std::collections::BTreeSet<String> = bib
         .lines()
         .filter_map(|l| l.strip_prefix('@'))
-        .map(|l| l[l.find('{').unwrap() + 1..].trim_end_matches(',').to_string())
+        .map(|l| {
+            l[l.find('{').unwrap() + 1..]
+                .trim_end_matches(',')
+                .to_string()
+        })
         .collect();
     assert!(cited.len() >= 10, "{cited:?}");
     assert_eq!(cited, entries, "cited vs references.bib");

@@ -10,7 +10,11 @@ use paper_support::{example_report, hostile_report, sgd_ou_bin, HOSTILE_ALL};
 fn re_rendering_report_json_gives_the_same_bytes() {
     let set = example_report("paper_report_rerender");
     let json = set.out.join("report.json");
-    for (format, file) in [("md", "report.md"), ("tex", "report.tex"), ("html", "report.html")] {
+    for (format, file) in [
+        ("md", "report.md"),
+        ("tex", "report.tex"),
+        ("html", "report.html"),
+    ] {
         let o = sgd_ou_bin(&["report", json.to_str().unwrap(), "--format", format]);
         assert_eq!(o.status.code(), Some(0));
         assert!(
@@ -20,7 +24,12 @@ fn re_rendering_report_json_gives_the_same_bytes() {
     }
     // --out writes the whole set again, byte for byte.
     let again = set.out.parent().unwrap().join("again");
-    let o = sgd_ou_bin(&["report", json.to_str().unwrap(), "--out", again.to_str().unwrap()]);
+    let o = sgd_ou_bin(&[
+        "report",
+        json.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     for (name, body) in set.files() {
         assert_eq!(
@@ -44,7 +53,10 @@ fn report_of_a_bad_file_is_one_line_and_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("bad.json") && err.contains("report.json"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("report.json"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -69,14 +81,27 @@ fn the_set_holds_every_file() {
     }
     let json: serde_json::Value = serde_json::from_str(&set.read("report.json")).unwrap();
     let prov = &json["provenance"];
-    assert!(prov["command_line"].as_str().unwrap().starts_with("sgd-ou verify --run-dir "));
+    assert!(prov["command_line"]
+        .as_str()
+        .unwrap()
+        .starts_with("sgd-ou verify --run-dir "));
     assert_eq!(prov["build_commit"], sgd_ou::report::build_info::GIT_COMMIT);
     // Paths are relative to the current directory by default.
-    assert!(!json["run"]["dir"].as_str().unwrap().starts_with('/'), "{}", json["run"]["dir"]);
+    assert!(
+        !json["run"]["dir"].as_str().unwrap().starts_with('/'),
+        "{}",
+        json["run"]["dir"]
+    );
     let tex = set.read("report.tex");
-    assert!(tex.contains("\\label{tab:sgd-ou:synthetic-noisy-quadratic"), "label from the run");
+    assert!(
+        tex.contains("\\label{tab:sgd-ou:synthetic-noisy-quadratic"),
+        "label from the run"
+    );
     assert!(tex.contains("\\begin{tabularx}{\\columnwidth}"));
-    assert!(tex.contains("range over the checkpoints"), "the small-step interval is named truthfully");
+    assert!(
+        tex.contains("range over the checkpoints"),
+        "the small-step interval is named truthfully"
+    );
     let md = set.read("report.md");
     assert!(md.contains("![qq](figures/qq.svg)"));
     assert!(!md.contains("= < 1e-16") && !set.read("report.html").contains("= &lt; 1e-16"));
@@ -106,10 +131,19 @@ fn hostile_text_stays_text_in_every_format() {
     assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<b>"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     let md = set.read("report.md");
-    assert!(!md.contains("<script") && !md.contains("<b>"), "raw HTML in report.md");
-    assert!(md.contains("\\|") && md.contains("\\`"), "| and ` escaped in report.md");
+    assert!(
+        !md.contains("<script") && !md.contains("<b>"),
+        "raw HTML in report.md"
+    );
+    assert!(
+        md.contains("\\|") && md.contains("\\`"),
+        "| and ` escaped in report.md"
+    );
     for line in md.lines().filter(|l| l.contains("pipe")) {
-        assert!(!line.contains(" | pipe"), "an unescaped | in a table cell: {line}");
+        assert!(
+            !line.contains(" | pipe"),
+            "an unescaped | in a table cell: {line}"
+        );
     }
     for (name, body) in set.files().iter().filter(|(n, _)| n.ends_with(".tex")) {
         for bad in ["\\write18", "\\input{/etc", "\\catcode", "^^5c"] {
@@ -117,5 +151,8 @@ fn hostile_text_stays_text_in_every_format() {
         }
     }
     let json: serde_json::Value = serde_json::from_str(&set.read("report.json")).unwrap();
-    assert_eq!(json["run"]["manifest"]["model"], HOSTILE_ALL, "JSON keeps the text as it is");
+    assert_eq!(
+        json["run"]["manifest"]["model"], HOSTILE_ALL,
+        "JSON keeps the text as it is"
+    );
 }

@@ -112,10 +112,15 @@ fn foreign_files_are_kept_and_the_set_replaced() {
     );
     let manifest = fs::read_to_string(out.join(MANIFEST)).unwrap();
     assert!(
-        manifest.starts_with("report.json\nreport.md\nreport.tex\nreport.html\nmethods.tex\nreferences.bib\n"),
+        manifest.starts_with(
+            "report.json\nreport.md\nreport.tex\nreport.html\nmethods.tex\nreferences.bib\n"
+        ),
         "{manifest}"
     );
-    assert!(!manifest.contains("notes.txt"), "a foreign file is not ours");
+    assert!(
+        !manifest.contains("notes.txt"),
+        "a foreign file is not ours"
+    );
     // No temporaries beside the report.
     assert_eq!(names(tmp.path()), ["report", "run"]);
 }

@@ -115,7 +115,8 @@ fn shown_path(p: &Path, absolute: bool) -> String {
 /// One word shell-quoted (POSIX sh): plain words as they are, others in single quotes.
 fn quote(w: &str) -> String {
     let plain = !w.is_empty()
-        && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
     if plain {
         w.to_string()
     } else {
@@ -156,7 +157,10 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let args = ["verify", "--run-dir", "a b", "--out=x", "--seed", "it's"];
         let line = command_line(args.iter().map(Into::into), false);
-        assert_eq!(line, "sgd-ou verify --run-dir 'a b' --out=x --seed 'it'\\''s'");
+        assert_eq!(
+            line,
+            "sgd-ou verify --run-dir 'a b' --out=x --seed 'it'\\''s'"
+        );
         let abs = cwd.join("r").display().to_string();
         let line = command_line(["--run-dir".into(), abs.clone().into()].into_iter(), false);
         assert_eq!(line, "sgd-ou --run-dir r");

@@ -14,7 +14,10 @@ use crate::checks::CheckResult;
 fn f64s(v: &Value) -> Option<Vec<f64>> {
     v.as_array()?
         .iter()
-        .map(|x| x.as_f64().or(if x.is_null() { Some(f64::NAN) } else { None }))
+        .map(|x| {
+            x.as_f64()
+                .or(if x.is_null() { Some(f64::NAN) } else { None })
+        })
         .collect()
 }
 
@@ -26,7 +29,12 @@ fn matrix(v: &Value) -> Option<Vec<Vec<f64>>> {
 
 /// A string-valued key of run.json's free metadata (`model`, `notes`, …): untrusted text.
 pub fn metadata_text(r: &Report, key: &str) -> Option<String> {
-    r.run.manifest.metadata.get(key)?.as_str().map(str::to_string)
+    r.run
+        .manifest
+        .metadata
+        .get(key)?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Every string-valued metadata key of run.json, in file order (untrusted text).
@@ -80,7 +88,11 @@ pub fn change_vs_distance(r: &Report) -> Option<Vec<ChangePoint>> {
             lo: lo[i].min(c[i]),
             hi: hi[i].max(c[i]),
         })
-        .filter(|p| [p.distance, p.change, p.lo, p.hi].iter().all(|v| v.is_finite()))
+        .filter(|p| {
+            [p.distance, p.change, p.lo, p.hi]
+                .iter()
+                .all(|v| v.is_finite())
+        })
         .collect();
     (!pts.is_empty()).then_some(pts)
 }

@@ -92,7 +92,11 @@ fn check_section(
         }
         s.push_str("</ul></details>\n");
     }
-    if c.reasons.iter().any(|x| x.contains("Frobenius")) || c.key_metrics.iter().any(|m| m.description.contains("Frobenius")) {
+    if c.reasons.iter().any(|x| x.contains("Frobenius"))
+        || c.key_metrics
+            .iter()
+            .any(|m| m.description.contains("Frobenius"))
+    {
         s.push_str(&format!("<p class=\"note\">{}</p>\n", h(FROBENIUS_NOTE)));
     }
     s.push_str("</section>\n");
@@ -128,10 +132,41 @@ fn run_section(r: &Report, figs: &[ReportFigure], s: &mut String) {
     ));
     let rows: Vec<(String, String)> = vec![
         ("run directory".into(), r.run.dir.clone()),
-        ("learning rate ε".into(), format!("{} (effective, mean-gradient units: {})", num(m.learning_rate), num(r.run.effective_learning_rate))),
-        ("batch size S / data set size N".into(), format!("{} / {} (sampling {})", m.batch_size, m.dataset_size, super::sampling_text(m))),
-        ("checkpoints analysed".into(), r.run.checkpoints.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
-        ("parameters d / analysis dimension k".into(), format!("{} / {} ({})", r.run.dims.d, r.run.dims.k, super::subspace_text(r.run.dims.subspace))),
+        (
+            "learning rate ε".into(),
+            format!(
+                "{} (effective, mean-gradient units: {})",
+                num(m.learning_rate),
+                num(r.run.effective_learning_rate)
+            ),
+        ),
+        (
+            "batch size S / data set size N".into(),
+            format!(
+                "{} / {} (sampling {})",
+                m.batch_size,
+                m.dataset_size,
+                super::sampling_text(m)
+            ),
+        ),
+        (
+            "checkpoints analysed".into(),
+            r.run
+                .checkpoints
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "parameters d / analysis dimension k".into(),
+            format!(
+                "{} / {} ({})",
+                r.run.dims.d,
+                r.run.dims.k,
+                super::subspace_text(r.run.dims.subspace)
+            ),
+        ),
     ];
     let meta = ev::metadata_strings(r);
     for (k, v) in rows.iter().chain(meta.iter()) {
@@ -143,22 +178,39 @@ fn run_section(r: &Report, figs: &[ReportFigure], s: &mut String) {
 fn provenance(r: &Report, s: &mut String) {
     s.push_str("<section id=\"provenance\"><h2>Provenance</h2>\n<table>\n");
     let mut rows = vec![
-        ("tool".to_string(), format!("{} {} (report schema {})", r.tool.name, r.tool.version, r.schema_version)),
+        (
+            "tool".to_string(),
+            format!(
+                "{} {} (report schema {})",
+                r.tool.name, r.tool.version, r.schema_version
+            ),
+        ),
         ("seed".to_string(), r.seed.to_string()),
         ("inputs SHA-256".to_string(), r.run.inputs_digest.clone()),
         ("files read".to_string(), r.run.inputs.len().to_string()),
-        ("thresholds".to_string(), serde_json::to_string(&r.thresholds).unwrap_or_default()),
+        (
+            "thresholds".to_string(),
+            serde_json::to_string(&r.thresholds).unwrap_or_default(),
+        ),
     ];
     if let Some(p) = &r.provenance {
         rows.insert(1, ("build commit".into(), p.build_commit.clone()));
         rows.insert(2, ("command line".into(), p.command_line.clone()));
     }
     for (k, v) in rows {
-        s.push_str(&format!("<tr><th>{}</th><td><code>{}</code></td></tr>\n", h(&k), h(&v)));
+        s.push_str(&format!(
+            "<tr><th>{}</th><td><code>{}</code></td></tr>\n",
+            h(&k),
+            h(&v)
+        ));
     }
     s.push_str("</table>\n<details><summary>Files read (path, SHA-256)</summary><ul>\n");
     for f in &r.run.inputs {
-        s.push_str(&format!("<li><code>{}</code> {}</li>\n", h(&f.path), h(&f.sha256)));
+        s.push_str(&format!(
+            "<li><code>{}</code> {}</li>\n",
+            h(&f.path),
+            h(&f.sha256)
+        ));
     }
     s.push_str("</ul></details></section>\n");
 }
@@ -179,7 +231,16 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
             crate::checks::Assumption::SmallStep => Section::SmallStep,
             crate::checks::Assumption::QuadraticLoss => Section::QuadraticLoss,
         };
-        check_section(r, a.key(), a.title(), plain_sentence(a, c.verdict), c, figs, section, &mut s);
+        check_section(
+            r,
+            a.key(),
+            a.title(),
+            plain_sentence(a, c.verdict),
+            c,
+            figs,
+            section,
+            &mut s,
+        );
     }
     check_section(
         r,

@@ -11,7 +11,7 @@
 use super::escape::latex_text;
 use super::evidence_view::interval_method;
 use super::plots::ReportFigure;
-use super::words::{interval_text, metric_name, run_label, estimate_text};
+use super::words::{estimate_text, interval_text, metric_name, run_label};
 use super::Report;
 use crate::checks::{CheckResult, KeyMetric, Verdict};
 
@@ -134,8 +134,14 @@ fn table_rows(r: &Report, methods: &[&str]) -> String {
                     marker(i)
                 ));
             }
-            let tol = m.tolerance.map(|t| t.to_string()).unwrap_or_else(|| "--".into());
-            let p = m.p_value.map(|p| tex_prose(&super::p_text(Some(p)))).unwrap_or_else(|| "--".into());
+            let tol = m
+                .tolerance
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "--".into());
+            let p = m
+                .p_value
+                .map(|p| tex_prose(&super::p_text(Some(p))))
+                .unwrap_or_else(|| "--".into());
             s.push_str(&format!(
                 "\\quad {} & {} & {} & {}\\\\\n",
                 tex_prose(&metric_name(m)),
@@ -173,7 +179,11 @@ fn caption(r: &Report, methods: &[&str]) -> String {
         r.run.dims.k,
         r.seed,
         latex_text(&r.run.inputs_digest.chars().take(16).collect::<String>()),
-        if intervals.is_empty() { "none".to_string() } else { intervals.join("; ") }
+        if intervals.is_empty() {
+            "none".to_string()
+        } else {
+            intervals.join("; ")
+        }
     )
 }
 

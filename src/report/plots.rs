@@ -121,7 +121,11 @@ fn phases(r: &Report) -> Option<ReportFigure> {
     let usable = |v: &[f64]| v.iter().all(|x| x.is_finite() && *x > 0.0);
     let mut series = Vec::new();
     for (name, tex, v) in [
-        ("noise-to-signal tr Q/‖g‖²", "noise-to-signal $\\mathrm{tr}\\,Q/\\|g\\|^2$", &nts),
+        (
+            "noise-to-signal tr Q/‖g‖²",
+            "noise-to-signal $\\mathrm{tr}\\,Q/\\|g\\|^2$",
+            &nts,
+        ),
         ("‖g‖²", "$\\|g\\|^2$", &g2),
         ("tr Q", "$\\mathrm{tr}\\,Q$", &tq),
     ] {
@@ -212,7 +216,10 @@ fn leading_directions(m: &[Vec<f64>]) -> Option<[Vec<f64>; 2]> {
     order.sort_by(|&a, &b| e.eigenvalues[b].total_cmp(&e.eigenvalues[a]));
     let vec = |c: usize| {
         let v: Vec<f64> = e.eigenvectors.column(c).iter().copied().collect();
-        let big = v.iter().copied().fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
+        let big = v
+            .iter()
+            .copied()
+            .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
         let s = if big < 0.0 { -1.0 } else { 1.0 };
         v.into_iter().map(|x| s * x).collect::<Vec<f64>>()
     };
@@ -326,7 +333,11 @@ mod tests {
 
     #[test]
     fn leading_directions_of_a_diagonal_matrix() {
-        let m = vec![vec![1.0, 0.0, 0.0], vec![0.0, 3.0, 0.0], vec![0.0, 0.0, 2.0]];
+        let m = vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 3.0, 0.0],
+            vec![0.0, 0.0, 2.0],
+        ];
         let [a, b] = leading_directions(&m).unwrap();
         assert_eq!(a, vec![0.0, 1.0, 0.0]);
         assert_eq!(b, vec![0.0, 0.0, 1.0]);

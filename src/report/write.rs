@@ -37,15 +37,36 @@ pub fn report_files(report: &Report) -> Vec<(String, Vec<u8>)> {
     let figs = plots::report_figures(report);
     let mut files: Vec<(String, Vec<u8>)> = vec![
         ("report.json".into(), json::to_string(report).into_bytes()),
-        ("report.md".into(), markdown::render_with(report, &figs).into_bytes()),
-        ("report.tex".into(), latex::render_with(report, &figs).into_bytes()),
-        ("report.html".into(), html::render_with(report, &figs).into_bytes()),
-        ("methods.tex".into(), methods::paragraph(report).into_bytes()),
-        ("references.bib".into(), methods::references_bib().into_bytes()),
+        (
+            "report.md".into(),
+            markdown::render_with(report, &figs).into_bytes(),
+        ),
+        (
+            "report.tex".into(),
+            latex::render_with(report, &figs).into_bytes(),
+        ),
+        (
+            "report.html".into(),
+            html::render_with(report, &figs).into_bytes(),
+        ),
+        (
+            "methods.tex".into(),
+            methods::paragraph(report).into_bytes(),
+        ),
+        (
+            "references.bib".into(),
+            methods::references_bib().into_bytes(),
+        ),
     ];
     for f in &figs {
-        files.push((format!("figures/{}.svg", f.id), f.figure.svg.clone().into_bytes()));
-        files.push((format!("figures/{}.tex", f.id), f.figure.tikz.tex.clone().into_bytes()));
+        files.push((
+            format!("figures/{}.svg", f.id),
+            f.figure.svg.clone().into_bytes(),
+        ));
+        files.push((
+            format!("figures/{}.tex", f.id),
+            f.figure.tikz.tex.clone().into_bytes(),
+        ));
         for (name, body) in &f.figure.tikz.data_files {
             files.push((format!("figures/{name}"), body.clone().into_bytes()));
         }
@@ -227,17 +248,14 @@ fn check_names(files: &[(String, Vec<u8>)]) -> Result<()> {
 
 /// The subdirectory part of the names in `names` (`figures` of `figures/a.svg`).
 fn subdirs_of<'a>(names: impl Iterator<Item = &'a str>) -> BTreeSet<&'a str> {
-    names.filter_map(|n| n.split_once('/').map(|(d, _)| d)).collect()
+    names
+        .filter_map(|n| n.split_once('/').map(|(d, _)| d))
+        .collect()
 }
 
 /// A report subdirectory of the old set: it must be a real directory holding only files that
 /// the old manifest or the new set names (nothing foreign is silently dropped).
-fn check_subdir(
-    dir: &Path,
-    name: &str,
-    ours: &BTreeSet<&str>,
-    new: &BTreeSet<&str>,
-) -> Result<()> {
+fn check_subdir(dir: &Path, name: &str, ours: &BTreeSet<&str>, new: &BTreeSet<&str>) -> Result<()> {
     for e in fs::read_dir(dir).map_err(|e| output_err(dir, e))? {
         let e = e.map_err(|e| output_err(dir, e))?;
         let full = format!("{name}/{}", e.file_name().to_string_lossy());
@@ -304,7 +322,10 @@ fn plan(out_dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
     let old_manifest = fs::read_to_string(out_dir.join(MANIFEST)).unwrap_or_default();
     let ours: BTreeSet<&str> = old_manifest.lines().collect();
     let new: BTreeSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    let (new_dirs, old_dirs) = (subdirs_of(new.iter().copied()), subdirs_of(ours.iter().copied()));
+    let (new_dirs, old_dirs) = (
+        subdirs_of(new.iter().copied()),
+        subdirs_of(ours.iter().copied()),
+    );
     let mut foreign = Vec::new();
     for e in fs::read_dir(out_dir).map_err(|e| output_err(out_dir, e))? {
         let e = e.map_err(|e| output_err(out_dir, e))?;
@@ -562,12 +583,21 @@ mod tests {
             s
         };
         write_set(&out, &with_fig("old", "a.svg")).unwrap();
-        assert_eq!(fs::read_to_string(out.join("figures/a.svg")).unwrap(), "old fig");
+        assert_eq!(
+            fs::read_to_string(out.join("figures/a.svg")).unwrap(),
+            "old fig"
+        );
         write_set(&out, &with_fig("new", "b.svg")).unwrap();
         assert!(!out.join("figures/a.svg").exists(), "old figure kept");
-        assert_eq!(fs::read_to_string(out.join("figures/b.svg")).unwrap(), "new fig");
+        assert_eq!(
+            fs::read_to_string(out.join("figures/b.svg")).unwrap(),
+            "new fig"
+        );
         write_set(&out, &set("plain")).unwrap();
-        assert!(!out.join("figures").exists(), "figures/ of the old set kept");
+        assert!(
+            !out.join("figures").exists(),
+            "figures/ of the old set kept"
+        );
         write_set(&out, &with_fig("again", "c.svg")).unwrap();
         fs::write(out.join("figures/mine.txt"), "mine").unwrap();
         let before = contents(&out);
@@ -579,7 +609,15 @@ mod tests {
     #[test]
     fn bad_names_are_refused() {
         let root = tempdir("names");
-        for bad in ["", "..", "a/b", "figures/../x", "figures/a/b", "figures/", MANIFEST] {
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "figures/../x",
+            "figures/a/b",
+            "figures/",
+            MANIFEST,
+        ] {
             let files = vec![(bad.to_string(), Vec::new())];
             assert!(write_set(&root.join("r"), &files).is_err(), "{bad:?}");
         }

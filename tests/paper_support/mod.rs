@@ -572,9 +572,17 @@ fn write_small_run(dir: &Path) {
         format!(r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": {n}}}"#),
     )
     .unwrap();
-    let xi: Vec<f64> = (0..n * d).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let xi: Vec<f64> = (0..n * d)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
     let h: Vec<f64> = (0..d * d)
-        .map(|i| if i / d == i % d { 1.0 + (i / d) as f64 } else { 0.0 })
+        .map(|i| {
+            if i / d == i % d {
+                1.0 + (i / d) as f64
+            } else {
+                0.0
+            }
+        })
         .collect();
     for c in 0..4 {
         let cdir = dir.join(format!("checkpoints/step_{}", 100 * (c + 1)));
