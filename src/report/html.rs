@@ -63,23 +63,29 @@ fn figures_of(figs: &[ReportFigure], section: Section, s: &mut String) {
     }
 }
 
+/// The heading of one check's section.
+struct Head<'a> {
+    id: &'a str,
+    title: &'a str,
+    sentence: &'a str,
+    section: Section,
+}
+
 fn check_section(
     r: &Report,
-    id: &str,
-    title: &str,
-    sentence: &str,
+    head: Head<'_>,
     c: &CheckResult,
     figs: &[ReportFigure],
-    section: Section,
     s: &mut String,
 ) {
     s.push_str(&format!(
-        "<section id=\"{id}\"><h2>{} — {}</h2>\n<p class=\"plain\">{}</p>\n",
-        h(title),
+        "<section id=\"{}\"><h2>{} — {}</h2>\n<p class=\"plain\">{}</p>\n",
+        head.id,
+        h(head.title),
         verdict(c.verdict),
-        h(sentence)
+        h(head.sentence)
     ));
-    figures_of(figs, section, s);
+    figures_of(figs, head.section, s);
     s.push_str(&format!("<p>{}</p>\n", h(&tidy(&c.summary))));
     if let Some(note) = p_value_note(c, r.thresholds.alpha) {
         s.push_str(&format!("<p class=\"note\">{}</p>\n", h(&note)));
@@ -231,27 +237,21 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
             crate::checks::Assumption::SmallStep => Section::SmallStep,
             crate::checks::Assumption::QuadraticLoss => Section::QuadraticLoss,
         };
-        check_section(
-            r,
-            a.key(),
-            a.title(),
-            plain_sentence(a, c.verdict),
-            c,
-            figs,
+        let head = Head {
+            id: a.key(),
+            title: a.title(),
+            sentence: plain_sentence(a, c.verdict),
             section,
-            &mut s,
-        );
+        };
+        check_section(r, head, c, figs, &mut s);
     }
-    check_section(
-        r,
-        "ou_prediction",
-        "OU prediction (informative)",
-        ou_prediction_sentence(r.ou_prediction.verdict),
-        &r.ou_prediction,
-        figs,
-        Section::OuPrediction,
-        &mut s,
-    );
+    let head = Head {
+        id: "ou_prediction",
+        title: "OU prediction (informative)",
+        sentence: ou_prediction_sentence(r.ou_prediction.verdict),
+        section: Section::OuPrediction,
+    };
+    check_section(r, head, &r.ou_prediction, figs, &mut s);
     run_section(r, figs, &mut s);
     if !r.warnings.is_empty() {
         s.push_str("<section id=\"warnings\"><h2>Warnings</h2><ul>\n");
