@@ -231,5 +231,6 @@ fn build_report(
         ou_prediction,
         verdict,
         warnings,
+        provenance: None,
     }
 }

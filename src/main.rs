@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
     name = "sgd-ou",
     version,
     about = "May this run's SGD be modelled as an Ornstein–Uhlenbeck process?",
+    after_help = "Exit codes: 0 pass, 1 fail, 2 bad input (or usage), 3 inconclusive.",
     max_term_width = 100
 )]
 struct Cli {
@@ -25,6 +26,10 @@ enum Command {
     Simulate(cli::simulate::SimulateArgs),
     /// Compare runs swept over learning rate and batch size against the OU scaling laws.
     Compare(cli::compare::CompareArgs),
+    /// Re-render a saved report.json as HTML, Markdown or LaTeX (or the whole set with --out).
+    Report(cli::report::ReportArgs),
+    /// Print BibTeX for sgd-ou itself.
+    Cite,
     /// Run the statistical tests on arrays in .npy files.
     #[command(subcommand)]
     Stats(StatsCommand),
@@ -55,6 +60,8 @@ fn main() {
         Command::Verify(a) => cli::verify::run(&a),
         Command::Simulate(a) => cli::simulate::run(&a),
         Command::Compare(a) => cli::compare::run(&a),
+        Command::Report(a) => cli::report::run(&a),
+        Command::Cite => cli::cite::run(),
         Command::Stats(StatsCommand::Normality(a)) => cli::normality::run(&a),
         Command::Stats(StatsCommand::Mvn(a)) => cli::mvn::run_mvn(&a),
         Command::Stats(StatsCommand::CovEqual(a)) => cli::mvn::run_cov_equal(&a),

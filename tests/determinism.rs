@@ -44,8 +44,8 @@ fn report_files_match_stdout_json() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.starts_with("# sgd-ou report"));
     let tex = std::fs::read_to_string(out.join("report.tex")).unwrap();
-    assert!(tex.contains("\\begin{tabular}") && tex.contains("\\end{table}"));
-    // No temporary files are left behind: the three reports and the manifest naming them.
+    assert!(tex.contains("\\begin{tabularx}") && tex.contains("\\end{table}"));
+    // No temporary files are left behind: the report set and the manifest naming it.
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
@@ -53,7 +53,16 @@ fn report_files_match_stdout_json() {
     names.sort();
     assert_eq!(
         names,
-        [".sgd-ou-report", "report.json", "report.md", "report.tex"],
+        [
+            ".sgd-ou-report",
+            "figures",
+            "methods.tex",
+            "references.bib",
+            "report.html",
+            "report.json",
+            "report.md",
+            "report.tex"
+        ],
         "{names:?}"
     );
     assert_eq!(

@@ -82,3 +82,79 @@ fn the_check_catches_errors_and_injected_scripts() {
         check.errors
     );
 }
+
+/// Loads a REAL report.html in headless Chromium: no script errors, no script element at all,
+/// every figure rendered with a non-zero size, a screenshot written.
+fn check_real(set: &paper_support::ReportSet, tag: &str, min_figures: usize) {
+    let html = set.read("report.html");
+    assert!(
+        !html.contains("<script"),
+        "{tag}: report.html has a script element"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://") || !html.contains(" src=\"http"),
+        "{tag}: network reference"
+    );
+    let Some(chromium) = tool_or_skip(&["chromium", "chromium-browser", "google-chrome"]) else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("paper_html_{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let check = check_in_chromium(&chromium, &dir, &html).unwrap();
+    assert!(
+        check.errors.is_empty(),
+        "{tag}: script errors: {:?}",
+        check.errors
+    );
+    assert_eq!(
+        check.foreign_scripts, 0,
+        "{tag}: an injected <script> element exists"
+    );
+    assert!(
+        check.svg_sizes.len() >= min_figures,
+        "{tag}: {:?}",
+        check.svg_sizes
+    );
+    for (w, h) in &check.svg_sizes {
+        assert!(
+            *w > 100.0 && *h > 100.0,
+            "{tag}: figure rendered at {w}x{h}"
+        );
+    }
+    let png = std::fs::read(&check.screenshot).unwrap();
+    assert!(
+        png.len() > 10_000 && png.starts_with(b"\x89PNG"),
+        "{tag}: screenshot too small"
+    );
+    println!("{tag} screenshot: {}", check.screenshot.display());
+}
+
+#[test]
+fn the_real_example_report_renders_in_headless_chromium() {
+    let set = paper_support::example_report("paper_html");
+    check_real(&set, "example", 5);
+}
+
+#[test]
+fn a_real_failing_report_renders_in_headless_chromium() {
+    let set = paper_support::simulated_report("paper_html", "heavy-tailed-noise");
+    assert_eq!(set.exit_code, 1);
+    let html = set.read("report.html");
+    assert!(
+        html.contains("class=\"v fail\">FAIL"),
+        "the failing verdict is shown"
+    );
+    check_real(&set, "heavy", 4);
+}
+
+#[test]
+fn a_hostile_report_stays_text_in_headless_chromium() {
+    let set = paper_support::hostile_report("paper_html");
+    let html = set.read("report.html");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the model is shown as text"
+    );
+    assert!(!html.contains("<img"), "an injected element");
+    check_real(&set, "hostile", 1);
+}

@@ -7,7 +7,8 @@
 mod paper_support;
 
 use paper_support::{
-    compile_latex, latex_document, overfull_boxes, sample_figures, tool_or_skip, HOSTILE,
+    compile_latex, example_report, hostile_report, latex_document, overfull_boxes, report_document,
+    sample_figures, simulated_report, tool_or_skip, ReportSet, HOSTILE,
 };
 use sgd_ou::report::bib::{bibtex_for, sgd_ou_citation, REFERENCES};
 use sgd_ou::report::escape::{latex_label, latex_text};
@@ -146,4 +147,98 @@ fn the_overfull_check_can_fail() {
     let body = "\\begin{tabular}{llllllll}\\toprule a very long header & another very long header & and another & and one more & and more & and more & and more & end\\\\\\bottomrule\\end{tabular}";
     let run = compile_latex(&dir, &latex_document("twocolumn", body), &[], 1, false).unwrap();
     assert!(!overfull_boxes(&run.log).is_empty());
+}
+
+/// Compiles a REAL report set (methods.tex, report.tex with its figures, references.bib through
+/// BibTeX) in `article` and `twocolumn`; fails on any error, BibTeX warning or overfull box.
+fn compile_report_set(set: &ReportSet, tag: &str) {
+    assert!(
+        set.files()
+            .iter()
+            .any(|(n, _)| n.starts_with("figures/") && n.ends_with(".dat")),
+        "the set has figure data: {:?}",
+        set.files().iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for class in ["", "twocolumn"] {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "paper_latex_real_{tag}_{}",
+            if class.is_empty() { "article" } else { class }
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let run = compile_latex(&dir, &report_document(class), &set.files(), 3, true)
+            .unwrap_or_else(|e| panic!("{tag} {class}: {e}"));
+        let over = overfull_boxes(&run.log);
+        assert!(over.is_empty(), "{tag} {class:?}: {over:#?}");
+        assert!(
+            !run.log.contains("Citation") || !run.log.contains("undefined"),
+            "{tag}: undefined citation"
+        );
+        assert!(run.pdf.is_file());
+        assert!(!dir.join("pwned").exists(), "{tag}: a \\write18 ran");
+    }
+}
+
+#[test]
+fn the_real_example_report_compiles_in_article_and_twocolumn() {
+    if tool_or_skip(&["pdflatex"]).is_none() || tool_or_skip(&["bibtex"]).is_none() {
+        return;
+    }
+    let set = example_report("paper_latex");
+    assert_eq!(set.exit_code, 0);
+    compile_report_set(&set, "example");
+}
+
+#[test]
+fn a_real_failing_report_compiles_in_article_and_twocolumn() {
+    if tool_or_skip(&["pdflatex"]).is_none() || tool_or_skip(&["bibtex"]).is_none() {
+        return;
+    }
+    let set = simulated_report("paper_latex", "heavy-tailed-noise");
+    assert_eq!(set.exit_code, 1, "the heavy-tailed run fails");
+    compile_report_set(&set, "heavy");
+}
+
+/// Hostile run metadata and directory names compile as text: no \\write18, \\input or
+/// \\catcode of the input reaches the generated LaTeX as a command.
+#[test]
+fn a_hostile_report_compiles_without_executing_anything() {
+    let set = hostile_report("paper_latex");
+    for (name, body) in set.files().iter().filter(|(n, _)| n.ends_with(".tex")) {
+        for bad in [
+            "\\write18",
+            "\\input{/etc",
+            "\\catcode",
+            "^^5c",
+            "\\immediate",
+        ] {
+            assert!(!body.contains(bad), "{name} contains {bad}");
+        }
+    }
+    if tool_or_skip(&["pdflatex"]).is_none() || tool_or_skip(&["bibtex"]).is_none() {
+        return;
+    }
+    compile_report_set(&set, "hostile");
+}
+
+/// Every key that methods.tex cites has an entry in references.bib, and nothing else is there
+/// (besides sgd-ou's own entry).
+#[test]
+fn methods_cite_exactly_the_bibliography() {
+    let set = example_report("paper_latex_keys");
+    let cited: std::collections::BTreeSet<String> =
+        sgd_ou::report::methods::cite_keys_in(&set.read("methods.tex"))
+            .into_iter()
+            .collect();
+    let bib = set.read("references.bib");
+    let entries: std::collections::BTreeSet<String> = bib
+        .lines()
+        .filter_map(|l| l.strip_prefix('@'))
+        .map(|l| {
+            l[l.find('{').unwrap() + 1..]
+                .trim_end_matches(',')
+                .to_string()
+        })
+        .collect();
+    assert!(cited.len() >= 10, "{cited:?}");
+    assert_eq!(cited, entries, "cited vs references.bib");
 }

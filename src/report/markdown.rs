@@ -1,13 +1,61 @@
-//! report.md: the report for people.
+//! report.md: the report for people. Untrusted text (run directory, metadata, the window's
+//! reason, file names) and the checks' sentences are escaped with
+//! [`super::escape::markdown_inline`]; figures are linked from `figures/`.
 
-use super::{ci_text, num, p_text, title, Report};
+use super::escape::markdown_inline as esc;
+use super::plots::{ReportFigure, Section};
+use super::words::{
+    comparison, estimate_text, interval_text, metric_name, ou_prediction_sentence, p_phrase,
+    p_value_note, plain_sentence, tidy, FROBENIUS_NOTE,
+};
+use super::{num, title, Report};
 
-fn esc(s: &str) -> String {
-    s.replace('|', "\\|")
+fn figures_md(figs: &[ReportFigure], section: Section, s: &mut String) {
+    for f in figs.iter().filter(|f| f.section == section) {
+        s.push_str(&format!(
+            "![{}](figures/{}.svg)\n\n*{}*\n\n",
+            f.id,
+            f.id,
+            esc(&f.caption)
+        ));
+    }
 }
 
-/// Renders the report as GitHub-flavoured Markdown.
+fn metrics_md(c: &crate::checks::CheckResult, s: &mut String) {
+    if c.key_metrics.is_empty() {
+        return;
+    }
+    s.push_str("| metric | estimate | interval | against the tolerance | p (corrected) |\n|---|---|---|---|---|\n");
+    for km in &c.key_metrics {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            esc(&metric_name(km)),
+            esc(&estimate_text(km)),
+            esc(&interval_text(km)),
+            esc(&comparison(km).unwrap_or_default()),
+            esc(&km.p_value.map(p_phrase).unwrap_or_default())
+        ));
+    }
+    s.push('\n');
+}
+
+fn section_of(a: crate::checks::Assumption) -> Section {
+    use crate::checks::Assumption::*;
+    match a {
+        GaussianNoise => Section::GaussianNoise,
+        ConstantCovariance => Section::ConstantCovariance,
+        SmallStep => Section::SmallStep,
+        QuadraticLoss => Section::QuadraticLoss,
+    }
+}
+
+/// Renders the report as GitHub-flavoured Markdown with the report's own figures.
 pub fn render(r: &Report) -> String {
+    render_with(r, &super::plots::report_figures(r))
+}
+
+/// Renders the report as GitHub-flavoured Markdown, linking `figs`.
+pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
     let mut s = String::new();
     s.push_str("# sgd-ou report\n\n");
     s.push_str(&format!(
@@ -15,7 +63,7 @@ pub fn render(r: &Report) -> String {
         r.verdict.as_str().to_uppercase()
     ));
     s.push_str("| | |\n|---|---|\n");
-    s.push_str(&format!("| run directory | `{}` |\n", esc(&r.run.dir)));
+    s.push_str(&format!("| run directory | {} |\n", esc(&r.run.dir)));
     s.push_str(&format!(
         "| tool | {} {} (report schema {}) |\n",
         r.tool.name, r.tool.version, r.schema_version
@@ -59,13 +107,13 @@ pub fn render(r: &Report) -> String {
         r.run.inputs_digest
     ));
 
-    s.push_str("## Verdicts\n\n| assumption | verdict | summary |\n|---|---|---|\n");
+    s.push_str("## Verdicts\n\n| assumption | verdict | what it means for your training |\n|---|---|---|\n");
     for (key, c) in r.assumptions.iter() {
         s.push_str(&format!(
             "| {} | **{}** | {} |\n",
             title(key),
             c.verdict.as_str().to_uppercase(),
-            esc(&c.summary)
+            esc(plain_sentence(key, c.verdict))
         ));
     }
     s.push('\n');
@@ -74,53 +122,40 @@ pub fn render(r: &Report) -> String {
             "## {}: {}\n\n{}\n\n",
             title(key),
             c.verdict,
-            c.summary
+            esc(plain_sentence(key, c.verdict))
         ));
-        if !c.key_metrics.is_empty() {
-            s.push_str(
-                "| metric | estimate | CI | tolerance | p (corrected) |\n|---|---|---|---|---|\n",
-            );
-            for km in &c.key_metrics {
-                s.push_str(&format!(
-                    "| {} | {} | {} | {} | {} |\n",
-                    esc(&km.description),
-                    num(km.estimate),
-                    ci_text(km),
-                    esc(&super::tol_text(km)),
-                    p_text(km.p_value)
-                ));
-            }
-            s.push('\n');
+        figures_md(figs, section_of(key), &mut s);
+        s.push_str(&format!("{}\n\n", esc(&tidy(&c.summary))));
+        if let Some(note) = p_value_note(c, r.thresholds.alpha) {
+            s.push_str(&format!("> {}\n\n", esc(&note)));
         }
+        metrics_md(c, &mut s);
         for reason in &c.reasons {
-            s.push_str(&format!("- {}\n", esc(reason)));
+            s.push_str(&format!("- {}\n", esc(&tidy(reason))));
         }
         s.push('\n');
+        if c.reasons.iter().any(|x| x.contains("Frobenius")) {
+            s.push_str(&format!("{}\n\n", esc(FROBENIUS_NOTE)));
+        }
     }
     let o = &r.ou_prediction;
     s.push_str(&format!(
-        "## OU prediction (informative): {}\n\nDoes the run's stationary behaviour match what the \
-         OU model predicts? This section informs; it does not enter the overall verdict.\n\n{}\n\n",
-        o.verdict, o.summary
+        "## OU prediction (informative): {}\n\n{} This section informs; it does not enter the \
+         overall verdict.\n\n",
+        o.verdict,
+        esc(ou_prediction_sentence(o.verdict))
     ));
-    if !o.key_metrics.is_empty() {
-        s.push_str("| metric | estimate | CI | tolerance |\n|---|---|---|---|\n");
-        for km in &o.key_metrics {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                esc(&km.description),
-                num(km.estimate),
-                ci_text(km),
-                esc(&super::tol_text(km))
-            ));
-        }
-        s.push('\n');
-    }
+    figures_md(figs, Section::OuPrediction, &mut s);
+    s.push_str(&format!("{}\n\n", esc(&tidy(&o.summary))));
+    metrics_md(o, &mut s);
     for reason in &o.reasons {
-        s.push_str(&format!("- {}\n", esc(reason)));
+        s.push_str(&format!("- {}\n", esc(&tidy(reason))));
     }
     s.push('\n');
-    s.push_str("## Drift and diffusion phases\n\n| step | ‖g‖² | tr Q (noise at S) | noise-to-signal | phase | analysed |\n|---|---|---|---|---|---|\n");
+    s.push_str(&format!("{}\n\n", esc(FROBENIUS_NOTE)));
+    s.push_str("## Drift and diffusion phases\n\n");
+    figures_md(figs, Section::Window, &mut s);
+    s.push_str("| step | ‖g‖² | tr Q (noise at S) | noise-to-signal | phase | analysed |\n|---|---|---|---|---|---|\n");
     for p in &r.run.phases {
         s.push_str(&format!(
             "| {} | {} | {} | {} | {:?} | {} |\n",
@@ -140,13 +175,34 @@ pub fn render(r: &Report) -> String {
     if !r.warnings.is_empty() {
         s.push_str("## Warnings\n\n");
         for w in &r.warnings {
-            s.push_str(&format!("- {w}\n"));
+            s.push_str(&format!("- {}\n", esc(w)));
         }
         s.push('\n');
     }
+    provenance_md(r, &mut s);
     s.push_str(
         "Methods, thresholds and their reasons: docs/methods.md of sgd-ou. The JSON report \
          (report.json) holds every number behind this page.\n",
     );
     s
+}
+
+fn provenance_md(r: &Report, s: &mut String) {
+    s.push_str("## Provenance\n\n| | |\n|---|---|\n");
+    if let Some(p) = &r.provenance {
+        s.push_str(&format!("| build commit | `{}` |\n", esc(&p.build_commit)));
+        s.push_str(&format!("| command line | {} |\n", esc(&p.command_line)));
+    }
+    for (k, v) in super::evidence_view::metadata_strings(r) {
+        s.push_str(&format!("| run.json {} | {} |\n", esc(&k), esc(&v)));
+    }
+    s.push_str(&format!(
+        "| thresholds | {} |\n",
+        esc(&serde_json::to_string(&r.thresholds).unwrap_or_default())
+    ));
+    s.push_str("\nFiles read (path, SHA-256):\n\n");
+    for f in &r.run.inputs {
+        s.push_str(&format!("- {} {}\n", esc(&f.path), esc(&f.sha256)));
+    }
+    s.push('\n');
 }

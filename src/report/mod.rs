@@ -16,7 +16,12 @@ pub mod write;
 pub mod bib;
 pub mod build_info;
 pub mod escape;
+pub mod evidence_view;
 pub mod figures;
+pub mod html;
+pub mod methods;
+pub mod plots;
+pub mod words;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +52,22 @@ pub struct Report {
     pub verdict: Verdict,
     /// Things a reader should know that are not a verdict (e.g. subspace caveats).
     pub warnings: Vec<String>,
+    /// How the report was made: build commit and command line. Set by the `sgd-ou` command
+    /// line; absent (and not written) in reports made through the library.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// How a report was made (docs/report.md, "Provenance").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The git commit sgd-ou was built from ([`build_info::GIT_COMMIT`]).
+    pub build_commit: String,
+    /// The command line, shell-quoted, program name without its directory; path arguments
+    /// relative to the current directory unless `absolute_paths`.
+    pub command_line: String,
+    /// Whether paths (this command line, `run.dir`) are absolute (`--absolute-paths`).
+    pub absolute_paths: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -24,20 +24,54 @@ use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{json, latex, markdown, Report};
+use super::{html, json, latex, markdown, methods, plots, Report};
 use crate::error::{Error, Result};
 
 /// Name of the manifest listing the files sgd-ou wrote into a report directory.
 pub const MANIFEST: &str = ".sgd-ou-report";
 
-/// The files of a report set, in order: report.json, report.md, report.tex. Later formats
-/// (HTML, figures, a bibliography) are added here.
+/// The files of a report set, in order: report.json, report.md, report.tex, report.html,
+/// methods.tex, references.bib, then per figure `figures/ID.svg`, `figures/ID.tex` and its
+/// `figures/ID-K.dat` data files.
 pub fn report_files(report: &Report) -> Vec<(String, Vec<u8>)> {
-    vec![
+    let figs = plots::report_figures(report);
+    let mut files: Vec<(String, Vec<u8>)> = vec![
         ("report.json".into(), json::to_string(report).into_bytes()),
-        ("report.md".into(), markdown::render(report).into_bytes()),
-        ("report.tex".into(), latex::render(report).into_bytes()),
-    ]
+        (
+            "report.md".into(),
+            markdown::render_with(report, &figs).into_bytes(),
+        ),
+        (
+            "report.tex".into(),
+            latex::render_with(report, &figs).into_bytes(),
+        ),
+        (
+            "report.html".into(),
+            html::render_with(report, &figs).into_bytes(),
+        ),
+        (
+            "methods.tex".into(),
+            methods::paragraph(report).into_bytes(),
+        ),
+        (
+            "references.bib".into(),
+            methods::references_bib().into_bytes(),
+        ),
+    ];
+    for f in &figs {
+        files.push((
+            format!("figures/{}.svg", f.id),
+            f.figure.svg.clone().into_bytes(),
+        ));
+        files.push((
+            format!("figures/{}.tex", f.id),
+            f.figure.tikz.tex.clone().into_bytes(),
+        ));
+        for (name, body) in &f.figure.tikz.data_files {
+            files.push((format!("figures/{name}"), body.clone().into_bytes()));
+        }
+    }
+    files
 }
 
 /// Writes [`report_files`] into `out_dir` with [`write_set`].
@@ -185,18 +219,52 @@ fn write_set_with(out_dir: &Path, files: &[(String, Vec<u8>)], inject: &Inject) 
     result
 }
 
-/// File names must be plain, distinct names (no separators, not `.`/`..`, not the manifest).
+/// Subdirectories a report set may use (`figures/NAME`); they belong to sgd-ou.
+pub const SUBDIRS: [&str; 1] = ["figures"];
+
+/// File names must be plain, distinct names (no separators, not `.`/`..`, not the manifest),
+/// or `SUBDIR/NAME` with SUBDIR one of [`SUBDIRS`] and NAME plain.
 fn check_names(files: &[(String, Vec<u8>)]) -> Result<()> {
     let mut seen = BTreeSet::new();
     for (name, _) in files {
-        let plain = matches!(
-            Path::new(name).components().collect::<Vec<_>>().as_slice(),
-            [Component::Normal(n)] if *n == name.as_str()
-        );
+        let comps = Path::new(name).components().collect::<Vec<_>>();
+        let plain = match comps.as_slice() {
+            [Component::Normal(n)] => *n == name.as_str(),
+            [Component::Normal(d), Component::Normal(n)] => {
+                SUBDIRS.iter().any(|s| *d == *s)
+                    && name == &format!("{}/{}", d.to_string_lossy(), n.to_string_lossy())
+            }
+            _ => false,
+        };
         if !plain || name == MANIFEST || !seen.insert(name.as_str()) {
             return Err(refuse(
                 Path::new(name),
                 "not a plain, distinct report file name",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The subdirectory part of the names in `names` (`figures` of `figures/a.svg`).
+fn subdirs_of<'a>(names: impl Iterator<Item = &'a str>) -> BTreeSet<&'a str> {
+    names
+        .filter_map(|n| n.split_once('/').map(|(d, _)| d))
+        .collect()
+}
+
+/// A report subdirectory of the old set: it must be a real directory holding only files that
+/// the old manifest or the new set names (nothing foreign is silently dropped).
+fn check_subdir(dir: &Path, name: &str, ours: &BTreeSet<&str>, new: &BTreeSet<&str>) -> Result<()> {
+    for e in fs::read_dir(dir).map_err(|e| output_err(dir, e))? {
+        let e = e.map_err(|e| output_err(dir, e))?;
+        let full = format!("{name}/{}", e.file_name().to_string_lossy());
+        let ft = e.file_type().map_err(|err| output_err(&e.path(), err))?;
+        if !ft.is_file() || !(ours.contains(full.as_str()) || new.contains(full.as_str())) {
+            return Err(refuse(
+                &e.path(),
+                "was not written by sgd-ou but is inside a report subdirectory that the new \
+                 report replaces; move it out of REPORT_DIR or choose another --out",
             ));
         }
     }
@@ -254,12 +322,26 @@ fn plan(out_dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
     let old_manifest = fs::read_to_string(out_dir.join(MANIFEST)).unwrap_or_default();
     let ours: BTreeSet<&str> = old_manifest.lines().collect();
     let new: BTreeSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let (new_dirs, old_dirs) = (
+        subdirs_of(new.iter().copied()),
+        subdirs_of(ours.iter().copied()),
+    );
     let mut foreign = Vec::new();
     for e in fs::read_dir(out_dir).map_err(|e| output_err(out_dir, e))? {
         let e = e.map_err(|e| output_err(out_dir, e))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let ft = e.file_type().map_err(|err| output_err(&e.path(), err))?;
-        if new.contains(name.as_str()) || ours.contains(name.as_str()) || name == MANIFEST {
+        if (new_dirs.contains(name.as_str()) || old_dirs.contains(name.as_str()))
+            && SUBDIRS.contains(&name.as_str())
+        {
+            if !ft.is_dir() {
+                return Err(refuse(
+                    &e.path(),
+                    "is not a directory but has the name of a report subdirectory; move it away",
+                ));
+            }
+            check_subdir(&e.path(), &name, &ours, &new)?;
+        } else if new.contains(name.as_str()) || ours.contains(name.as_str()) || name == MANIFEST {
             if !ft.is_file() {
                 return Err(refuse(
                     &e.path(),
@@ -290,6 +372,9 @@ fn fill(
     fs::create_dir(tmp)?;
     let mut manifest = String::new();
     for (i, (name, bytes)) in files.iter().enumerate() {
+        if let Some((dir, _)) = name.split_once('/') {
+            fs::create_dir_all(tmp.join(dir))?;
+        }
         write_synced(&tmp.join(name), bytes)?;
         if i == 0 {
             inject.at(Stage::AfterFirstFile)?;
@@ -487,10 +572,52 @@ mod tests {
         fs::remove_dir_all(&root).unwrap();
     }
 
+    /// `figures/NAME` is written, replaced with the set, and a foreign file inside it refused.
+    #[test]
+    fn figures_subdirectory_is_part_of_the_set() {
+        let root = tempdir("subdir");
+        let out = root.join("report");
+        let with_fig = |tag: &str, fig: &str| {
+            let mut s = set(tag);
+            s.push((format!("figures/{fig}"), format!("{tag} fig").into_bytes()));
+            s
+        };
+        write_set(&out, &with_fig("old", "a.svg")).unwrap();
+        assert_eq!(
+            fs::read_to_string(out.join("figures/a.svg")).unwrap(),
+            "old fig"
+        );
+        write_set(&out, &with_fig("new", "b.svg")).unwrap();
+        assert!(!out.join("figures/a.svg").exists(), "old figure kept");
+        assert_eq!(
+            fs::read_to_string(out.join("figures/b.svg")).unwrap(),
+            "new fig"
+        );
+        write_set(&out, &set("plain")).unwrap();
+        assert!(
+            !out.join("figures").exists(),
+            "figures/ of the old set kept"
+        );
+        write_set(&out, &with_fig("again", "c.svg")).unwrap();
+        fs::write(out.join("figures/mine.txt"), "mine").unwrap();
+        let before = contents(&out);
+        assert!(write_set(&out, &with_fig("newer", "c.svg")).is_err());
+        assert_eq!(contents(&out), before);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
     #[test]
     fn bad_names_are_refused() {
         let root = tempdir("names");
-        for bad in ["", "..", "a/b", MANIFEST] {
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "figures/../x",
+            "figures/a/b",
+            "figures/",
+            MANIFEST,
+        ] {
             let files = vec![(bad.to_string(), Vec::new())];
             assert!(write_set(&root.join("r"), &files).is_err(), "{bad:?}");
         }

@@ -386,6 +386,15 @@ pub fn check_in_chromium(chromium: &Path, dir: &Path, html: &str) -> Result<Brow
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let page = dir.join("page.html");
     std::fs::write(&page, html).map_err(|e| e.to_string())?;
+    // The report's Content-Security-Policy forbids every script, the check script included:
+    // it is removed from the checked copy, so the test sees what escaping alone achieves.
+    let html = match html.find("<meta http-equiv=\"Content-Security-Policy\"") {
+        Some(i) => {
+            let end = i + html[i..].find('>').ok_or("unterminated CSP meta")? + 1;
+            format!("{}{}", &html[..i], &html[end..])
+        }
+        None => html.to_string(),
+    };
     let checked = html
         .replacen("<head>", &format!("<head>{CHECK_HEAD}"), 1)
         .replacen("</body>", &format!("{CHECK_TAIL}</body>"), 1);
@@ -438,4 +447,175 @@ pub fn check_in_chromium(chromium: &Path, dir: &Path, html: &str) -> Result<Brow
         foreign_scripts,
         screenshot,
     })
+}
+
+/// A run directory and the report set `verify --out` wrote for it.
+#[derive(Debug)]
+pub struct ReportSet {
+    pub run: PathBuf,
+    pub out: PathBuf,
+    pub exit_code: i32,
+}
+
+impl ReportSet {
+    /// `(path relative to the set, contents)` of every file of the set (figures/ included,
+    /// the manifest excluded).
+    pub fn files(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for sub in ["", "figures/"] {
+            let Ok(rd) = std::fs::read_dir(self.out.join(sub)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = format!("{sub}{}", e.file_name().to_string_lossy());
+                if e.path().is_file() && !name.starts_with('.') {
+                    v.push((name, std::fs::read_to_string(e.path()).unwrap()));
+                }
+            }
+        }
+        v.sort();
+        v
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+}
+
+/// Runs the sgd-ou binary with `args`; panics with its stderr when it exits with 2.
+pub fn sgd_ou_bin(args: &[&str]) -> std::process::Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
+        .args(args)
+        .output()
+        .expect("the sgd-ou binary runs");
+    assert_ne!(
+        o.status.code(),
+        Some(2),
+        "sgd-ou {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn fresh(dir: &Path) -> PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    dir.to_path_buf()
+}
+
+/// `verify --out` on `run` into `root/out`.
+pub fn verify_into(run: &Path, root: &Path) -> ReportSet {
+    let out = root.join("out");
+    let o = sgd_ou_bin(&[
+        "verify",
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ReportSet {
+        run: run.to_path_buf(),
+        out,
+        exit_code: o.status.code().unwrap_or(-1),
+    }
+}
+
+/// The REAL report set of the bundled example run (examples/quadratic-gaussian).
+pub fn example_report(tag: &str) -> ReportSet {
+    let root = fresh(&Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-example")));
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quadratic-gaussian");
+    verify_into(&run, &root)
+}
+
+/// The report set of a simulated failing run (`simulate --scenario SCENARIO`, seed 1).
+pub fn simulated_report(tag: &str, scenario: &str) -> ReportSet {
+    let root = fresh(&Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-{scenario}")));
+    let run = root.join("run");
+    sgd_ou_bin(&[
+        "simulate",
+        "--scenario",
+        scenario,
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    verify_into(&run, &root)
+}
+
+/// Every hostile string of the tests, joined (for metadata and notes).
+pub const HOSTILE_ALL: &str = "<script>alert(1)</script> \\input{/etc/passwd} \\write18{rm} \
+\\catcode`\\^=7 ^^5c | pipe `tick` **bold** $x$ & 100% #1 ~";
+
+/// A small valid run in a directory whose name carries markdown/HTML specials, with hostile
+/// `model`, `notes` and `dataset` in run.json; returns its report set.
+pub fn hostile_report(tag: &str) -> ReportSet {
+    let root = fresh(&Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-hostile")));
+    let run = root.join("run <b>|`x`|$y$");
+    write_small_run(&run);
+    let manifest = run.join("run.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    v["model"] = HOSTILE_ALL.into();
+    v["notes"] = format!("notes: {HOSTILE_ALL}").into();
+    v["dataset"] = "<img src=x onerror=alert(2)> \\write18{touch pwned}".into();
+    std::fs::write(&manifest, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    verify_into(&run, &root)
+}
+
+/// A valid 3-parameter run with 4 checkpoints, a Hessian and a trajectory (seeded).
+fn write_small_run(dir: &Path) {
+    use sgd_ou::run::npy::{write_f64, write_i64};
+    let (d, n) = (3usize, 128usize);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
+    std::fs::write(
+        dir.join("run.json"),
+        format!(r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": {n}}}"#),
+    )
+    .unwrap();
+    let xi: Vec<f64> = (0..n * d)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let h: Vec<f64> = (0..d * d)
+        .map(|i| {
+            if i / d == i % d {
+                1.0 + (i / d) as f64
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    for c in 0..4 {
+        let cdir = dir.join(format!("checkpoints/step_{}", 100 * (c + 1)));
+        std::fs::create_dir_all(&cdir).unwrap();
+        let theta: Vec<f64> = (0..d)
+            .map(|_| 0.05 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+            .collect();
+        let grads: Vec<f64> = (0..n * d)
+            .map(|i| xi[i] + h[(i % d) * d + i % d] * theta[i % d])
+            .collect();
+        write_f64(&cdir.join("params.npy"), &[d], &theta).unwrap();
+        write_f64(&cdir.join("grads.npy"), &[n, d], &grads).unwrap();
+        write_f64(&cdir.join("hessian.npy"), &[d, d], &h).unwrap();
+    }
+    let t = 60;
+    let traj: Vec<f64> = (0..t * d)
+        .map(|_| 0.05 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+        .collect();
+    std::fs::create_dir_all(dir.join("trajectory")).unwrap();
+    write_i64(
+        &dir.join("trajectory/steps.npy"),
+        &(0..t as i64).map(|s| 100 + s).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    write_f64(&dir.join("trajectory/params.npy"), &[t, d], &traj).unwrap();
+}
+
+/// A LaTeX document that `\input`s a report set's methods.tex and report.tex and its
+/// bibliography (references.bib), in the given class options.
+pub fn report_document(class_options: &str) -> String {
+    latex_document(
+        class_options,
+        "\\section{Methods}\n\\input{methods.tex}\n\\input{report.tex}\n\\lipsum[1-4]\n\
+         \\bibliographystyle{plain}\n\\bibliography{references}\n",
+    )
 }
