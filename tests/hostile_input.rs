@@ -353,3 +353,57 @@ fn a_file_truncated_while_read_is_an_error_naming_it() {
     );
     let _ = ArraySource::shape(&a);
 }
+
+/// A valid run whose iterates (checkpoint and trajectory params) are multiplied by `scale`, with
+/// a 200-row trajectory and its losses ½ Σ h_j θ_j² + noise (so the loss model fits a free A,
+/// the path whose uncapped SVD looped forever at 1e100).
+fn scaled_run(run: &Path, scale: f64) {
+    write_valid_run(run, 3, 32, 3, 7);
+    for step in ["step_100", "step_200", "step_300"] {
+        let f = run.join("checkpoints").join(step).join("params.npy");
+        let a = sgd_ou::run::npy::NpyArray::open(&f, false).unwrap();
+        let theta: Vec<f64> = a.to_vec_f64().unwrap().iter().map(|v| v * scale).collect();
+        drop(a);
+        sgd_ou::run::npy::write_f64(&f, &[3], &theta).unwrap();
+    }
+    let t = 200;
+    let theta: Vec<f64> = (0..t * 3)
+        .map(|i| scale * (((i * 37 + 11) % 101) as f64 / 101.0 - 0.5))
+        .collect();
+    let losses: Vec<f64> = (0..t)
+        .map(|s| {
+            let q: f64 = (0..3)
+                .map(|j| 0.5 * (1.0 + j as f64) * theta[3 * s + j] * theta[3 * s + j])
+                .sum();
+            q * (1.0 + 1e-3 * (((s * 13) % 7) as f64 - 3.0))
+        })
+        .collect();
+    let tr = run.join("trajectory");
+    sgd_ou::run::npy::write_i64(&tr.join("steps.npy"), &(100..100 + t as i64).collect::<Vec<_>>())
+        .unwrap();
+    sgd_ou::run::npy::write_f64(&tr.join("params.npy"), &[t, 3], &theta).unwrap();
+    sgd_ou::run::npy::write_f64(&tr.join("losses.npy"), &[t], &losses).unwrap();
+}
+
+#[test]
+fn extreme_but_finite_iterates_end_with_a_verdict() {
+    for scale in [1e100, 1e-100, 1e150] {
+        let tmp = tempdir();
+        let run = tmp.path().join("run");
+        scaled_run(&run, scale);
+        let out = tmp.path().join("out");
+        let (code, err) = run_with_deadline(&["verify", "--run-dir", p(&run), "--out", p(&out)]);
+        assert!(matches!(code, Some(1..=3)), "{scale}: {code:?} {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        if code == Some(2) {
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            continue;
+        }
+        let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+        // The loss model (the formerly endless SVD) gave its evidence with a reason.
+        assert!(
+            report.contains("loss model: ") && report.contains("trajectory losses"),
+            "{scale}: no loss-model reason in the report"
+        );
+    }
+}
