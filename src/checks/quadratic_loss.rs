@@ -132,7 +132,8 @@ pub fn check(ctx: &Context) -> CheckResult {
         key_metrics.push(
             KeyMetric::new(
                 "hessian_top_eigenvalue_change",
-                "largest relative change of the top eigenvalue of the projected Hessian from that                  of the mean Hessian (informative)",
+                "largest relative change of the top eigenvalue of the projected Hessian from that of \
+                 the mean Hessian (informative)",
                 top_change,
             ),
         );
@@ -227,12 +228,15 @@ pub fn check(ctx: &Context) -> CheckResult {
         } else {
             verdicts.push(Verdict::Inconclusive);
             reasons.push(
-                "gradient linearity: the mean gradients do not vary across checkpoints beyond                  their sampling noise, so a linear model cannot be tested; export gradients of                  more examples per checkpoint"
+                "gradient linearity: the mean gradients do not vary across checkpoints beyond their \
+                 sampling noise, so a linear model cannot be tested; export gradients of more \
+                 examples per checkpoint"
                     .into(),
             );
             evidence.insert(
                 "gradient_linearity".into(),
-                json!({"available": false, "reason": "no variation of the mean gradient beyond                         its sampling noise", "mean_gradient_noise": noise}),
+                json!({"available": false, "reason":
+                       "no variation of the mean gradient beyond its sampling noise", "mean_gradient_noise": noise}),
             );
         }
     } else {
