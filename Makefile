@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 SEED ?= 1
 
-.PHONY: all test demo examples lint fmt bench bench-peers fuzz reference doc clean
+.PHONY: all test demo examples lint fmt bench bench-peers bench-memory fuzz reference doc clean
 
 all: lint test
 
@@ -37,6 +37,10 @@ bench:
 ## Only the side-by-side table (dd, SHA-256, numpy/scipy peer, sgd-ou) on the 611 MB run.
 bench-peers:
 	scripts/bench_peers.sh
+
+## Peak RSS of verify at n = 10^5 rows (d = 20) and at d = 10^7 (n = 16); big runs are deleted.
+bench-memory:
+	scripts/bench_memory.sh
 
 ## 10^5 mutations per parser (npy header, safetensors header, run.json); `make test` runs 256.
 fuzz:

@@ -1,8 +1,46 @@
-//! Hostile input at the reader level (issue 17): FIFOs, devices and directories where files are
-//! expected, shapes whose byte size wraps, absurd Hessians, huge `--dims`, files truncated while
-//! being read, odd checkpoint names and manifests, and dtypes the format does not take. Every
-//! case must end with exit code 2 and a one-line error naming the file, quickly, with no panic
-//! and no report written.
+//! Hostile input (issue 17): FIFOs, devices and directories where files are expected, shapes
+//! whose byte size wraps, absurd Hessians, huge `--dims`, files truncated while being read, odd
+//! checkpoint names and manifests, dtypes the format does not take, iterates of extreme
+//! magnitude, big shapes and the `stats` commands. Bad input must end with exit code 2 and a
+//! one-line error naming the file, quickly, with no panic and no report written; too little data
+//! with exit code 3 and the reason.
+//!
+//! Checklist: every row of the issue's table and every "message to mend", with its test (in this
+//! file unless another is named).
+//!
+//! | issue row | test |
+//! |---|---|
+//! | any input is a FIFO (run.json, params, grads, losses, hessian, steps, safetensors, `stats`) | `fifos_are_not_regular_files` |
+//! | run.json linked to /dev/zero or /dev/urandom | `devices_and_directories_are_refused`, `oversized_run_json_is_refused_before_reading` |
+//! | trajectory params finite but ≥ 1e100 (endless SVD) | `extreme_but_finite_iterates_end_with_a_verdict`; caps: `linalg::tests` (unit) |
+//! | npy shape whose byte size wraps (run and `stats`) | `wrapping_shapes_are_refused` |
+//! | `stats mvn --projections 1e12` | `stats_counts_above_their_ceiling_are_usage_errors` |
+//! | stdout is /dev/full | `tests/stdout_errors.rs`: `dev_full_stdout_gives_exit_2_and_one_line` |
+//! | `--out` rename fails midway; two verifies on one `--out` | `tests/report_out.rs`: `a_failure_mid_way_leaves_the_old_set`, `concurrent_processes_leave_one_consistent_set`, `concurrent_threads_never_mix_sets` |
+//! | grads.npy truncated while read (SIGBUS) | `a_file_truncated_while_read_is_an_error_naming_it` |
+//! | n = 10⁵ rows × 8 checkpoints (bootstrap indices stored) | `many_rows_stay_within_the_documented_memory`; stream order: `model::context::tests` (unit); `make bench-memory` |
+//! | d = 10⁷ (basis kept twice) | `random_basis_is_stored_once`; `make bench-memory` |
+//! | `--dims 100000` on d = 200,000 | `huge_dims_are_refused` |
+//! | valid header of an 8 TB Hessian | `absurd_hessian_is_refused_without_reading_it` |
+//! | `step_+5` | `signed_step_names_are_refused` |
+//! | `stats normality` with every test skipped | `stats_normality_with_every_test_skipped_exits_3` |
+//! | `stats cov-equal` with a 1-row group | `stats_cov_equal_one_row_group_gives_a_clear_reason` |
+//! | `--out RUN/checkpoints/step_9999` | `tests/report_out.rs`: `out_inside_the_run_directory_is_refused` |
+//!
+//! | message to mend | test |
+//! |---|---|
+//! | uint64 / big-endian steps.npy | `dtype_messages_are_clear` |
+//! | non-UTF-8 run.json; UTF-8 BOM | `manifest_encoding_problems_have_clear_messages` |
+//! | directory or /dev/null as grads.npy | `devices_and_directories_are_refused` |
+//! | object dtypes; structured dtypes (debug dump) | `dtype_messages_are_clear` |
+//! | 26 spaces mid-sentence | every `rejected` case (no run of spaces), `stats_errors_do_not_talk_about_run_directories` |
+//! | safetensors errors that do not name the tensor | `safetensors_offset_errors_name_the_tensor` |
+//! | `stats` errors that talk about run directories | `stats_errors_do_not_talk_about_run_directories` |
+//! | 30 KB six-line message for a nested header | `nested_headers_give_short_messages` |
+//! | `stats cov-equal` angles in radians, p-values `0.0000` (issue 18) | `stats_cov_equal_prints_degrees_and_p_values_as_verify_does` |
+//!
+//! Ill-conditioned moments: `tests/stats_offset.rs`. Parsers under mutation: `tests/fuzz_parsers.rs`
+//! (`make fuzz`: 10⁵ mutations per parser).
 
 mod common;
 
@@ -56,6 +94,7 @@ fn rejected(breakage: impl FnOnce(&Path), needles: &[&str]) -> String {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     assert!(err.len() < 1200, "short message: {} bytes", err.len());
+    assert!(!err.contains("   "), "a run of spaces mid-sentence: {err}");
     for n in needles {
         assert!(err.contains(n), "`{n}` not in: {err}");
     }
@@ -126,6 +165,13 @@ fn devices_and_directories_are_refused() {
         |r| {
             std::fs::remove_file(r.join("run.json")).unwrap();
             std::os::unix::fs::symlink("/dev/zero", r.join("run.json")).unwrap();
+        },
+        &["run.json", "not a regular file (a character device)"],
+    );
+    rejected(
+        |r| {
+            std::fs::remove_file(r.join("run.json")).unwrap();
+            std::os::unix::fs::symlink("/dev/urandom", r.join("run.json")).unwrap();
         },
         &["run.json", "not a regular file (a character device)"],
     );
@@ -352,4 +398,217 @@ fn a_file_truncated_while_read_is_an_error_naming_it() {
         "{err}"
     );
     let _ = ArraySource::shape(&a);
+}
+
+/// A valid run whose iterates (checkpoint and trajectory params) are multiplied by `scale`, with
+/// a 200-row trajectory and its losses ½ Σ h_j θ_j² + noise (so the loss model fits a free A,
+/// the path whose uncapped SVD looped forever at 1e100).
+fn scaled_run(run: &Path, scale: f64) {
+    write_valid_run(run, 3, 32, 3, 7);
+    for step in ["step_100", "step_200", "step_300"] {
+        let f = run.join("checkpoints").join(step).join("params.npy");
+        let a = sgd_ou::run::npy::NpyArray::open(&f, false).unwrap();
+        let theta: Vec<f64> = a.to_vec_f64().unwrap().iter().map(|v| v * scale).collect();
+        drop(a);
+        sgd_ou::run::npy::write_f64(&f, &[3], &theta).unwrap();
+    }
+    let t = 200;
+    let theta: Vec<f64> = (0..t * 3)
+        .map(|i| scale * (((i * 37 + 11) % 101) as f64 / 101.0 - 0.5))
+        .collect();
+    let losses: Vec<f64> = (0..t)
+        .map(|s| {
+            let q: f64 = (0..3)
+                .map(|j| 0.5 * (1.0 + j as f64) * theta[3 * s + j] * theta[3 * s + j])
+                .sum();
+            q * (1.0 + 1e-3 * (((s * 13) % 7) as f64 - 3.0))
+        })
+        .collect();
+    let tr = run.join("trajectory");
+    sgd_ou::run::npy::write_i64(&tr.join("steps.npy"), &(100..100 + t as i64).collect::<Vec<_>>())
+        .unwrap();
+    sgd_ou::run::npy::write_f64(&tr.join("params.npy"), &[t, 3], &theta).unwrap();
+    sgd_ou::run::npy::write_f64(&tr.join("losses.npy"), &[t], &losses).unwrap();
+}
+
+#[test]
+fn extreme_but_finite_iterates_end_with_a_verdict() {
+    for scale in [1e100, 1e-100, 1e150] {
+        let tmp = tempdir();
+        let run = tmp.path().join("run");
+        scaled_run(&run, scale);
+        let out = tmp.path().join("out");
+        let (code, err) = run_with_deadline(&["verify", "--run-dir", p(&run), "--out", p(&out)]);
+        assert!(matches!(code, Some(1..=3)), "{scale}: {code:?} {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        if code == Some(2) {
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            continue;
+        }
+        let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+        // The loss model (the formerly endless SVD) gave its evidence with a reason.
+        assert!(
+            report.contains("loss model: ") && report.contains("trajectory losses"),
+            "{scale}: no loss-model reason in the report"
+        );
+    }
+}
+
+/// An (n, d) float64 array of N(0, scale²) values (seeded), written as .npy.
+fn normal_npy(path: &Path, n: usize, d: usize, scale: f64, label: &str) {
+    use rand::RngExt;
+    let mut r = sgd_ou::rng::stream(3, label);
+    let x: Vec<f64> = (0..n * d)
+        .map(|_| scale * r.sample::<f64, _>(rand_distr::StandardNormal))
+        .collect();
+    sgd_ou::run::npy::write_f64(path, &[n, d], &x).unwrap();
+}
+
+/// Runs sgd-ou with a deadline and returns (exit code, stdout, stderr).
+fn stats(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn stats_counts_above_their_ceiling_are_usage_errors() {
+    let tmp = tempdir();
+    let f = tmp.path().join("x.npy");
+    normal_npy(&f, 50, 3, 1.0, "ceiling");
+    for (flag, value, needle) in [
+        ("--projections", "1000000000000", "ceiling 10000"),
+        ("--projections", "1e12", "whole number from 0 to 10000"),
+        ("--mc-draws", "1000000000000", "ceiling 100000"),
+        ("--univariate-null-draws", "99999999999", "ceiling 1000000"),
+    ] {
+        let t = Instant::now();
+        let (code, _, err) = stats(&["stats", "mvn", p(&f), flag, value]);
+        assert_eq!(code, Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(flag) && err.contains(needle), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(10));
+    }
+    let (code, _, err) = stats(&["stats", "cov-equal", p(&f), p(&f), "--permutations", "1e9"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--permutations"), "{err}");
+}
+
+#[test]
+fn stats_normality_with_every_test_skipped_exits_3() {
+    let tmp = tempdir();
+    let f = tmp.path().join("const.npy");
+    sgd_ou::run::npy::write_f64(&f, &[10, 1], &[4.0; 10]).unwrap();
+    let (code, out, err) = stats(&["stats", "normality", p(&f)]);
+    assert_eq!(code, Some(3), "{err}");
+    assert_eq!(out.matches("skipped").count(), 5, "{out}");
+    assert!(out.contains("zero variance"), "{out}");
+    // all tests run: exit 0
+    let g = tmp.path().join("x.npy");
+    normal_npy(&g, 40, 1, 1.0, "all-run");
+    assert_eq!(stats(&["stats", "normality", p(&g)]).0, Some(0));
+}
+
+#[test]
+fn stats_cov_equal_one_row_group_gives_a_clear_reason() {
+    let tmp = tempdir();
+    let (a, b) = (tmp.path().join("a.npy"), tmp.path().join("b.npy"));
+    normal_npy(&a, 20, 3, 1.0, "one-row-a");
+    normal_npy(&b, 1, 3, 1.0, "one-row-b");
+    let (code, out, err) = stats(&["stats", "cov-equal", p(&a), p(&b)]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        out.contains("b.npy has 1 row; each group needs at least 2 rows (d + 1 = 4"),
+        "{out}"
+    );
+    assert!(!out.contains('{') && !out.contains("NaN or infinite"), "{out}");
+    let (code, out, _) = stats(&["stats", "cov-equal", p(&a), p(&b), "--json"]);
+    assert_eq!(code, Some(3));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["box_m"]["inconclusive"].as_str().unwrap().contains("1 row"));
+}
+
+#[test]
+fn stats_cov_equal_prints_degrees_and_p_values_as_verify_does() {
+    let tmp = tempdir();
+    let (a, b) = (tmp.path().join("a.npy"), tmp.path().join("b.npy"));
+    normal_npy(&a, 200, 3, 1.0, "fmt-a");
+    normal_npy(&b, 200, 3, 10.0, "fmt-b");
+    let (code, out, err) = stats(&["stats", "cov-equal", p(&a), p(&b), "--permutations", "99"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("< 1e-16"), "Box's M p-value: {out}");
+    assert!(!out.contains("0.0000"), "{out}");
+    assert!(out.contains('°') && !out.contains("rad"), "{out}");
+}
+
+#[test]
+fn stats_errors_do_not_talk_about_run_directories() {
+    let tmp = tempdir();
+    let missing = tmp.path().join("missing.npy");
+    let nan = tmp.path().join("nan.npy");
+    sgd_ou::run::npy::write_f64(&nan, &[3], &[1.0, f64::NAN, 2.0]).unwrap();
+    let fifo = tmp.path().join("fifo.npy");
+    mkfifo(&fifo);
+    for f in [&missing, &nan, &fifo] {
+        for cmd in [vec!["normality"], vec!["mvn"], vec!["cov-equal", p(f)]] {
+            let mut args = vec!["stats"];
+            args.extend(cmd.iter().take(1));
+            args.push(p(f));
+            args.extend(cmd.iter().skip(1));
+            let (code, err) = run_with_deadline(&args);
+            assert_eq!(code, Some(2), "{args:?}: {err}");
+            let name = f.file_name().unwrap().to_str().unwrap();
+            assert!(err.contains(name), "{err}");
+            let low = err.to_lowercase();
+            for word in ["run-dir", "run dir", "run diverged", "run.json", "gradients"] {
+                assert!(!low.contains(word), "`{word}` in a stats error: {err}");
+            }
+        }
+    }
+}
+
+/// Runs `verify` on `run` and returns (exit code, peak RSS in bytes) of that child alone
+/// (`wait4`), failing after 120 s.
+fn verify_peak_rss(run: &Path) -> (Option<i32>, u64) {
+    let child = Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
+        .args(["verify", "--run-dir", p(run), "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let start = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: zeroed rusage is a valid out-parameter; pid is our own unwaited child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(r >= 0, "wait4");
+        if r == pid {
+            let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+            return (code, usage.ru_maxrss as u64 * 1024);
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("verify hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn many_rows_stay_within_the_documented_memory() {
+    // n = 10⁵ rows × 8 checkpoints at d = 3: the stored bootstrap indices alone took
+    // B × 8 × n × 8 bytes (2.5 GiB); now one resample is alive at a time. The gradients are
+    // 8 × 2.4 MB; O(n·k + d·k) promises a few tens of MB.
+    let tmp = tempdir();
+    let run = tmp.path().join("run");
+    write_valid_run(&run, 3, 100_000, 8, 11);
+    let (code, rss) = verify_peak_rss(&run);
+    assert!(matches!(code, Some(0 | 1 | 3)), "{code:?}");
+    assert!(rss < 400 << 20, "peak RSS {} MiB", rss >> 20);
 }

@@ -62,6 +62,7 @@ use serde_json::json;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
+use crate::linalg::sym_eigen_full;
 use crate::run::Checkpoint;
 use crate::stats::covariance::{box_m, permutation_cov_test, principal_angles};
 use crate::stats::descriptive::{covariance_matrix, quantile_sorted};
@@ -95,8 +96,8 @@ fn effects(covs: &[DMatrix<f64>], weights: &[f64], geo: &Geometry, r: usize) -> 
     }
     let top: Vec<f64> = covs
         .iter()
-        .map(|c| c.clone().symmetric_eigen().eigenvalues.max())
-        .collect();
+        .map(|c| sym_eigen_full(c).ok().map(|e| e.eigenvalues.max()))
+        .collect::<Option<_>>()?;
     let (tmax, tmin) = top
         .iter()
         .fold((f64::MIN, f64::MAX), |(a, b), &v| (a.max(v), b.min(v)));
@@ -379,10 +380,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         _ => covariance_matrix(&positions),
     };
     let spread_inv = if spread.iter().all(|v| v.is_finite()) {
-        spread
-            .clone()
-            .pseudo_inverse(1e-12 * spread.norm().max(1e-300))
-            .ok()
+        crate::linalg::pseudo_inverse(&spread, 1e-12 * spread.norm().max(1e-300)).ok()
     } else {
         None
     };
@@ -651,13 +649,9 @@ pub fn check(ctx: &Context) -> CheckResult {
     let per_checkpoint: Vec<_> = (0..g)
         .map(|i| {
             let c = &cps[i];
-            let mut ev: Vec<f64> = covs[i]
-                .clone()
-                .symmetric_eigen()
-                .eigenvalues
-                .iter()
-                .copied()
-                .collect();
+            let mut ev: Vec<f64> = sym_eigen_full(&covs[i])
+                .map(|e| e.eigenvalues.iter().copied().collect())
+                .unwrap_or_default();
             ev.sort_by(|a, b| b.total_cmp(a));
             let ang = principal_angles(&covs[i], &pooled, r)
                 .ok()
@@ -676,13 +670,10 @@ pub fn check(ctx: &Context) -> CheckResult {
             })
         })
         .collect();
-    let mut pooled_ev: Vec<f64> = pooled
-        .clone()
-        .symmetric_eigen()
-        .eigenvalues
-        .iter()
-        .copied()
-        .collect();
+    let mut pooled_ev: Vec<f64> = match sym_eigen_full(&pooled) {
+        Ok(e) => e.eigenvalues.iter().copied().collect(),
+        Err(_) => vec![f64::NAN; k],
+    };
     pooled_ev.sort_by(|a, b| b.total_cmp(a));
     let eigengap = if r < k && pooled_ev[0] > 0.0 {
         (pooled_ev[r - 1] - pooled_ev[r]) / pooled_ev[0]

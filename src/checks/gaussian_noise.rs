@@ -224,7 +224,6 @@ fn clt_route(
         .collect();
     let boots = ctx.bootstrap_indices("gaussian_noise/bootstrap", b);
     let reps: Vec<Vec<Vec<Option<[f64; 3]>>>> = boots
-        .iter()
         .map(|bi| {
             cps.iter()
                 .enumerate()

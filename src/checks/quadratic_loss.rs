@@ -39,6 +39,7 @@ use rand::RngExt;
 use serde_json::{json, Value};
 
 use super::{decide, CheckResult, Context, KeyMetric, Verdict};
+use crate::linalg::{lstsq, sym_eigen_full};
 use crate::run::GradientKind;
 use crate::stats::descriptive::quantile_sorted;
 
@@ -80,11 +81,12 @@ pub fn check(ctx: &Context) -> CheckResult {
         // Top eigenvalue of each checkpoint's Hessian against that of the mean Hessian.
         let top = |h: &DMatrix<f64>| {
             let hs = (h + h.transpose()) * 0.5;
-            hs.symmetric_eigen().eigenvalues.max()
+            // NaN (reported as null) when the capped decomposition fails; informative only.
+            sym_eigen_full(&hs).map_or(f64::NAN, |e| e.eigenvalues.max())
         };
         let min_eig = |h: &DMatrix<f64>| {
             let hs = (h + h.transpose()) * 0.5;
-            hs.symmetric_eigen().eigenvalues.min()
+            sym_eigen_full(&hs).map_or(f64::NAN, |e| e.eigenvalues.min())
         };
         let top_bar = top(&h_bar);
         let top_each: Vec<f64> = hessians.iter().map(|h| top(h)).collect();
@@ -130,7 +132,8 @@ pub fn check(ctx: &Context) -> CheckResult {
         key_metrics.push(
             KeyMetric::new(
                 "hessian_top_eigenvalue_change",
-                "largest relative change of the top eigenvalue of the projected Hessian from that                  of the mean Hessian (informative)",
+                "largest relative change of the top eigenvalue of the projected Hessian from that of \
+                 the mean Hessian (informative)",
                 top_change,
             ),
         );
@@ -225,12 +228,15 @@ pub fn check(ctx: &Context) -> CheckResult {
         } else {
             verdicts.push(Verdict::Inconclusive);
             reasons.push(
-                "gradient linearity: the mean gradients do not vary across checkpoints beyond                  their sampling noise, so a linear model cannot be tested; export gradients of                  more examples per checkpoint"
+                "gradient linearity: the mean gradients do not vary across checkpoints beyond their \
+                 sampling noise, so a linear model cannot be tested; export gradients of more \
+                 examples per checkpoint"
                     .into(),
             );
             evidence.insert(
                 "gradient_linearity".into(),
-                json!({"available": false, "reason": "no variation of the mean gradient beyond                         its sampling noise", "mean_gradient_noise": noise}),
+                json!({"available": false, "reason":
+                       "no variation of the mean gradient beyond its sampling noise", "mean_gradient_noise": noise}),
             );
         }
     } else {
@@ -270,8 +276,13 @@ pub fn check(ctx: &Context) -> CheckResult {
     }
 
     // Curvature sign, per direction.
-    if let Some(a) = &curvature_matrix {
-        let eig = a.clone().symmetric_eigen().eigenvalues;
+    let curvature_eigen = curvature_matrix.as_ref().map(sym_eigen_full);
+    if let Some(Err(e)) = &curvature_eigen {
+        verdicts.push(Verdict::Inconclusive);
+        reasons.push(format!("the curvature matrix has no eigenvalues to inspect: {e}"));
+    }
+    if let Some(Ok(eig)) = curvature_eigen {
+        let eig = eig.eigenvalues;
         let lmax = eig.max();
         let lmin = eig.min();
         let flat = lmin <= 1e-8 * lmax.abs().max(f64::MIN_POSITIVE);
@@ -366,8 +377,7 @@ fn linear_fit(
         }
         None => {
             let design = DMatrix::from_fn(m, k + 1, |i, j| if j < k { x[(i, j)] } else { 1.0 });
-            let svd = design.clone().svd(true, true);
-            let coef = svd.solve(&g, 1e-12).ok()?; // (k+1) × k: g ≈ design · coef
+            let coef = lstsq(&design, &g, 1e-12).ok()?; // (k+1) × k: g ≈ design · coef
             let resid = &g - &design * &coef;
             let a = coef.rows(0, k).transpose();
             (resid.norm_squared(), Some(a), k + 1)
@@ -379,6 +389,18 @@ fn linear_fit(
         return None;
     }
     Some((rss_c / tss_c, a_fit))
+}
+
+/// The power of two 2^−e with 2^e ≥ `max_abs` > 2^(e−1) when `max_abs` lies outside
+/// [2⁻⁶⁴, 2⁶⁴] (squares and products of such values leave the float64 range), else 1 (ordinary
+/// runs are computed unscaled). Multiplying by it is exact.
+fn pow2_rescale(max_abs: f64) -> f64 {
+    let ordinary = (2f64.powi(-64)..=2f64.powi(64)).contains(&max_abs);
+    if ordinary || !max_abs.is_finite() || max_abs == 0.0 {
+        1.0
+    } else {
+        2f64.powi(-(max_abs.log2().ceil() as i32))
+    }
 }
 
 /// Outcome of one piece of evidence: verdict, reason, headline metric, details.
@@ -411,7 +433,7 @@ fn polyfit(t: &[f64], y: &[f64], deg: usize, mid: f64, half: f64) -> Option<(Vec
     }
     let x = DMatrix::from_fn(p, deg + 1, |i, j| ((t[i] - mid) / half).powi(j as i32));
     let yv = DMatrix::from_column_slice(p, 1, y);
-    let coef = x.clone().svd(true, true).solve(&yv, 1e-13).ok()?;
+    let coef = lstsq(&x, &yv, 1e-13).ok()?;
     let fit = &x * &coef;
     Some((
         coef.iter().cloned().collect(),
@@ -713,6 +735,17 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
             }
         })
         .collect();
+    // Rescale θ, and the losses with the responses, by powers of two when their magnitude is
+    // extreme (the quadratic features would overflow or underflow): exact, and RSS/TSS does not
+    // change under either scaling.
+    let sx = pow2_rescale(x.camax());
+    let x = x * sx;
+    let sy = pow2_rescale(r.iter().chain(&y).fold(0.0, |m: f64, v| m.max(v.abs())));
+    let (r, y): (Vec<f64>, Vec<f64>) = if sy == 1.0 {
+        (r, y)
+    } else {
+        (r.iter().map(|v| v * sy).collect(), y.iter().map(|v| v * sy).collect())
+    };
     let pairs: Vec<(usize, usize)> = if free {
         (0..k).flat_map(|p| (p..k).map(move |q| (p, q))).collect()
     } else {
@@ -733,7 +766,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
             }
         });
         let rv = DMatrix::from_fn(m, 1, |i, _| r[rows[i]]);
-        let coef = design.clone().svd(true, true).solve(&rv, 1e-12).ok()?;
+        let coef = lstsq(&design, &rv, 1e-12).ok()?;
         let rss = (&rv - &design * coef).norm_squared();
         let ym = rows.iter().map(|&i| y[i]).sum::<f64>() / m as f64;
         let tss: f64 = rows.iter().map(|&i| (y[i] - ym).powi(2)).sum();
@@ -794,7 +827,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
         }
         let zz = DMatrix::from_row_slice(cols, cols, &acc[..cols * cols]);
         let zr = DMatrix::from_column_slice(cols, 1, &acc[cols * cols..cols * cols + cols]);
-        let Ok(beta) = zz.svd(true, true).solve(&zr, 1e-12) else {
+        let Ok(beta) = lstsq(&zz, &zr, 1e-12) else {
             continue;
         };
         let rss = (acc[cols * cols + cols] - beta.dot(&zr)).max(0.0);

@@ -95,11 +95,13 @@ pub fn check(ctx: &Context) -> CheckResult {
     let (gap, per_mode, cov_note) = match (&sc, &sd) {
         (Ok(sc), Ok(sd)) => {
             let g = ou::covariance_gap(sd, sc).ok();
-            let eig = a.clone().symmetric_eigen();
-            let mut idx: Vec<usize> = (0..eig.eigenvalues.len()).collect();
-            idx.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
-            let u = DMatrix::from_fn(a.nrows(), idx.len(), |r, c| eig.eigenvectors[(r, idx[c])]);
-            let pm = ou::variance_ratios_along(sd, sc, &u).ok();
+            let pm = crate::linalg::sym_eigen_full(a).ok().and_then(|eig| {
+                let mut idx: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+                idx.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
+                let u =
+                    DMatrix::from_fn(a.nrows(), idx.len(), |r, c| eig.eigenvectors[(r, idx[c])]);
+                ou::variance_ratios_along(sd, sc, &u).ok()
+            });
             (g, pm, None)
         }
         (Err(e), _) | (_, Err(e)) => (None, None, Some(e.to_string())),

@@ -1,11 +1,14 @@
 //! `sgd-ou stats mvn FILE.npy` and `sgd-ou stats cov-equal FILE1.npy FILE2.npy ...`.
 //!
 //! Exit codes: 0 when every test was computed, 3 when at least one was inconclusive (for
-//! example an affine-invariant test at d ≥ n − 1), 2 for unreadable or malformed input.
+//! example an affine-invariant test at d ≥ n − 1, or a group with fewer than 2 rows), 2 for
+//! unreadable or malformed input and for counts above their ceilings ([`MAX_PROJECTIONS`],
+//! [`MAX_NULL_DRAWS`], [`MAX_MC_DRAWS`], [`MAX_PERMUTATIONS`]: each sizes an allocation or a
+//! loop, so an absurd value is refused before anything is allocated).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use nalgebra::DMatrix;
 use serde_json::{json, Map, Value};
 
@@ -19,6 +22,30 @@ use sgd_ou::stats::mvn::{henze_zirkler, mardia, projection_test, MvnNull, Univar
 use sgd_ou::stats::normality::dagostino_pearson;
 use sgd_ou::stats::StatsError;
 
+/// Ceiling of `--projections` (the directions are a d × P matrix; each costs O(n d) plus the
+/// univariate test).
+pub const MAX_PROJECTIONS: usize = 10_000;
+/// Ceiling of `--univariate-null-draws` (one simulated sample of size n per draw).
+pub const MAX_NULL_DRAWS: usize = 1_000_000;
+/// Ceiling of `--mc-draws` (each draw costs O(n² d)).
+pub const MAX_MC_DRAWS: usize = 100_000;
+/// Ceiling of `--permutations`.
+pub const MAX_PERMUTATIONS: usize = 1_000_000;
+
+/// A count option with a ceiling: a usage error (exit 2) naming the ceiling above it.
+fn count_at_most<const MAX: usize>(s: &str) -> Result<usize, String> {
+    let v: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number from 0 to {MAX}"))?;
+    if v > MAX {
+        return Err(format!(
+            "{v} is above the ceiling {MAX} (time and memory grow with it); use at most {MAX}"
+        ));
+    }
+    Ok(v)
+}
+
 #[derive(clap::Args)]
 pub struct MvnArgs {
     /// A .npy file holding an (n, d) array, one observation per row.
@@ -30,14 +57,14 @@ pub struct MvnArgs {
     #[arg(long, default_value_t = rng::DEFAULT_SEED)]
     pub seed: u64,
     /// Number of random directions of the projection (Cramér–Wold) test.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = count_at_most::<MAX_PROJECTIONS>)]
     pub projections: usize,
     /// Null draws that calibrate the univariate test of each projection (D'Agostino K²).
-    #[arg(long, default_value_t = 999)]
+    #[arg(long, default_value_t = 999, value_parser = count_at_most::<MAX_NULL_DRAWS>)]
     pub univariate_null_draws: usize,
     /// Also give Monte Carlo p-values for HZ and Mardia from this many N(0, I) samples of the
     /// same (n, d); exact where the analytic p-values fail (d/n ≳ 0.05). Costs draws·O(n²d).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count_at_most::<MAX_MC_DRAWS>)]
     pub mc_draws: usize,
 }
 
@@ -53,13 +80,36 @@ pub struct CovEqualArgs {
     #[arg(long, default_value_t = rng::DEFAULT_SEED)]
     pub seed: u64,
     /// Permutations B of the studentised permutation test (choose (B + 1)·0.05 integral).
-    #[arg(long, default_value_t = 999)]
+    #[arg(long, default_value_t = 999, value_parser = count_at_most::<MAX_PERMUTATIONS>)]
     pub permutations: usize,
+}
+
+/// Reads a `stats` input through the crate's .npy reader (regular files only, capped header,
+/// checked shape arithmetic, finite values), with the reader's run-directory hints reworded for
+/// a lone file.
+pub(crate) fn read_array(path: &Path) -> anyhow::Result<(Vec<usize>, Vec<f64>)> {
+    npy::read_f64(path).map_err(|e| match e {
+        sgd_ou::Error::Input { path, message } => {
+            anyhow!("{}: {}", path.display(), lone_file_wording(&message))
+        }
+        other => other.into(),
+    })
+}
+
+/// The reader's messages speak of run directories and gradients; a `stats` input is a lone
+/// array.
+fn lone_file_wording(message: &str) -> String {
+    message
+        .replace("; the run-directory format requires this file", "")
+        .replace(
+            "NaN/Inf gradients mean the run diverged or the export is broken",
+            "the tests need finite values (drop or impute those rows)",
+        )
 }
 
 /// Reads an (n, d) .npy array into an n × d matrix.
 fn read_matrix(path: &Path) -> anyhow::Result<DMatrix<f64>> {
-    let (shape, data) = npy::read_f64(path)?;
+    let (shape, data) = read_array(path)?;
     if shape.len() != 2 {
         bail!(
             "{}: expected a 2-D array (n observations, d dimensions), found shape {shape:?}",
@@ -80,11 +130,16 @@ fn entry<T: serde::Serialize>(r: Result<T, StatsError>, inconclusive: &mut bool)
     }
 }
 
+/// A number as `verify` prints it ([`sgd_ou::fmt::num`]; "–" when absent).
 fn fmt(v: &Value) -> String {
+    sgd_ou::fmt::num(v.as_f64().unwrap_or(f64::NAN))
+}
+
+/// A p-value as `verify` prints it ([`sgd_ou::fmt::p_text`]: `< 1e-16`, never `0.0000`).
+fn fmt_p(v: &Value) -> String {
     match v.as_f64() {
-        Some(x) if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) => format!("{x:.4e}"),
-        Some(x) => format!("{x:.4}"),
-        None => "—".to_string(),
+        Some(p) => sgd_ou::fmt::p_text(Some(p)),
+        None => "–".to_string(),
     }
 }
 
@@ -101,7 +156,7 @@ fn print_table(rows: &Map<String, Value>, keys: &[&str]) {
             "{:<26} {:>14} {:>14}  {note}",
             k,
             fmt(&v["statistic"]),
-            fmt(&v["p_value"])
+            fmt_p(&v["p_value"])
         );
     }
 }
@@ -221,6 +276,22 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
             );
         }
     }
+    // A covariance needs 2 rows: say so instead of reporting NaN effect sizes.
+    let too_small: Vec<String> = args
+        .files
+        .iter()
+        .zip(&groups)
+        .filter(|(_, g)| g.nrows() < 2)
+        .map(|(p, g)| {
+            format!(
+                "group {} has {} row{}; each group needs at least 2 rows (d + 1 = {} for Box's M)",
+                p.display(),
+                g.nrows(),
+                if g.nrows() == 1 { "" } else { "s" },
+                d + 1
+            )
+        })
+        .collect();
     let mut inconclusive = false;
     let mut out = Map::new();
     out.insert(
@@ -237,6 +308,20 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
     );
     out.insert("d".into(), json!(d));
     out.insert("seed".into(), json!(args.seed));
+    if !too_small.is_empty() {
+        let reason = too_small.join("; ");
+        for key in ["box_m", "studentized_permutation"] {
+            let e = entry::<()>(Err(StatsError::Degenerate(reason.clone())), &mut inconclusive);
+            out.insert(key.into(), e);
+        }
+        out.insert("effect_sizes".into(), json!([]));
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
+        } else {
+            println!("inconclusive: {reason}");
+        }
+        return Ok(3);
+    }
     out.insert("box_m".into(), entry(box_m(&groups), &mut inconclusive));
     let perm = permutation_cov_test(
         &groups,
@@ -256,9 +341,15 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
         .enumerate()
         .skip(1)
         .map(|(i, c)| {
-            let angles = match principal_angles(c, &covs[0], r) {
-                Ok(a) => json!(a),
-                Err(e) => json!({"inconclusive": e.to_string()}),
+            let (angles, degrees) = match principal_angles(c, &covs[0], r) {
+                Ok(a) => {
+                    let deg: Vec<f64> = a.iter().map(|x| x.to_degrees()).collect();
+                    (json!(a), json!(deg))
+                }
+                Err(e) => {
+                    let why = json!({"inconclusive": e.to_string()});
+                    (why.clone(), why)
+                }
             };
             json!({
                 "group": i,
@@ -267,6 +358,7 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
                 "top_eigenvalue_ratio": top_eigenvalue_ratio(c, &covs[0]),
                 "principal_angles_top": r,
                 "principal_angles_rad": angles,
+                "principal_angles_deg": degrees,
             })
         })
         .collect();
@@ -283,13 +375,19 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
         );
         print_table(&out, &["box_m", "studentized_permutation"]);
         for e in &effects {
+            let angles = match e["principal_angles_deg"].as_array() {
+                Some(a) => a.iter().map(|x| format!("{}°", fmt(x))).collect::<Vec<_>>().join(", "),
+                None => format!(
+                    "inconclusive: {}",
+                    e["principal_angles_deg"]["inconclusive"].as_str().unwrap_or("")
+                ),
+            };
             println!(
                 "group {} vs 0: relative Frobenius {}, top-eigenvalue ratio {}, principal angles \
-                 (top {r}, rad) {}",
+                 (top {r}) {angles}",
                 e["group"],
                 fmt(&e["relative_frobenius"]),
                 fmt(&e["top_eigenvalue_ratio"]),
-                e["principal_angles_rad"]
             );
         }
     }

@@ -1,5 +1,9 @@
 //! `sgd-ou stats normality FILE.npy [--json]`: the univariate normality tests of
 //! `sgd_ou::stats::normality` on a 1-D array, or on each column of a 2-D array.
+//!
+//! Exit codes, as `stats mvn` and `stats cov-equal`: 0 when every test ran on every column, 3 when
+//! at least one was skipped (too few observations, zero variance; the reason is printed), 2 for
+//! unreadable or malformed input.
 
 use std::path::PathBuf;
 
@@ -16,7 +20,8 @@ p-values: Shapiro-Wilk (Royston 1995, as scipy.stats.shapiro; 3 <= n <= 5000), A
 (D'Agostino-Stephens, as statsmodels normal_ad; n >= 8), D'Agostino-Pearson K2 (chi2 with 2 df, \
 as scipy.stats.normaltest; n >= 8), Jarque-Bera (chi2 with 2 df, as scipy.stats.jarque_bera), \
 Lilliefors (Dallal-Wilkinson, table above p = 0.1, as statsmodels lilliefors(pvalmethod='approx'); \
-n >= 4). A test that cannot run on a column is listed under \"skipped\" with the reason.")]
+n >= 4). A test that cannot run on a column is listed under \"skipped\" with the reason.
+Exit code: 0 when every test ran, 3 when one or more were skipped, 2 for bad input.")]
 pub struct NormalityArgs {
     /// A .npy file holding a 1-D array (n,) or a 2-D array (n, m) tested column by column.
     pub file: PathBuf,
@@ -132,22 +137,14 @@ fn column_json(c: &Column) -> Value {
     json!({"index": c.index, "n": c.n, "tests": tests, "skipped": skipped})
 }
 
-/// A statistic: six significant digits in fixed or exponent notation.
+/// A statistic as `verify` prints numbers ([`sgd_ou::fmt::num`]).
 fn fmt_stat(v: f64) -> String {
-    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
-        format!("{v:.6}")
-    } else {
-        format!("{v:.5e}")
-    }
+    sgd_ou::fmt::num(v)
 }
 
-/// A p-value: four decimals down to 0.01, then four significant digits in exponent notation.
+/// A p-value as `verify` prints it ([`sgd_ou::fmt::p_text`]: `< 1e-16`, never `0.0000`).
 fn fmt_p(p: f64) -> String {
-    if p == 0.0 || p >= 0.01 {
-        format!("{p:.4}")
-    } else {
-        format!("{p:.3e}")
-    }
+    sgd_ou::fmt::p_text(Some(p))
 }
 
 fn print_table(file: &std::path::Path, shape: &[usize], cols: &[Column]) {
@@ -182,7 +179,7 @@ fn print_table(file: &std::path::Path, shape: &[usize], cols: &[Column]) {
                     let cv: Vec<String> = critical_values
                         .iter()
                         .zip(significance_levels)
-                        .map(|(c, s)| format!("{c} ({s}%)"))
+                        .map(|(c, s)| format!("{} ({s}%)", fmt_stat(*c)))
                         .collect();
                     println!("    critical values: {}", cv.join(", "));
                 }
@@ -197,7 +194,7 @@ fn print_table(file: &std::path::Path, shape: &[usize], cols: &[Column]) {
 
 pub fn run(args: &NormalityArgs) -> anyhow::Result<i32> {
     // Errors from the reader name the file (and reject NaN/Inf with their position).
-    let (shape, data) = sgd_ou::run::npy::read_f64(&args.file)?;
+    let (shape, data) = super::mvn::read_array(&args.file)?;
     let Some(cols) = columns(&shape, &data) else {
         bail!(
             "{}: has shape {:?}; expected a 1-D array (n,) or a 2-D array (n, m) tested column \
@@ -217,5 +214,8 @@ pub fn run(args: &NormalityArgs) -> anyhow::Result<i32> {
     } else {
         print_table(&args.file, &shape, &results);
     }
-    Ok(0)
+    let skipped = results
+        .iter()
+        .any(|c| c.outcomes.iter().any(|o| matches!(o, Outcome::Skipped(_))));
+    Ok(if skipped { 3 } else { 0 })
 }

@@ -10,7 +10,9 @@ use rand_distr::{Distribution, StandardNormal};
 /// With m = min(d, `steps`) iterations the extreme Ritz values converge to the extreme
 /// eigenvalues from inside the spectrum: the returned λ_max is a lower bound of the true one and
 /// λ_min an upper bound, typically exact to many digits after 40–80 steps. Exact (up to rounding)
-/// when m = d. Cost: m matrix–vector products plus O(m² d).
+/// when m = d. Both are NaN when the tridiagonal eigenproblem has non-finite entries or does not
+/// converge within [`super::iteration_cap`] (an overflowing operator). Cost: m matrix–vector
+/// products plus O(m² d).
 pub(crate) fn lanczos_extremes(
     d: usize,
     steps: usize,
@@ -56,8 +58,10 @@ pub(crate) fn lanczos_extremes(
             0.0
         }
     });
-    let e = t.symmetric_eigen().eigenvalues;
-    (e.max(), e.min())
+    match super::sym_eigen_full(&t) {
+        Ok(e) => (e.eigenvalues.max(), e.eigenvalues.min()),
+        Err(_) => (f64::NAN, f64::NAN),
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod lanczos;
 
 pub(crate) use lanczos::lanczos_extremes;
 
-use nalgebra::{Complex, DMatrix, DVector, FullPivLU, Schur, SymmetricEigen};
+use nalgebra::{Complex, DMatrix, DVector, Dyn, FullPivLU, Schur, SymmetricEigen, SVD};
 
 use crate::ou::OuError;
 
@@ -109,13 +109,90 @@ pub(crate) fn symmetric_part(m: &DMatrix<f64>) -> DMatrix<f64> {
     (m + m.transpose()) * 0.5
 }
 
+/// Iterations allowed to every iterative decomposition of a k × k (or k-column) matrix in the
+/// crate (SVD, symmetric eigendecomposition): 1000·max(k, 10). Converging inputs need a few
+/// sweeps per eigen/singular value (≤ ~30 k in practice); nalgebra's `new` constructors have no
+/// cap at all and loop forever on a matrix whose entries overflow when squared (entries near
+/// 1e155 and beyond, issue 17), so every decomposition goes through the capped forms below and a
+/// non-convergence becomes an error the checks report as *inconclusive*.
+pub fn iteration_cap(k: usize) -> usize {
+    1000 * k.max(10)
+}
+
+fn not_converged(what: &str, m: &DMatrix<f64>, cap: usize) -> OuError {
+    OuError::Numerical(format!(
+        "the {what} of a {} matrix did not converge within {cap} iterations (largest entry {:e})",
+        shape(m),
+        m.camax()
+    ))
+}
+
+fn finite_or(what: &str, m: &DMatrix<f64>) -> Result<(), OuError> {
+    if m.iter().all(|v| v.is_finite()) && !m.is_empty() {
+        Ok(())
+    } else {
+        Err(OuError::Numerical(format!(
+            "the {what} of a {} matrix is undefined: it is empty or has NaN or infinite entries \
+             (values too large for float64 arithmetic)",
+            shape(m)
+        )))
+    }
+}
+
+/// SVD with U and V, singular values in descending order, as `DMatrix::svd(true, true)` (same
+/// tolerance 5·ε, so the same bits) but with the iteration cap `cap`; an error for empty or
+/// non-finite input or non-convergence. Cost O(m n min(m, n)).
+pub(crate) fn svd_capped(m: &DMatrix<f64>, cap: usize) -> Result<SVD<f64, Dyn, Dyn>, OuError> {
+    finite_or("SVD", m)?;
+    SVD::try_new(m.clone(), true, true, 5.0 * f64::EPSILON, cap)
+        .ok_or_else(|| not_converged("SVD", m, cap))
+}
+
+/// [`svd_capped`] with the cap [`iteration_cap`]`(max(rows, cols))`.
+pub(crate) fn svd(m: &DMatrix<f64>) -> Result<SVD<f64, Dyn, Dyn>, OuError> {
+    svd_capped(m, iteration_cap(m.nrows().max(m.ncols())))
+}
+
+/// Least-squares solution x of A x ≈ b by [`svd`], singular values ≤ `eps` treated as zero
+/// (nalgebra `SVD::solve`). Cost O(m n²).
+pub(crate) fn lstsq(a: &DMatrix<f64>, b: &DMatrix<f64>, eps: f64) -> Result<DMatrix<f64>, OuError> {
+    svd(a)?
+        .solve(b, eps)
+        .map_err(|e| OuError::Numerical(format!("least squares: {e}")))
+}
+
+/// Moore–Penrose pseudo-inverse by [`svd`] (singular values ≤ `eps` dropped), as nalgebra's
+/// `pseudo_inverse` but capped. Cost O(k³).
+pub(crate) fn pseudo_inverse(m: &DMatrix<f64>, eps: f64) -> Result<DMatrix<f64>, OuError> {
+    svd(m)?
+        .pseudo_inverse(eps)
+        .map_err(|e| OuError::Numerical(format!("pseudo-inverse: {e}")))
+}
+
+/// Symmetric eigendecomposition (lower triangle), as `DMatrix::symmetric_eigen` (same tolerance
+/// ε, so the same bits) but with the iteration cap `cap`; eigenvalues unsorted. Cost O(k³).
+pub(crate) fn sym_eigen_capped(
+    m: &DMatrix<f64>,
+    cap: usize,
+) -> Result<SymmetricEigen<f64, Dyn>, OuError> {
+    finite_or("symmetric eigendecomposition", m)?;
+    SymmetricEigen::try_new(m.clone(), f64::EPSILON, cap)
+        .ok_or_else(|| not_converged("symmetric eigendecomposition", m, cap))
+}
+
+/// [`sym_eigen_capped`] with the cap [`iteration_cap`]`(k)`.
+pub(crate) fn sym_eigen_full(m: &DMatrix<f64>) -> Result<SymmetricEigen<f64, Dyn>, OuError> {
+    sym_eigen_capped(m, iteration_cap(m.nrows()))
+}
+
 /// Eigenvalues of a symmetric matrix in descending order with the unit eigenvector of the
-/// largest; `None` when the matrix is empty or not finite. Cost O(k³).
+/// largest; `None` when the matrix is empty or not finite or the decomposition does not
+/// converge. Cost O(k³).
 pub(crate) fn eigen_desc_top(a: &DMatrix<f64>) -> Option<(Vec<f64>, DVector<f64>)> {
     if a.iter().any(|x| !x.is_finite()) || a.nrows() == 0 {
         return None;
     }
-    let e = a.clone().symmetric_eigen();
+    let e = sym_eigen_full(a).ok()?;
     let mut idx: Vec<usize> = (0..e.eigenvalues.len()).collect();
     idx.sort_by(|&i, &j| e.eigenvalues[j].total_cmp(&e.eigenvalues[i]));
     let ev = idx.iter().map(|&i| e.eigenvalues[i]).collect();
@@ -125,11 +202,7 @@ pub(crate) fn eigen_desc_top(a: &DMatrix<f64>) -> Option<(Vec<f64>, DVector<f64>
 /// Symmetric eigendecomposition M = V diag(λ) Vᵀ with the iteration count capped (nalgebra's
 /// `SymmetricEigen::new` would loop without bound). Eigenvalues are returned unsorted.
 pub(crate) fn sym_eigen(m: &DMatrix<f64>) -> Result<(Vec<f64>, DMatrix<f64>), OuError> {
-    let k = m.nrows();
-    let eig =
-        SymmetricEigen::try_new(m.clone(), f64::EPSILON, 1000 * k.max(10)).ok_or_else(|| {
-            OuError::Numerical("symmetric eigendecomposition did not converge".into())
-        })?;
+    let eig = sym_eigen_full(m)?;
     Ok((eig.eigenvalues.iter().copied().collect(), eig.eigenvectors))
 }
 
@@ -373,6 +446,65 @@ pub(crate) fn check_residual(what: &str, residual: f64, scale: f64) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A well-scaled test matrix: entries of mixed sign, full rank.
+    fn mixed(rows: usize, cols: usize, scale: f64) -> DMatrix<f64> {
+        DMatrix::from_fn(rows, cols, |i, j| {
+            scale * (((i * 7 + j * 13) % 17) as f64 - 8.0 + if i == j { 0.1 } else { 0.0 })
+        })
+    }
+
+    #[test]
+    fn capped_decompositions_give_the_uncapped_bits() {
+        let a = mixed(9, 4, 1.0);
+        let b = DMatrix::from_fn(9, 2, |i, j| (i + 2 * j) as f64);
+        let s = svd(&a).unwrap();
+        let reference = a.clone().svd(true, true);
+        assert_eq!(s.singular_values, reference.singular_values);
+        assert_eq!(
+            lstsq(&a, &b, 1e-12).unwrap(),
+            reference.solve(&b, 1e-12).unwrap()
+        );
+        let sym = &a.transpose() * &a;
+        let e = sym_eigen_full(&sym).unwrap();
+        assert_eq!(e.eigenvalues, sym.clone().symmetric_eigen().eigenvalues);
+    }
+
+    #[test]
+    fn decompositions_stop_at_their_cap() {
+        // A matrix that needs several QR sweeps cannot converge in one.
+        let a = mixed(12, 12, 1.0);
+        let sym = &a + a.transpose();
+        let err = svd_capped(&a, 1).err().unwrap().to_string();
+        assert!(err.contains("did not converge within 1 iterations"), "{err}");
+        let err = sym_eigen_capped(&sym, 1).err().unwrap().to_string();
+        assert!(err.contains("did not converge"), "{err}");
+        assert!(svd_capped(&a, iteration_cap(12)).is_ok());
+    }
+
+    #[test]
+    fn huge_and_tiny_finite_matrices_end() {
+        // nalgebra's uncapped SVD loops forever on a matrix with infinite entries (the Gram
+        // matrix of 1e100-scale iterates overflows); the capped forms refuse it at once.
+        let mut inf = mixed(6, 6, 1.0);
+        inf[(2, 3)] = f64::INFINITY;
+        let err = svd(&inf).err().unwrap().to_string();
+        assert!(err.contains("infinite"), "{err}");
+        assert!(sym_eigen_full(&inf).is_err());
+        // Finite extreme scales converge (nalgebra divides by the largest entry first) and give
+        // the scaled singular values.
+        for scale in [1e150, 1e-150, 1e300, 1e-300] {
+            let a = mixed(8, 5, scale);
+            let s = svd(&a).unwrap().singular_values;
+            let unit = svd(&mixed(8, 5, 1.0)).unwrap().singular_values;
+            for (x, u) in s.iter().zip(unit.iter()) {
+                assert!((x / scale - u).abs() <= 1e-12 * unit[0], "{scale}: {x} vs {u}");
+            }
+            let sym = mixed(5, 5, scale);
+            let sym = &sym + sym.transpose();
+            assert!(sym_eigen_full(&sym).is_ok(), "{scale}");
+        }
+    }
 
     #[test]
     fn schur_of_a_cyclic_permutation_converges() {

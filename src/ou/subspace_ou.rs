@@ -243,7 +243,7 @@ pub fn reset_test(
 
 /// OLS fitted values and residual sum of squares via a thin SVD. Cost O(n m²).
 fn ols(x: &DMatrix<f64>, y: &DVector<f64>) -> Result<(DVector<f64>, f64), OuError> {
-    let svd = x.clone().svd(true, true);
+    let svd = crate::linalg::svd(x)?;
     let s = &svd.singular_values;
     let (smax, smin) = (s.max(), s.min());
     if smin.is_nan() || smin <= 1e-12 * smax {

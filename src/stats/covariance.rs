@@ -503,18 +503,37 @@ pub fn top_eigenvalue_ratio(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     if !check_square_pair(a, b) || a.iter().chain(b.iter()).any(|v| !v.is_finite()) {
         return f64::NAN;
     }
-    let la = SymmetricEigen::new(a.clone()).eigenvalues.max();
-    let lb = SymmetricEigen::new(b.clone()).eigenvalues.max();
+    let (Some(la), Some(lb)) = (top_eigenvalue(a), top_eigenvalue(b)) else {
+        return f64::NAN;
+    };
     if lb <= 0.0 {
         return f64::NAN;
     }
     la / lb
 }
 
+/// Symmetric eigendecomposition as `SymmetricEigen::new` (same tolerance) with the crate's
+/// iteration cap (`linalg::iteration_cap`); `None` on non-convergence, never an endless loop.
+fn capped_eigen(a: &DMatrix<f64>) -> Option<SymmetricEigen<f64, nalgebra::Dyn>> {
+    let cap = crate::linalg::iteration_cap(a.nrows());
+    SymmetricEigen::try_new(a.clone(), f64::EPSILON, cap)
+}
+
+/// Singular values as `DMatrix::singular_values` (same tolerance 5·ε) with the iteration cap.
+fn capped_singular_values(m: &DMatrix<f64>) -> Option<nalgebra::DVector<f64>> {
+    let cap = crate::linalg::iteration_cap(m.nrows().max(m.ncols()));
+    nalgebra::SVD::try_new(m.clone(), false, false, 5.0 * f64::EPSILON, cap).map(|s| s.singular_values)
+}
+
+fn top_eigenvalue(a: &DMatrix<f64>) -> Option<f64> {
+    capped_eigen(a).map(|e| e.eigenvalues.max())
+}
+
 /// Top-r eigenvectors (d × r, orthonormal) of a symmetric matrix and the relative gap
-/// (λ_r − λ_{r+1})/|λ_1| that identifies their span.
-fn top_eigenvectors(a: &DMatrix<f64>, r: usize) -> (DMatrix<f64>, f64) {
-    let eig = SymmetricEigen::new(a.clone());
+/// (λ_r − λ_{r+1})/|λ_1| that identifies their span; `None` when the decomposition does not
+/// converge.
+fn top_eigenvectors(a: &DMatrix<f64>, r: usize) -> Option<(DMatrix<f64>, f64)> {
+    let eig = capped_eigen(a)?;
     let mut idx: Vec<usize> = (0..a.nrows()).collect();
     idx.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
     let v = eig.eigenvectors.select_columns(idx[..r].iter());
@@ -524,7 +543,7 @@ fn top_eigenvectors(a: &DMatrix<f64>, r: usize) -> (DMatrix<f64>, f64) {
     } else {
         f64::INFINITY
     };
-    (v, gap)
+    Some((v, gap))
 }
 
 /// Principal angles (radians, ascending) between the spans of the top-r eigenvectors of two
@@ -565,8 +584,10 @@ pub fn principal_angles(
     if a.iter().chain(b.iter()).any(|v| !v.is_finite()) {
         return Err(StatsError::NonFinite);
     }
-    let (ua, gap_a) = top_eigenvectors(a, r);
-    let (ub, gap_b) = top_eigenvectors(b, r);
+    let not_converged =
+        || StatsError::Degenerate("the eigendecomposition did not converge".to_string());
+    let (ua, gap_a) = top_eigenvectors(a, r).ok_or_else(not_converged)?;
+    let (ub, gap_b) = top_eigenvectors(b, r).ok_or_else(not_converged)?;
     if gap_a.is_nan() || gap_b.is_nan() || gap_a <= 1e-10 || gap_b <= 1e-10 {
         return Err(StatsError::Degenerate(format!(
             "the top-{r} eigenspace is not identified: eigenvalues {r} and {} are equal",
@@ -574,15 +595,15 @@ pub fn principal_angles(
         )));
     }
     let m = ua.transpose() * &ub;
-    let mut cos: Vec<f64> = m
-        .singular_values()
+    let mut cos: Vec<f64> = capped_singular_values(&m)
+        .ok_or_else(not_converged)?
         .iter()
         .map(|s| s.clamp(-1.0, 1.0))
         .collect();
     cos.sort_by(|x, y| y.total_cmp(x)); // descending cosines = ascending angles
     let resid = &ub - &ua * &m;
-    let mut sin: Vec<f64> = resid
-        .singular_values()
+    let mut sin: Vec<f64> = capped_singular_values(&resid)
+        .ok_or_else(not_converged)?
         .iter()
         .map(|s| s.clamp(-1.0, 1.0))
         .collect();
