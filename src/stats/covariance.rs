@@ -522,7 +522,8 @@ fn capped_eigen(a: &DMatrix<f64>) -> Option<SymmetricEigen<f64, nalgebra::Dyn>> 
 /// Singular values as `DMatrix::singular_values` (same tolerance 5·ε) with the iteration cap.
 fn capped_singular_values(m: &DMatrix<f64>) -> Option<nalgebra::DVector<f64>> {
     let cap = crate::linalg::iteration_cap(m.nrows().max(m.ncols()));
-    nalgebra::SVD::try_new(m.clone(), false, false, 5.0 * f64::EPSILON, cap).map(|s| s.singular_values)
+    nalgebra::SVD::try_new(m.clone(), false, false, 5.0 * f64::EPSILON, cap)
+        .map(|s| s.singular_values)
 }
 
 fn top_eigenvalue(a: &DMatrix<f64>) -> Option<f64> {
