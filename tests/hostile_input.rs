@@ -587,6 +587,7 @@ fn stats_errors_do_not_talk_about_run_directories() {
 
 /// Runs `verify` on `run` and returns (exit code, peak RSS in bytes) of that child alone
 /// (`wait4`), failing after 600 s (a hang, not a slow machine).
+#[allow(clippy::zombie_processes)] // the child is reaped by `wait4`, which also gives its rusage
 fn verify_peak_rss(run: &Path) -> (Option<i32>, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
         .args(["verify", "--run-dir", p(run), "--quiet"])
