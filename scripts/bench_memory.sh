@@ -17,16 +17,18 @@ trap 'rm -rf "$ROOT"' EXIT INT TERM
 
 printf '| case | n | d | checkpoints | gradients on disk | documented O(n·k + d·k) | peak RSS | time |\n'
 printf '|---|---|---|---|---|---|---|---|\n'
-for spec in "rows 100000 20 8" "wide 16 10000000 2"; do
+for spec in "rows 100000 20 8 32" "wide 16 10000000 2 8"; do
     set -- $spec
-    name=$1 n=$2 d=$3 c=$4
+    name=$1 n=$2 d=$3 c=$4 s=$5
     run="$ROOT/$name"
-    python3 scripts/make_big_run.py "$run" --n "$n" --d "$d" --checkpoints "$c" >/dev/null
+    python3 scripts/make_big_run.py "$run" --n "$n" --d "$d" --checkpoints "$c" \
+        --batch-size "$s" >/dev/null
     disk=$(du -sm "$run" | cut -f1)
     # k = min(d, 8) analysis coordinates: n·k per checkpoint plus the k × d basis, in doubles.
     k=$(( d < 8 ? d : 8 ))
     promise=$(( (c * n * k + d * k) * 8 / 1048576 ))
     /usr/bin/time -v "$BIN" verify --run-dir "$run" --quiet >/dev/null 2>"$ROOT/time.txt" || true
+    if grep -q '^error' "$ROOT/time.txt"; then grep '^error' "$ROOT/time.txt" >&2; fi
     rss=$(awk -F': ' '/Maximum resident set size/ {printf "%d MiB", $2 / 1024}' "$ROOT/time.txt")
     secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$ROOT/time.txt")
     printf '| %s | %s | %s | %s | %s MB | %s MiB | %s | %s |\n' \

@@ -3,6 +3,7 @@
 
     python3 scripts/make_big_run.py OUT_DIR --d 10000 --n 2000 --checkpoints 8   # 611 MB
     python3 scripts/make_big_run.py OUT_DIR --d 1000000 --n 1024 --checkpoints 4  # 16 GB
+    python3 scripts/make_big_run.py OUT_DIR --d 10000000 --n 16 --checkpoints 2 --batch-size 8
 
 Gradients are float32 N(θ_j, 1) per example, written row block by row block (memory stays at a
 few hundred MB whatever the size). Only numpy is needed.
@@ -21,11 +22,12 @@ def main():
     ap.add_argument("--n", type=int, default=2_000)
     ap.add_argument("--checkpoints", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=32, help="minibatch size S (at most n)")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     os.makedirs(os.path.join(a.out, "checkpoints"), exist_ok=True)
     with open(os.path.join(a.out, "run.json"), "w") as f:
-        json.dump({"format_version": 1, "learning_rate": 0.01, "batch_size": 32,
+        json.dump({"format_version": 1, "learning_rate": 0.01, "batch_size": min(a.batch_size, a.n),
                    "dataset_size": a.n}, f)
     rows_per = max(1, (64 << 20) // (4 * a.d))
     for c in range(a.checkpoints):

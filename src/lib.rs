@@ -118,8 +118,8 @@ pub fn verify(run_dir: impl AsRef<Path>, options: &Options) -> Result<Report, Er
 pub fn analyse(full: &run::Run, options: &Options) -> Report {
     let phases = phases::checkpoint_phases(full);
     let window = phases::select_window(full, &phases, options.from_step, options.to_step);
-    let windowed = full.restrict(&window.checkpoints);
-    let run = &windowed;
+    let windowed = full.restrict_cow(&window.checkpoints);
+    let run: &run::Run = &windowed;
     let ctx = Context::new(run, options.seed, &options.thresholds);
     if run.checkpoints.len() < 2 {
         let why = format!(

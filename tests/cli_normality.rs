@@ -204,10 +204,7 @@ fn table_output_lists_every_test() {
         assert!(text.contains(label), "missing {label:?} in:\n{text}");
     }
     // scipy: W = 0.9829940989808722, p = 0.9666642663400247 (printed as verify prints them).
-    assert!(
-        text.contains("0.9830") && text.contains("0.967"),
-        "{text}"
-    );
+    assert!(text.contains("0.9830") && text.contains("0.967"), "{text}");
 }
 
 #[test]

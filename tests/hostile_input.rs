@@ -18,7 +18,7 @@
 //! | stdout is /dev/full | `tests/stdout_errors.rs`: `dev_full_stdout_gives_exit_2_and_one_line` |
 //! | `--out` rename fails midway; two verifies on one `--out` | `tests/report_out.rs`: `a_failure_mid_way_leaves_the_old_set`, `concurrent_processes_leave_one_consistent_set`, `concurrent_threads_never_mix_sets` |
 //! | grads.npy truncated while read (SIGBUS) | `a_file_truncated_while_read_is_an_error_naming_it` |
-//! | n = 10⁵ rows × 8 checkpoints (bootstrap indices stored) | `many_rows_stay_within_the_documented_memory`; stream order: `model::context::tests` (unit); `make bench-memory` |
+//! | n = 10⁵ rows × 8 checkpoints (bootstrap indices stored) | `many_rows_stay_within_the_documented_memory` (n = 25,000); stream order: `model::context::tests` (unit); `make bench-memory` |
 //! | d = 10⁷ (basis kept twice) | `random_basis_is_stored_once`; `make bench-memory` |
 //! | `--dims 100000` on d = 200,000 | `huge_dims_are_refused` |
 //! | valid header of an 8 TB Hessian | `absurd_hessian_is_refused_without_reading_it` |
@@ -425,8 +425,11 @@ fn scaled_run(run: &Path, scale: f64) {
         })
         .collect();
     let tr = run.join("trajectory");
-    sgd_ou::run::npy::write_i64(&tr.join("steps.npy"), &(100..100 + t as i64).collect::<Vec<_>>())
-        .unwrap();
+    sgd_ou::run::npy::write_i64(
+        &tr.join("steps.npy"),
+        &(100..100 + t as i64).collect::<Vec<_>>(),
+    )
+    .unwrap();
     sgd_ou::run::npy::write_f64(&tr.join("params.npy"), &[t, 3], &theta).unwrap();
     sgd_ou::run::npy::write_f64(&tr.join("losses.npy"), &[t], &losses).unwrap();
 }
@@ -524,11 +527,17 @@ fn stats_cov_equal_one_row_group_gives_a_clear_reason() {
         out.contains("b.npy has 1 row; each group needs at least 2 rows (d + 1 = 4"),
         "{out}"
     );
-    assert!(!out.contains('{') && !out.contains("NaN or infinite"), "{out}");
+    assert!(
+        !out.contains('{') && !out.contains("NaN or infinite"),
+        "{out}"
+    );
     let (code, out, _) = stats(&["stats", "cov-equal", p(&a), p(&b), "--json"]);
     assert_eq!(code, Some(3));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(v["box_m"]["inconclusive"].as_str().unwrap().contains("1 row"));
+    assert!(v["box_m"]["inconclusive"]
+        .as_str()
+        .unwrap()
+        .contains("1 row"));
 }
 
 #[test]
@@ -563,7 +572,13 @@ fn stats_errors_do_not_talk_about_run_directories() {
             let name = f.file_name().unwrap().to_str().unwrap();
             assert!(err.contains(name), "{err}");
             let low = err.to_lowercase();
-            for word in ["run-dir", "run dir", "run diverged", "run.json", "gradients"] {
+            for word in [
+                "run-dir",
+                "run dir",
+                "run diverged",
+                "run.json",
+                "gradients",
+            ] {
                 assert!(!low.contains(word), "`{word}` in a stats error: {err}");
             }
         }
@@ -571,7 +586,8 @@ fn stats_errors_do_not_talk_about_run_directories() {
 }
 
 /// Runs `verify` on `run` and returns (exit code, peak RSS in bytes) of that child alone
-/// (`wait4`), failing after 120 s.
+/// (`wait4`), failing after 600 s (a hang, not a slow machine).
+#[allow(clippy::zombie_processes)] // the child is reaped by `wait4`, which also gives its rusage
 fn verify_peak_rss(run: &Path) -> (Option<i32>, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_sgd-ou"))
         .args(["verify", "--run-dir", p(run), "--quiet"])
@@ -592,7 +608,7 @@ fn verify_peak_rss(run: &Path) -> (Option<i32>, u64) {
             let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
             return (code, usage.ru_maxrss as u64 * 1024);
         }
-        if start.elapsed() > Duration::from_secs(120) {
+        if start.elapsed() > Duration::from_secs(600) {
             unsafe { libc::kill(pid, libc::SIGKILL) };
             panic!("verify hung");
         }
@@ -602,13 +618,14 @@ fn verify_peak_rss(run: &Path) -> (Option<i32>, u64) {
 
 #[test]
 fn many_rows_stay_within_the_documented_memory() {
-    // n = 10⁵ rows × 8 checkpoints at d = 3: the stored bootstrap indices alone took
-    // B × 8 × n × 8 bytes (2.5 GiB); now one resample is alive at a time. The gradients are
-    // 8 × 2.4 MB; O(n·k + d·k) promises a few tens of MB.
+    // n rows × 8 checkpoints at d = 3: the stored bootstrap indices alone took B × 8 × n × 8
+    // bytes (2.5 GiB at n = 10⁵, 640 MiB at the n = 25,000 used here to keep the test short on
+    // a loaded machine; `make bench-memory` runs n = 10⁵); now one resample is alive at a time
+    // and the window does not copy the run. O(n·k + d·k) promises a few MB here.
     let tmp = tempdir();
     let run = tmp.path().join("run");
-    write_valid_run(&run, 3, 100_000, 8, 11);
+    write_valid_run(&run, 3, 25_000, 8, 11);
     let (code, rss) = verify_peak_rss(&run);
     assert!(matches!(code, Some(0 | 1 | 3)), "{code:?}");
-    assert!(rss < 400 << 20, "peak RSS {} MiB", rss >> 20);
+    assert!(rss < 200 << 20, "peak RSS {} MiB", rss >> 20);
 }

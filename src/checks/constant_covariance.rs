@@ -502,7 +502,7 @@ pub fn check(ctx: &Context) -> CheckResult {
     let n_min = cps.iter().map(|c| c.n).min().unwrap_or(0);
     let kurt = pooled_kurtosis(cps, k);
     let box_level = kurt.map(|(kappa, se)| box_m_real_level(kappa + 2.0 * se, k, g, th.alpha));
-    let groups: Vec<DMatrix<f64>> = cps.iter().map(|c| c.grads.clone()).collect();
+    let groups: Vec<&DMatrix<f64>> = cps.iter().map(|c| &c.grads).collect();
     let box_res = box_m(&groups);
     let small_k = (k as f64) <= 0.3 * n_min as f64;
     let box_valid = !paired

@@ -129,14 +129,12 @@ pub fn check(ctx: &Context) -> CheckResult {
                    "max_rel_change_top_eigenvalue": top_change,
                    "min_eigenvalue_per_checkpoint": min_each}),
         );
-        key_metrics.push(
-            KeyMetric::new(
-                "hessian_top_eigenvalue_change",
-                "largest relative change of the top eigenvalue of the projected Hessian from that of \
+        key_metrics.push(KeyMetric::new(
+            "hessian_top_eigenvalue_change",
+            "largest relative change of the top eigenvalue of the projected Hessian from that of \
                  the mean Hessian (informative)",
-                top_change,
-            ),
-        );
+            top_change,
+        ));
         Some(h_bar)
     } else {
         evidence.insert(
@@ -279,7 +277,9 @@ pub fn check(ctx: &Context) -> CheckResult {
     let curvature_eigen = curvature_matrix.as_ref().map(sym_eigen_full);
     if let Some(Err(e)) = &curvature_eigen {
         verdicts.push(Verdict::Inconclusive);
-        reasons.push(format!("the curvature matrix has no eigenvalues to inspect: {e}"));
+        reasons.push(format!(
+            "the curvature matrix has no eigenvalues to inspect: {e}"
+        ));
     }
     if let Some(Ok(eig)) = curvature_eigen {
         let eig = eig.eigenvalues;
@@ -744,7 +744,10 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
     let (r, y): (Vec<f64>, Vec<f64>) = if sy == 1.0 {
         (r, y)
     } else {
-        (r.iter().map(|v| v * sy).collect(), y.iter().map(|v| v * sy).collect())
+        (
+            r.iter().map(|v| v * sy).collect(),
+            y.iter().map(|v| v * sy).collect(),
+        )
     };
     let pairs: Vec<(usize, usize)> = if free {
         (0..k).flat_map(|p| (p..k).map(move |q| (p, q))).collect()

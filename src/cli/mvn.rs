@@ -311,7 +311,10 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
     if !too_small.is_empty() {
         let reason = too_small.join("; ");
         for key in ["box_m", "studentized_permutation"] {
-            let e = entry::<()>(Err(StatsError::Degenerate(reason.clone())), &mut inconclusive);
+            let e = entry::<()>(
+                Err(StatsError::Degenerate(reason.clone())),
+                &mut inconclusive,
+            );
             out.insert(key.into(), e);
         }
         out.insert("effect_sizes".into(), json!([]));
@@ -376,10 +379,16 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
         print_table(&out, &["box_m", "studentized_permutation"]);
         for e in &effects {
             let angles = match e["principal_angles_deg"].as_array() {
-                Some(a) => a.iter().map(|x| format!("{}°", fmt(x))).collect::<Vec<_>>().join(", "),
+                Some(a) => a
+                    .iter()
+                    .map(|x| format!("{}°", fmt(x)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 None => format!(
                     "inconclusive: {}",
-                    e["principal_angles_deg"]["inconclusive"].as_str().unwrap_or("")
+                    e["principal_angles_deg"]["inconclusive"]
+                        .as_str()
+                        .unwrap_or("")
                 ),
             };
             println!(

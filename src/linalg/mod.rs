@@ -476,7 +476,10 @@ mod tests {
         let a = mixed(12, 12, 1.0);
         let sym = &a + a.transpose();
         let err = svd_capped(&a, 1).err().unwrap().to_string();
-        assert!(err.contains("did not converge within 1 iterations"), "{err}");
+        assert!(
+            err.contains("did not converge within 1 iterations"),
+            "{err}"
+        );
         let err = sym_eigen_capped(&sym, 1).err().unwrap().to_string();
         assert!(err.contains("did not converge"), "{err}");
         assert!(svd_capped(&a, iteration_cap(12)).is_ok());
@@ -498,7 +501,10 @@ mod tests {
             let s = svd(&a).unwrap().singular_values;
             let unit = svd(&mixed(8, 5, 1.0)).unwrap().singular_values;
             for (x, u) in s.iter().zip(unit.iter()) {
-                assert!((x / scale - u).abs() <= 1e-12 * unit[0], "{scale}: {x} vs {u}");
+                assert!(
+                    (x / scale - u).abs() <= 1e-12 * unit[0],
+                    "{scale}: {x} vs {u}"
+                );
             }
             let sym = mixed(5, 5, scale);
             let sym = &sym + sym.transpose();

@@ -188,7 +188,10 @@ impl std::ops::Index<usize> for Resample {
     type Output = [usize];
 
     fn index(&self, checkpoint: usize) -> &[usize] {
-        assert!(checkpoint < self.checkpoints, "checkpoint {checkpoint} out of range");
+        assert!(
+            checkpoint < self.checkpoints,
+            "checkpoint {checkpoint} out of range"
+        );
         if self.rows.len() == 1 {
             &self.rows[0]
         } else {

@@ -226,6 +226,25 @@ impl Run {
         })
     }
 
+    /// [`Self::restrict`] without a copy when the restriction keeps every checkpoint and every
+    /// trajectory row (the usual case): a second copy of all projected gradients would double
+    /// the O(n·k) memory (issue 17). Cost O(checkpoints + T) then.
+    pub fn restrict_cow(&self, steps: &[u64]) -> std::borrow::Cow<'_, Run> {
+        let all_checkpoints = self.checkpoints.iter().all(|c| steps.contains(&c.step));
+        let all_rows = match (&self.trajectory, steps.iter().min(), steps.iter().max()) {
+            (Some(t), Some(lo), Some(hi)) => {
+                !t.steps.is_empty() && t.steps.iter().all(|&s| s >= *lo as i64 && s <= *hi as i64)
+            }
+            (Some(_), _, _) => false,
+            (None, _, _) => true,
+        };
+        if all_checkpoints && all_rows {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            std::borrow::Cow::Owned(self.restrict(steps))
+        }
+    }
+
     /// The same run restricted to the checkpoints whose steps are in `steps`, and its trajectory
     /// to the rows between the first and the last of them (inclusive). Inputs are unchanged.
     pub fn restrict(&self, steps: &[u64]) -> Run {

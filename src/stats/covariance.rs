@@ -30,7 +30,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor};
 use super::StatsError;
 
 fn check_groups(
-    groups: &[DMatrix<f64>],
+    groups: &[&DMatrix<f64>],
     test: &'static str,
     min_n: usize,
 ) -> Result<usize, StatsError> {
@@ -136,7 +136,10 @@ pub struct BoxM {
 /// # Errors
 /// `InvalidArgument` (fewer than 2 groups, d = 0, different d), `TooFewSamples` (nᵢ ≤ d: Sᵢ
 /// is singular), `NonFinite`, `Degenerate` (a singular Sᵢ or S_p).
-pub fn box_m(groups: &[DMatrix<f64>]) -> Result<BoxM, StatsError> {
+pub fn box_m<G: std::borrow::Borrow<DMatrix<f64>>>(groups: &[G]) -> Result<BoxM, StatsError> {
+    // Groups by reference (owned matrices or borrowed ones: callers need not copy their data).
+    let groups: Vec<&DMatrix<f64>> = groups.iter().map(|g| g.borrow()).collect();
+    let groups = &groups[..];
     let d = groups.first().map_or(0, |g| g.ncols());
     check_groups(groups, "Box's M", d + 1)?;
     let g = groups.len();
@@ -384,11 +387,13 @@ fn entry_statistic(
 /// # Errors
 /// `InvalidArgument` (fewer than 2 groups, B = 0, mismatched d), `TooFewSamples` (a group with
 /// fewer than 2 rows), `NonFinite`, `ZeroVariance` (a coordinate constant within a group).
-pub fn permutation_cov_test(
-    groups: &[DMatrix<f64>],
+pub fn permutation_cov_test<G: std::borrow::Borrow<DMatrix<f64>>>(
+    groups: &[G],
     permutations: usize,
     rng: &mut impl rand::Rng,
 ) -> Result<PermutationCovTest, StatsError> {
+    let groups: Vec<&DMatrix<f64>> = groups.iter().map(|g| g.borrow()).collect();
+    let groups = &groups[..];
     check_groups(groups, "permutation covariance test", 2)?;
     if permutations == 0 {
         return Err(StatsError::InvalidArgument(
@@ -522,7 +527,8 @@ fn capped_eigen(a: &DMatrix<f64>) -> Option<SymmetricEigen<f64, nalgebra::Dyn>> 
 /// Singular values as `DMatrix::singular_values` (same tolerance 5·ε) with the iteration cap.
 fn capped_singular_values(m: &DMatrix<f64>) -> Option<nalgebra::DVector<f64>> {
     let cap = crate::linalg::iteration_cap(m.nrows().max(m.ncols()));
-    nalgebra::SVD::try_new(m.clone(), false, false, 5.0 * f64::EPSILON, cap).map(|s| s.singular_values)
+    nalgebra::SVD::try_new(m.clone(), false, false, 5.0 * f64::EPSILON, cap)
+        .map(|s| s.singular_values)
 }
 
 fn top_eigenvalue(a: &DMatrix<f64>) -> Option<f64> {
