@@ -166,6 +166,16 @@ fn model_grid_passes_and_is_cached() {
     assert!(fs::read_to_string(out.join("compare.md"))
         .unwrap()
         .contains("## Scaling laws"));
+    let svg = fs::read_to_string(out.join("compare.svg")).unwrap();
+    assert!(
+        svg.contains("<svg"),
+        "compare.svg: {}",
+        &svg[..svg.len().min(80)]
+    );
+    assert!(
+        stdout.contains("compare.json, compare.md, compare.svg"),
+        "{stdout}"
+    );
 
     let caches: Vec<PathBuf> = fs::read_dir(&out)
         .unwrap()

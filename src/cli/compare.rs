@@ -59,6 +59,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
                 .map_or(String::new(), |p| p.display().to_string())
         );
     }
+    let mut written = Vec::new();
     if let Some(out) = &args.out {
         let mut files = vec![
             ("compare.json".to_string(), render::json(c).into_bytes()),
@@ -69,6 +70,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
         }
         sgd_ou::report::write::write_set(out, &files)
             .with_context(|| format!("writing the comparison to {}", out.display()))?;
+        written = files.into_iter().map(|(name, _)| name).collect();
     }
     if args.json {
         print!("{}", render::json(c));
@@ -76,8 +78,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<i32> {
         print!("{}", render::text(c));
         if let Some(out) = &args.out {
             println!(
-                "Comparison written to {}/compare.{{json,md}}",
-                out.display()
+                "Comparison written to {}: {}",
+                out.display(),
+                written.join(", ")
             );
         }
     }
