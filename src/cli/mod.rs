@@ -1,7 +1,7 @@
 //! Subcommand implementations of the binary (argument structs and printing only).
 
-pub mod compare;
 pub mod cite;
+pub mod compare;
 pub mod mvn;
 pub mod normality;
 pub mod report;
