@@ -27,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::run::{GradientKind, Run};
+use crate::stats::descriptive::neumaier_sum;
 
 /// Phase of one checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,10 @@ pub struct CheckpointPhase {
     pub noise_scale: Option<f64>,
     /// tr Q / ‖g‖²; `null` (infinite) when ‖g‖² ≤ 0.
     pub noise_to_signal: Option<f64>,
+    /// Mean of the losses recorded at the checkpoint (losses.npy: per-example losses, or the
+    /// minibatch losses of a minibatch run), when present; `null` otherwise.
+    #[serde(default)]
+    pub mean_loss: Option<f64>,
     pub phase: Phase,
 }
 
@@ -120,6 +125,11 @@ pub fn checkpoint_phases(run: &Run) -> Vec<CheckpointPhase> {
                 trace_noise,
                 noise_scale: scale,
                 noise_to_signal: nsr,
+                mean_loss: c
+                    .losses
+                    .as_ref()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| neumaier_sum(l.iter().copied()) / l.len() as f64),
                 phase: if nsr.is_none_or(|r| r >= 1.0) {
                     Phase::Diffusion
                 } else {

@@ -118,6 +118,7 @@ fn phases(r: &Report) -> Option<ReportFigure> {
         .collect();
     let g2: Vec<f64> = ph.iter().map(|p| p.grad_norm2).collect();
     let tq: Vec<f64> = ph.iter().map(|p| p.trace_noise).collect();
+    let loss: Vec<f64> = ph.iter().map(|p| p.mean_loss.unwrap_or(f64::NAN)).collect();
     let usable = |v: &[f64]| v.iter().all(|x| x.is_finite() && *x > 0.0);
     let mut series = Vec::new();
     for (name, tex, v) in [
@@ -128,6 +129,7 @@ fn phases(r: &Report) -> Option<ReportFigure> {
         ),
         ("‖g‖²", "$\\|g\\|^2$", &g2),
         ("tr Q", "$\\mathrm{tr}\\,Q$", &tq),
+        ("loss (mean at checkpoint)", "loss", &loss),
     ] {
         if usable(v) {
             series.push(NamedSeries {
@@ -156,9 +158,14 @@ fn phases(r: &Report) -> Option<ReportFigure> {
         id: "phases",
         section: Section::Window,
         caption: format!(
-            "Gradient signal ‖g‖², minibatch noise tr Q and their ratio at each of the {} \
+            "Gradient signal ‖g‖², minibatch noise tr Q and their ratio{} at each of the {} \
              checkpoints; the shaded band is the analysis window (steps {}–{}). A ratio well \
              above 1 means noise dominates (the diffusion phase the OU model describes).",
+            if usable(&loss) {
+                ", and the mean training loss,"
+            } else {
+                ""
+            },
             steps.len(),
             w.first()?,
             w.last()?
