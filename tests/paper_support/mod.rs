@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -563,51 +566,7 @@ pub fn hostile_report(tag: &str) -> ReportSet {
 
 /// A valid 3-parameter run with 4 checkpoints, a Hessian and a trajectory (seeded).
 fn write_small_run(dir: &Path) {
-    use sgd_ou::run::npy::{write_f64, write_i64};
-    let (d, n) = (3usize, 128usize);
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
-    std::fs::write(
-        dir.join("run.json"),
-        format!(r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": {n}}}"#),
-    )
-    .unwrap();
-    let xi: Vec<f64> = (0..n * d)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
-    let h: Vec<f64> = (0..d * d)
-        .map(|i| {
-            if i / d == i % d {
-                1.0 + (i / d) as f64
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    for c in 0..4 {
-        let cdir = dir.join(format!("checkpoints/step_{}", 100 * (c + 1)));
-        std::fs::create_dir_all(&cdir).unwrap();
-        let theta: Vec<f64> = (0..d)
-            .map(|_| 0.05 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
-            .collect();
-        let grads: Vec<f64> = (0..n * d)
-            .map(|i| xi[i] + h[(i % d) * d + i % d] * theta[i % d])
-            .collect();
-        write_f64(&cdir.join("params.npy"), &[d], &theta).unwrap();
-        write_f64(&cdir.join("grads.npy"), &[n, d], &grads).unwrap();
-        write_f64(&cdir.join("hessian.npy"), &[d, d], &h).unwrap();
-    }
-    let t = 60;
-    let traj: Vec<f64> = (0..t * d)
-        .map(|_| 0.05 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
-        .collect();
-    std::fs::create_dir_all(dir.join("trajectory")).unwrap();
-    write_i64(
-        &dir.join("trajectory/steps.npy"),
-        &(0..t as i64).map(|s| 100 + s).collect::<Vec<_>>(),
-    )
-    .unwrap();
-    write_f64(&dir.join("trajectory/params.npy"), &[t, d], &traj).unwrap();
+    common::write_valid_run(dir, 3, 128, 4, 7);
 }
 
 /// A LaTeX document that `\input`s a report set's methods.tex and report.tex and its
