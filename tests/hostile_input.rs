@@ -115,17 +115,7 @@ fn ckpt(run: &Path, file: &str) -> PathBuf {
 
 /// A hand-written .npy file: `descr`, `shape` (Python tuple text) and raw data bytes.
 fn npy_raw(path: &Path, descr: &str, shape: &str, data: &[u8]) {
-    let mut dict =
-        format!("{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
-    while (10 + dict.len() + 1) % 64 != 0 {
-        dict.push(b' ');
-    }
-    dict.push(b'\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(&dict);
-    bytes.extend_from_slice(data);
-    std::fs::write(path, bytes).unwrap();
+    common::npy_bytes(path, descr, false, shape, data);
 }
 
 #[test]

@@ -6,33 +6,26 @@
 
 use std::path::Path;
 
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use sgd_ou::run::{LoadOptions, Run, Subspace};
 
 fn write_npy_f32(path: &Path, n: usize, d: usize, data: &[f32], fortran: bool) {
-    let shape = format!("({n}, {d})");
-    let order = if fortran { "True" } else { "False" };
-    let mut dict =
-        format!("{{'descr': '<f4', 'fortran_order': {order}, 'shape': {shape}, }}").into_bytes();
-    while (10 + dict.len() + 1) % 64 != 0 {
-        dict.push(b' ');
-    }
-    dict.push(b'\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(&dict);
-    for i in 0..n * d {
-        // data is row-major; Fortran files store column by column
-        let v = if fortran {
-            data[(i % n) * d + i / n]
-        } else {
-            data[i]
-        };
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
+    // data is row-major; Fortran files store column by column
+    let bytes: Vec<u8> = (0..n * d)
+        .flat_map(|i| {
+            let v = if fortran {
+                data[(i % n) * d + i / n]
+            } else {
+                data[i]
+            };
+            v.to_le_bytes()
+        })
+        .collect();
+    common::npy_bytes(path, "'<f4'", fortran, &format!("({n}, {d})"), &bytes);
 }
 
 /// Writes a run with `m` checkpoints of (n, d) float32 gradients; returns them row-major.

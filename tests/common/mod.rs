@@ -79,3 +79,20 @@ pub fn p(path: &Path) -> &str {
 pub fn out_dir(root: &Path) -> PathBuf {
     root.join("report-out")
 }
+
+/// A hand-written .npy file (format 1.0): `descr` (e.g. `'<f4'`), Fortran order or not, `shape`
+/// as Python tuple text, and the raw data bytes, in the header layout NumPy writes.
+pub fn npy_bytes(path: &Path, descr: &str, fortran: bool, shape: &str, data: &[u8]) {
+    let order = if fortran { "True" } else { "False" };
+    let mut dict =
+        format!("{{'descr': {descr}, 'fortran_order': {order}, 'shape': {shape}, }}").into_bytes();
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(b' ');
+    }
+    dict.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&dict);
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
