@@ -102,7 +102,10 @@ impl Tally {
             Verdict::Fail => self.fail += 1,
             Verdict::Inconclusive => self.inconclusive += 1,
         }
-        let t = r.metrics["test_used"].as_str().unwrap_or("?").to_string();
+        let t = r.metrics.to_json()["test_used"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
         *self.tests.entry(t).or_default() += 1;
     }
 }
@@ -159,7 +162,7 @@ fn independent_subsets_gaussian_pass() {
             let (mut run, _) = sim(s, &cfg, 2000 + seed);
             independent_subsets(&mut run, &sizes, seed);
             let r = check(&run, seed, &th);
-            assert_eq!(r.metrics["design"], "independent", "{r:?}");
+            assert_eq!(r.metrics.to_json()["design"], "independent", "{r:?}");
             tally.add(&r);
         }
         eprintln!("independent gaussian {label}: {tally:?}");
@@ -300,7 +303,7 @@ fn degenerate_inputs_are_handled_without_panics() {
     run.trajectory = None;
     let r = check(&run, 1, &th);
     assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
-    assert!(r.metrics["sensitivity_per_stationary_sd"].is_null());
+    assert!(r.metrics.to_json()["sensitivity_per_stationary_sd"].is_null());
 }
 
 /// The report carries the evidence the issue asks for, and is reproducible.
@@ -311,7 +314,7 @@ fn report_carries_the_evidence_and_is_reproducible() {
     let (run, _) = sim(s, &SimConfig::default_for(s), 11);
     let r = check(&run, 3, &th);
     assert_eq!(r.verdict, Verdict::Fail);
-    let m = &r.metrics;
+    let m = &r.metrics.to_json();
     let g = run.checkpoints.len();
     for key in [
         "distance",
@@ -379,7 +382,7 @@ fn paired_state_dependent_noise_fails_and_matches_truth() {
             (got - want).abs() <= 1e-8 * want.max(1.0),
             "seed {seed}: D = {got}, truth {want}"
         );
-        assert_eq!(r.metrics["design"], "paired");
+        assert_eq!(r.metrics.to_json()["design"], "paired");
         if want > 1.5 * th.covariance_max_rel_deviation {
             clear += 1;
             fails += usize::from(r.verdict == Verdict::Fail);

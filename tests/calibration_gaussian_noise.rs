@@ -185,8 +185,8 @@ fn minibatch_gradient_runs() {
         let mut c = [0; 3];
         for seed in 5000..5010 {
             let r = run_once(s, &cfg, seed);
-            assert_eq!(r.metrics["route"], "direct");
-            assert_eq!(r.metrics["direct_samples_per_direction"], 8192);
+            assert_eq!(r.metrics.to_json()["route"], "direct");
+            assert_eq!(r.metrics.to_json()["direct_samples_per_direction"], 8192);
             match r.verdict {
                 Verdict::Pass => c[0] += 1,
                 Verdict::Fail => c[1] += 1,
@@ -208,7 +208,7 @@ fn report_carries_the_evidence() {
     let s = Scenario::HeavyTailedNoise;
     let r = run_once(s, &SimConfig::default_for(s), 20170404);
     assert_eq!(r.verdict, Verdict::Fail);
-    let m = &r.metrics;
+    let m = &r.metrics.to_json();
     assert_eq!(m["direct_samples_per_direction"], 256);
     assert_eq!(m["samples"][0]["minibatch_samples"], 32);
     assert_eq!(m["per_checkpoint"].as_array().unwrap().len(), 8);

@@ -116,7 +116,7 @@ fn probe_error_values_match_the_truth() {
         &config(Scenario::LeastSquares, false),
         7,
     );
-    let e = ls.metrics["loss_probes"]["max_quadratic_error"]
+    let e = ls.metrics.to_json()["loss_probes"]["max_quadratic_error"]
         .as_f64()
         .unwrap();
     assert!(e < 1e-6, "least squares is exactly quadratic: {e}");
@@ -125,7 +125,7 @@ fn probe_error_values_match_the_truth() {
         &config(Scenario::QuarticBasin, false),
         7,
     );
-    let e = q.metrics["loss_probes"]["max_quadratic_error"]
+    let e = q.metrics.to_json()["loss_probes"]["max_quadratic_error"]
         .as_f64()
         .unwrap();
     // A pure quartic t⁴ on a symmetric interval: the best quadratic misses by 8/35 ≈ 0.23 of
@@ -136,7 +136,7 @@ fn probe_error_values_match_the_truth() {
         &config(Scenario::DoubleWellDeep, false),
         7,
     );
-    let e = deep.metrics["loss_probes"]["max_quadratic_error"]
+    let e = deep.metrics.to_json()["loss_probes"]["max_quadratic_error"]
         .as_f64()
         .unwrap();
     // Cubic term of V near the minimum: δ ≈ 0.4·w with w = 2.5·sd(z) ≈ 0.06.
@@ -150,7 +150,7 @@ fn checkpoints_only_probes_do_not_pass_on_spread_alone() {
     let mut cfg = config(Scenario::DoubleWellDeep, false);
     cfg.write_trajectory = false;
     let r = run_check(Scenario::DoubleWellDeep, &cfg, 3);
-    let ev = &r.metrics["loss_probes"];
+    let ev = &r.metrics.to_json()["loss_probes"];
     assert_eq!(ev["available"], true);
     assert_ne!(r.verdict, Verdict::Fail, "{:#?}", r.reasons);
 }
@@ -166,6 +166,6 @@ fn missing_inputs_are_reported() {
     cfg.checkpoints = 3;
     let r = run_check(Scenario::QuadraticGaussian, &cfg, 1);
     assert_eq!(r.verdict, Verdict::Inconclusive, "{:#?}", r.reasons);
-    assert_eq!(r.metrics["loss_probes"]["available"], false);
-    assert_eq!(r.metrics["loss_model"]["available"], false);
+    assert_eq!(r.metrics.to_json()["loss_probes"]["available"], false);
+    assert_eq!(r.metrics.to_json()["loss_model"]["available"], false);
 }

@@ -28,7 +28,7 @@ fn small_step_verdict(run: &Run) -> (Verdict, f64, &'static str) {
         .find(|m| m.name == "lr_lambda_max")
         .map(|m| m.estimate)
         .unwrap_or(f64::NAN);
-    let src = match r.metrics["a_source"].as_str() {
+    let src = match r.metrics.to_json()["a_source"].as_str() {
         Some("hessian") => "hessian",
         Some("lag1") => "lag1",
         Some("regression") => "regression",

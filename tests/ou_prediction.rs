@@ -65,7 +65,10 @@ fn large_step_runs_follow_the_discrete_not_the_continuous_prediction() {
             c.estimate,
             c.ci
         );
-        assert_eq!(r.metrics["stationary_covariance"]["closer"], "discrete");
+        assert_eq!(
+            r.metrics.to_json()["stationary_covariance"]["closer"],
+            "discrete"
+        );
     }
     assert!(miss <= allowed(n, 0.05), "{miss} of {n}");
 }

@@ -67,6 +67,19 @@ use crate::run::Checkpoint;
 use crate::stats::covariance::{box_m, permutation_cov_test, principal_angles};
 use crate::stats::descriptive::{covariance_matrix, quantile_sorted};
 
+/// This check's evidence (`metrics`); not typed yet.
+pub type Evidence = super::Untyped;
+/// The thresholds this check applied; not typed yet.
+pub type Applied = super::Untyped;
+
+fn untyped_evidence(v: serde_json::Value) -> super::Evidence {
+    super::Evidence::ConstantCovariance(Box::new(super::Untyped(v)))
+}
+
+fn untyped_applied(v: serde_json::Value) -> super::Applied {
+    super::Applied::ConstantCovariance(super::Untyped(v))
+}
+
 /// Effect sizes of one set of per-checkpoint covariances.
 struct Effects {
     /// T = D².
@@ -305,7 +318,7 @@ fn max_row_share(
 
 fn inconclusive(summary: &str, reason: String, thresholds: &serde_json::Value) -> CheckResult {
     let mut r = CheckResult::inconclusive(summary, reason);
-    r.thresholds = thresholds.clone();
+    r.thresholds = untyped_applied(thresholds.clone());
     r
 }
 
@@ -444,13 +457,13 @@ pub fn check(ctx: &Context) -> CheckResult {
             ),
             &thresholds,
         );
-        r.metrics = json!({
+        r.metrics = untyped_evidence(json!({
             "max_row_influence": fin(influence),
             "max_row_influence_step": influence_step,
             "design": if paired { "paired" } else { "independent" },
             "pairing_correlation": pair_r.and_then(fin),
             "statistic_raw": obs.t,
-        });
+        }));
         return r;
     }
 
@@ -728,7 +741,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         summary,
         reasons,
         key_metrics,
-        metrics: json!({
+        metrics: untyped_evidence(json!({
             "statistic_raw": obs.t,
             "statistic_bias_corrected": t_bc,
             "statistic_ci": [fin(lo_t), fin(hi_t)],
@@ -768,8 +781,8 @@ pub fn check(ctx: &Context) -> CheckResult {
             "pooled_trace": pooled.trace(),
             "pooled_eigenvalues": pooled_ev,
             "per_checkpoint": per_checkpoint,
-        }),
-        thresholds,
+        })),
+        thresholds: untyped_applied(thresholds),
     }
 }
 

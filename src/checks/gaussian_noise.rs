@@ -74,6 +74,19 @@ use crate::stats::mvn::{henze_zirkler, mardia, MvnNull, UnivariateNull};
 use crate::stats::normality::dagostino_pearson;
 use crate::stats::tails::{block_sum_alpha_ci, hill_ci, TailIndex};
 
+/// This check's evidence (`metrics`); not typed yet.
+pub type Evidence = super::Untyped;
+/// The thresholds this check applied; not typed yet.
+pub type Applied = super::Untyped;
+
+fn untyped_evidence(v: serde_json::Value) -> super::Evidence {
+    super::Evidence::GaussianNoise(Box::new(super::Untyped(v)))
+}
+
+fn untyped_applied(v: serde_json::Value) -> super::Applied {
+    super::Applied::GaussianNoise(super::Untyped(v))
+}
+
 /// Berry–Esseen constant for i.i.d. summands (Shevtsova 2011, *Dokl. Math.* 83:1).
 pub const BERRY_ESSEEN_C: f64 = 0.4748;
 
@@ -398,7 +411,7 @@ pub fn check(ctx: &Context) -> CheckResult {
             "The minibatch noise cannot be assessed: no checkpoints or no analysis directions.",
             "the run has no checkpoint gradients in the analysis subspace",
         );
-        r.thresholds = thresholds;
+        r.thresholds = untyped_applied(thresholds.clone());
         return r;
     }
     let mut reasons = Vec::new();
@@ -870,7 +883,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         summary,
         reasons,
         key_metrics,
-        metrics: json!({
+        metrics: untyped_evidence(json!({
             "route": if per_example {"clt_prediction+direct"} else {"direct"},
             "batch_size": s,
             "population": pop,
@@ -892,8 +905,8 @@ pub fn check(ctx: &Context) -> CheckResult {
             "multivariate": mvn,
             "worst_direction": w,
             "qq_worst_direction": qq,
-        }),
-        thresholds,
+        })),
+        thresholds: untyped_applied(thresholds),
     }
 }
 

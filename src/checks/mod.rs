@@ -15,6 +15,7 @@ pub mod ou_prediction;
 pub mod quadratic_loss;
 pub mod small_step;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -112,6 +113,44 @@ impl std::fmt::Display for Verdict {
 pub enum IntervalMethod {
     /// Not recorded by the check that made the interval (see docs/methods.md for each metric).
     Unrecorded,
+    /// estimate ± z·(bootstrap standard error), z Bonferroni-adjusted over directions when the
+    /// metric is a maximum over them (normal approximation).
+    NormalBootstrapSe,
+    /// Basic (reverse-percentile) bootstrap interval, 2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}.
+    BasicBootstrap,
+    /// Percentile bootstrap interval [q_{α/2}, q_{1−α/2}].
+    PercentileBootstrap,
+    /// Percentile interval of a moving-block bootstrap of a series.
+    MovingBlockBootstrap,
+    /// The range of the per-checkpoint values: not a confidence interval.
+    RangeOverCheckpoints,
+    /// mean ± z·sd/√ESS of a trajectory statistic (ESS by Geyer's initial sequence).
+    MeanZSdOverSqrtEss,
+    /// An interval taken over from the curvature estimate the metric is computed from.
+    FromCurvature,
+    /// A closed-form (Wald or exact) interval stated in docs/methods.md for the metric.
+    Analytic,
+}
+
+impl IntervalMethod {
+    /// The method in words, as the reports print it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IntervalMethod::Unrecorded => "see docs/methods.md",
+            IntervalMethod::NormalBootstrapSe => {
+                "normal-approximation interval from a bootstrap standard error"
+            }
+            IntervalMethod::BasicBootstrap => "basic bootstrap interval",
+            IntervalMethod::PercentileBootstrap => "percentile bootstrap interval",
+            IntervalMethod::MovingBlockBootstrap => "moving-block bootstrap of the series",
+            IntervalMethod::RangeOverCheckpoints => {
+                "range over the checkpoints (not a confidence interval)"
+            }
+            IntervalMethod::MeanZSdOverSqrtEss => "mean ± z·sd/√ESS (ESS by Geyer)",
+            IntervalMethod::FromCurvature => "interval of the curvature estimate",
+            IntervalMethod::Analytic => "closed-form interval (docs/methods.md)",
+        }
+    }
 }
 
 /// A confidence interval [lo, hi] of coverage `level`.
@@ -224,6 +263,16 @@ impl KeyMetric {
         });
         self
     }
+    /// The interval with the method that made it.
+    pub fn ci_by(mut self, lo: f64, hi: f64, level: f64, method: IntervalMethod) -> Self {
+        self.ci = Some(Interval {
+            lo,
+            hi,
+            level,
+            method,
+        });
+        self
+    }
     pub fn tolerance(mut self, t: Tolerance) -> Self {
         self.tolerance = Some(t);
         self
@@ -247,10 +296,54 @@ pub struct CheckResult {
     /// Why the verdict is what it is (for inconclusive: what is missing).
     pub reasons: Vec<String>,
     pub key_metrics: Vec<KeyMetric>,
-    /// Detailed evidence (per checkpoint, per direction, …).
-    pub metrics: Value,
+    /// Detailed evidence (per checkpoint, per direction, …), typed per check.
+    pub metrics: Evidence,
     /// The tolerances and levels this check applied (also in docs/methods.md).
-    pub thresholds: Value,
+    pub thresholds: Applied,
+}
+
+/// Evidence of a check that is not typed yet: the JSON it wrote (issue 12 removes this).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Untyped(pub Value);
+
+/// No evidence (a check that stopped before computing any): written as `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoEvidence {}
+
+/// The detailed evidence of one check, one variant per check (`metrics` in the JSON report).
+///
+/// Untagged: the JSON holds the check's own object; which variant it is follows from the key
+/// it sits under (each variant's struct denies unknown fields).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Evidence {
+    None(NoEvidence),
+    GaussianNoise(Box<gaussian_noise::Evidence>),
+    ConstantCovariance(Box<constant_covariance::Evidence>),
+    SmallStep(Box<small_step::Evidence>),
+    QuadraticLoss(Box<quadratic_loss::Evidence>),
+    OuPrediction(Box<ou_prediction::Evidence>),
+}
+
+impl Evidence {
+    /// The evidence as JSON (for checks whose evidence is not typed yet).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The tolerances and levels a check applied (`thresholds` in the JSON report), per check.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Applied {
+    None(NoEvidence),
+    GaussianNoise(gaussian_noise::Applied),
+    ConstantCovariance(constant_covariance::Applied),
+    SmallStep(small_step::Applied),
+    QuadraticLoss(quadratic_loss::Applied),
+    OuPrediction(ou_prediction::Applied),
 }
 
 impl CheckResult {
@@ -261,8 +354,8 @@ impl CheckResult {
             summary: summary.into(),
             reasons: vec![reason.into()],
             key_metrics: Vec::new(),
-            metrics: Value::Object(Default::default()),
-            thresholds: Value::Object(Default::default()),
+            metrics: Evidence::None(NoEvidence {}),
+            thresholds: Applied::None(NoEvidence {}),
         }
     }
 }

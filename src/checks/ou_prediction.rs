@@ -49,6 +49,19 @@ use crate::model::curvature::{self, rows};
 use crate::ou;
 use crate::run::SubspaceKind;
 
+/// This check's evidence (`metrics`); not typed yet.
+pub type Evidence = super::Untyped;
+/// The thresholds this check applied; not typed yet.
+pub type Applied = super::Untyped;
+
+fn untyped_evidence(v: serde_json::Value) -> super::Evidence {
+    super::Evidence::OuPrediction(Box::new(super::Untyped(v)))
+}
+
+fn untyped_applied(v: serde_json::Value) -> super::Applied {
+    super::Applied::OuPrediction(super::Untyped(v))
+}
+
 /// Mean of a series and its (lo, hi) interval at normal quantile z with the Geyer ESS; `None`
 /// for the interval when the ESS cannot be computed.
 pub fn mean_ess_interval(x: &[f64], z: f64) -> (f64, Option<(f64, f64, f64)>) {
@@ -538,7 +551,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         summary,
         reasons,
         key_metrics,
-        metrics: Value::Object(metrics),
-        thresholds,
+        metrics: untyped_evidence(Value::Object(metrics)),
+        thresholds: untyped_applied(thresholds),
     }
 }

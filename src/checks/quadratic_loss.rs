@@ -43,6 +43,19 @@ use crate::linalg::{lstsq, sym_eigen_full};
 use crate::run::GradientKind;
 use crate::stats::descriptive::quantile_sorted;
 
+/// This check's evidence (`metrics`); not typed yet.
+pub type Evidence = super::Untyped;
+/// The thresholds this check applied; not typed yet.
+pub type Applied = super::Untyped;
+
+fn untyped_evidence(v: serde_json::Value) -> super::Evidence {
+    super::Evidence::QuadraticLoss(Box::new(super::Untyped(v)))
+}
+
+fn untyped_applied(v: serde_json::Value) -> super::Applied {
+    super::Applied::QuadraticLoss(super::Untyped(v))
+}
+
 /// Runs the check.
 pub fn check(ctx: &Context) -> CheckResult {
     let th = ctx.thresholds;
@@ -340,8 +353,8 @@ pub fn check(ctx: &Context) -> CheckResult {
         summary,
         reasons,
         key_metrics,
-        metrics: Value::Object(evidence),
-        thresholds,
+        metrics: untyped_evidence(Value::Object(evidence)),
+        thresholds: untyped_applied(thresholds),
     }
 }
 
@@ -404,17 +417,17 @@ fn pow2_rescale(max_abs: f64) -> f64 {
 }
 
 /// Outcome of one piece of evidence: verdict, reason, headline metric, details.
-struct Evidence {
+struct PartEvidence {
     verdict: Option<Verdict>,
     reason: Option<String>,
     metric: Option<KeyMetric>,
     details: Value,
 }
 
-impl Evidence {
-    fn unavailable(reason: impl Into<String>) -> Evidence {
+impl PartEvidence {
+    fn unavailable(reason: impl Into<String>) -> PartEvidence {
         let r = reason.into();
-        Evidence {
+        PartEvidence {
             verdict: None,
             reason: None,
             metric: None,
@@ -486,7 +499,7 @@ fn probe_error(offsets: &[f64], losses: &[f64], lo: f64, hi: f64) -> Option<(f64
 /// over the J directions), with δ evaluated on 7 region widths spanning it. Probe losses are taken
 /// as exact. Effect: the largest δ over directions; the interval: the largest lower and upper
 /// ends. Cost O(J p) per width.
-fn probe_evidence(ctx: &Context) -> Evidence {
+fn probe_evidence(ctx: &Context) -> PartEvidence {
     use statrs::distribution::{ChiSquared, ContinuousCDF};
     let th = ctx.thresholds;
     let with: Vec<&crate::run::Checkpoint> = ctx
@@ -496,7 +509,7 @@ fn probe_evidence(ctx: &Context) -> Evidence {
         .filter(|c| c.probes.is_some())
         .collect();
     if with.is_empty() {
-        return Evidence::unavailable(
+        return PartEvidence::unavailable(
             "no checkpoint has probe_directions.npy, probe_offsets.npy and probe_losses.npy",
         );
     }
@@ -599,7 +612,7 @@ fn probe_evidence(ctx: &Context) -> Evidence {
     }
     let decided = rows.iter().any(|r| r.get("quadratic_error").is_some());
     if !decided {
-        return Evidence {
+        return PartEvidence {
             verdict: Some(Verdict::Inconclusive),
             reason: Some(format!(
                 "loss probes: no probe direction has 5 offsets inside the region the iterates \
@@ -649,7 +662,7 @@ fn probe_evidence(ctx: &Context) -> Evidence {
     )
     .tolerance(super::Tolerance::at_most(tol));
     metric = metric.ci(lo_all, hi_all, th.ci_level);
-    Evidence {
+    PartEvidence {
         verdict: Some(v),
         reason: Some(reason),
         metric: Some(metric),
@@ -667,15 +680,15 @@ fn probe_evidence(ctx: &Context) -> Evidence {
 /// bootstrap over rows (block length ⌈√T⌉, B resamples, percentile). Needs the analysis subspace
 /// to be the full space (k = d): with k < d the loss also varies with the unprojected
 /// coordinates. Cost O(B T k²).
-fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evidence {
+fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartEvidence {
     let th = ctx.thresholds;
     let run = ctx.run;
     let k = run.k();
     let Some((a, source)) = a else {
-        return Evidence::unavailable("no estimate of A");
+        return PartEvidence::unavailable("no estimate of A");
     };
     if k < run.d {
-        return Evidence::unavailable(format!(
+        return PartEvidence::unavailable(format!(
             "the analysis subspace (k = {k}) is smaller than the parameter space (d = {}); the \
              loss depends on the unprojected coordinates too (rerun with --dims ≥ d)",
             run.d
@@ -694,7 +707,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
                     .iter()
                     .all(|c| c.losses.is_some() && c.n as u64 == run.manifest.dataset_size);
             if !exact {
-                return Evidence::unavailable(
+                return PartEvidence::unavailable(
                     "needs trajectory/losses.npy, or losses.npy of all N examples at every \
                      checkpoint",
                 );
@@ -718,7 +731,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
     let q_free = 1 + k + k * (k + 1) / 2;
     let free = n >= 10 * q_free;
     if !free && n < k + 4 {
-        return Evidence::unavailable(format!(
+        return PartEvidence::unavailable(format!(
             "{n} losses; fitting c and b in k = {k} dimensions needs at least {}",
             k + 4
         ));
@@ -778,7 +791,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
     };
     let all: Vec<usize> = (0..n).collect();
     let Some(u) = fit(&all) else {
-        return Evidence::unavailable("the loss does not vary along the iterates");
+        return PartEvidence::unavailable("the loss does not vary along the iterates");
     };
     let block = if what == "trajectory" {
         ((n as f64).sqrt().ceil() as usize).max(1)
@@ -852,7 +865,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> Evide
     };
     let tol = th.quadratic_max_loss_unexplained;
     let v = decide(u, hi, lo, tol, false);
-    Evidence {
+    PartEvidence {
         verdict: Some(v),
         reason: Some(format!(
             "loss model: {:.1}% of the variation of the {what} losses is unexplained by \

@@ -32,6 +32,19 @@ use super::{decide, CheckResult, Context, KeyMetric, Verdict};
 use crate::model::curvature::{self, rows};
 use crate::ou;
 
+/// This check's evidence (`metrics`); not typed yet.
+pub type Evidence = super::Untyped;
+/// The thresholds this check applied; not typed yet.
+pub type Applied = super::Untyped;
+
+fn untyped_evidence(v: serde_json::Value) -> super::Evidence {
+    super::Evidence::SmallStep(Box::new(super::Untyped(v)))
+}
+
+fn untyped_applied(v: serde_json::Value) -> super::Applied {
+    super::Applied::SmallStep(super::Untyped(v))
+}
+
 /// Inflation 1/(1 − x/2) of a mode with step eigenvalue x = ελ (∞ at or beyond the stability
 /// limit, 1 for non-positive x, which has no stationary variance and is reported separately).
 pub fn inflation(x: f64) -> f64 {
@@ -65,8 +78,8 @@ pub fn check(ctx: &Context) -> CheckResult {
                 curv.unavailable_reason()
             ),
         );
-        r.thresholds = thresholds;
-        r.metrics = json!({ "curvature": curv.summary() });
+        r.thresholds = untyped_applied(thresholds.clone());
+        r.metrics = untyped_evidence(json!({ "curvature": curv.summary() }));
         return r;
     };
     if !(lr > 0.0 && lr.is_finite()) {
@@ -74,7 +87,7 @@ pub fn check(ctx: &Context) -> CheckResult {
             "The step size cannot be judged.",
             format!("the effective learning rate {lr} is not positive and finite"),
         );
-        r.thresholds = thresholds;
+        r.thresholds = untyped_applied(thresholds.clone());
         return r;
     }
     let a = &prim.a_sym;
@@ -236,7 +249,7 @@ pub fn check(ctx: &Context) -> CheckResult {
         summary,
         reasons,
         key_metrics,
-        metrics: json!({
+        metrics: untyped_evidence(json!({
             "a_source": prim.source,
             "effective_learning_rate": lr,
             "lambda_max": lmax,
@@ -253,7 +266,7 @@ pub fn check(ctx: &Context) -> CheckResult {
             "gap_kl": gap.as_ref().map(|g| g.kl),
             "gap_whitened_eigenvalues": gap.as_ref().map(|g| g.whitened_eigenvalues.clone()),
             "curvature": curv.summary(),
-        }),
-        thresholds,
+        })),
+        thresholds: untyped_applied(thresholds),
     }
 }

@@ -334,6 +334,7 @@ fn observables(full: &Run, report: &Report) -> Observables {
     let sc = report
         .ou_prediction
         .metrics
+        .to_json()
         .get("stationary_covariance")
         .and_then(|v| serde_json::from_value::<StationaryMetrics>(v.clone()).ok());
     if let Some(sc) = sc {

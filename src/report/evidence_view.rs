@@ -58,7 +58,8 @@ pub struct QqData {
 
 /// `gaussian_noise.metrics.qq_worst_direction`.
 pub fn qq_worst_direction(r: &Report) -> Option<QqData> {
-    let q = &r.assumptions.gaussian_noise.metrics["qq_worst_direction"];
+    let m = r.assumptions.gaussian_noise.metrics.to_json();
+    let q = &m["qq_worst_direction"];
     let d = QqData {
         direction: q["direction"].as_u64()? as usize,
         theoretical: f64s(&q["theoretical"])?,
@@ -78,7 +79,8 @@ pub struct ChangePoint {
 
 /// `constant_covariance.metrics.plot_change_vs_distance`: the finite points.
 pub fn change_vs_distance(r: &Report) -> Option<Vec<ChangePoint>> {
-    let p = &r.assumptions.constant_covariance.metrics["plot_change_vs_distance"];
+    let m = r.assumptions.constant_covariance.metrics.to_json();
+    let p = &m["plot_change_vs_distance"];
     let (d, c) = (f64s(&p["distance"])?, f64s(&p["rel_change"])?);
     let (lo, hi) = (f64s(&p["rel_change_lo"])?, f64s(&p["rel_change_hi"])?);
     let pts: Vec<ChangePoint> = (0..d.len().min(c.len()).min(lo.len()).min(hi.len()))
@@ -106,7 +108,8 @@ pub struct CovariancePair {
 
 /// `ou_prediction.metrics.stationary_covariance.{empirical, discrete}`.
 pub fn stationary_covariances(r: &Report) -> Option<CovariancePair> {
-    let s = &r.ou_prediction.metrics["stationary_covariance"];
+    let m = r.ou_prediction.metrics.to_json();
+    let s = &m["stationary_covariance"];
     let p = CovariancePair {
         empirical: matrix(&s["empirical"])?,
         predicted: matrix(&s["discrete"])?,
@@ -116,7 +119,8 @@ pub fn stationary_covariances(r: &Report) -> Option<CovariancePair> {
 
 /// Eigenvalues of the curvature (Hessian) matrix the checks used, and its source.
 pub fn curvature_eigenvalues(r: &Report) -> Option<(String, Vec<f64>)> {
-    let c = &r.assumptions.quadratic_loss.metrics["curvature"];
+    let m = r.assumptions.quadratic_loss.metrics.to_json();
+    let c = &m["curvature"];
     let ev = f64s(&c["eigenvalues"])?;
     let src = c["source"].as_str().unwrap_or("curvature").to_string();
     (!ev.is_empty() && ev.iter().all(|v| v.is_finite())).then_some((src, ev))
@@ -125,7 +129,8 @@ pub fn curvature_eigenvalues(r: &Report) -> Option<(String, Vec<f64>)> {
 /// A per-coordinate screen (values, names, threshold) when a check reports one under
 /// `metrics.coordinate_screen` (`values`, `names`, `threshold`).
 pub fn coordinate_screen(r: &Report) -> Option<(Vec<f64>, Vec<String>, f64)> {
-    let s = &r.assumptions.gaussian_noise.metrics["coordinate_screen"];
+    let m = r.assumptions.gaussian_noise.metrics.to_json();
+    let s = &m["coordinate_screen"];
     let values = f64s(&s["values"])?;
     let names = s["names"]
         .as_array()?
@@ -138,7 +143,8 @@ pub fn coordinate_screen(r: &Report) -> Option<(Vec<f64>, Vec<String>, f64)> {
 
 /// The multivariate normality p-values (Henze–Zirkler, Mardia skewness, Mardia kurtosis).
 pub fn multivariate_p_values(r: &Report) -> Option<[f64; 3]> {
-    let m = &r.assumptions.gaussian_noise.metrics["multivariate"];
+    let mm = r.assumptions.gaussian_noise.metrics.to_json();
+    let m = &mm["multivariate"];
     Some([
         m["henze_zirkler_p"].as_f64()?,
         m["mardia_skewness_p"].as_f64()?,
@@ -148,7 +154,7 @@ pub fn multivariate_p_values(r: &Report) -> Option<[f64; 3]> {
 
 /// Smallest Holm-corrected per-direction D'Agostino K² p-value of the Gaussian-noise check.
 pub fn min_direction_p_value(r: &Report) -> Option<f64> {
-    r.assumptions.gaussian_noise.metrics["per_direction"]
+    r.assumptions.gaussian_noise.metrics.to_json()["per_direction"]
         .as_array()?
         .iter()
         .filter_map(|d| d["p_value_holm"].as_f64())
@@ -157,14 +163,14 @@ pub fn min_direction_p_value(r: &Report) -> Option<f64> {
 
 /// The covariance-constancy test that decided (e.g. `paired_bootstrap`, `permutation`).
 pub fn covariance_test_used(r: &Report) -> Option<String> {
-    r.assumptions.constant_covariance.metrics["test_used"]
+    r.assumptions.constant_covariance.metrics.to_json()["test_used"]
         .as_str()
         .map(str::to_string)
 }
 
 /// How the interval of the primary curvature's λ_max was formed, as the check states it.
 pub fn lambda_max_interval_method(c: &CheckResult) -> Option<String> {
-    let cur = &c.metrics["curvature"];
+    let cur = &c.metrics.to_json()["curvature"];
     let primary = cur["primary"].as_str()?;
     cur["estimates"]
         .as_array()?

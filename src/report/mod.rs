@@ -20,6 +20,7 @@ pub mod evidence_view;
 pub mod figures;
 pub mod html;
 pub mod methods;
+pub mod narrate;
 pub mod plots;
 pub mod words;
 
