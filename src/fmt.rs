@@ -42,9 +42,61 @@ pub mod nullable_f64 {
     }
 }
 
+/// Serde of a `Vec<f64>` whose entries may be non-finite (`null` ↔ NaN), as [`nullable_f64`].
+/// With schemars, annotate the field `#[schemars(with = "Vec<Option<f64>>")]`.
+pub mod nullable_vec {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        x.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let v = Vec::<Option<f64>>::deserialize(d)?;
+        Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    }
+}
+
+/// Serde of a row-major matrix `Vec<Vec<f64>>` whose entries may be non-finite (`null` ↔ NaN).
+/// With schemars, annotate the field `#[schemars(with = "Vec<Vec<Option<f64>>>")]`.
+pub mod nullable_matrix {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &[Vec<f64>], s: S) -> Result<S::Ok, S::Error> {
+        x.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+        let v = Vec::<Vec<Option<f64>>>::deserialize(d)?;
+        Ok(v.into_iter()
+            .map(|r| r.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::num;
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Holder {
+        #[serde(with = "super::nullable_vec")]
+        v: Vec<f64>,
+        #[serde(with = "super::nullable_matrix")]
+        m: Vec<Vec<f64>>,
+    }
+
+    #[test]
+    fn non_finite_entries_round_trip_as_null() {
+        let h = Holder {
+            v: vec![1.0, f64::NAN],
+            m: vec![vec![f64::INFINITY, 2.0]],
+        };
+        let s = serde_json::to_string(&h).unwrap();
+        assert_eq!(s, r#"{"v":[1.0,null],"m":[[null,2.0]]}"#);
+        let back: Holder = serde_json::from_str(&s).unwrap();
+        assert!(back.v[1].is_nan() && back.m[0][0].is_nan() && back.m[0][1] == 2.0);
+    }
 
     #[test]
     fn numbers_for_people() {

@@ -521,7 +521,10 @@ pub fn check(ctx: &Context) -> CheckResult {
             );
         }
     }
-    metrics.insert("curvature".into(), curv.summary());
+    metrics.insert(
+        "curvature".into(),
+        serde_json::to_value(curv.summary()).unwrap_or(Value::Null),
+    );
 
     let verdict = if verdicts.contains(&Verdict::Fail) {
         Verdict::Fail

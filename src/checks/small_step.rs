@@ -169,9 +169,9 @@ pub fn check(ctx: &Context) -> CheckResult {
                 " (the lag-1 matrix is not bias-corrected, only its λ_max is: λ_max {} = {:.3}, \
                  {} = {:.3})",
                 ag.estimate,
-                lam(ag.estimate),
+                lam(&ag.estimate),
                 ag.reference,
-                lam(ag.reference)
+                lam(&ag.reference)
             )
         } else {
             String::new()

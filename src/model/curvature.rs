@@ -43,8 +43,8 @@
 //! n rows; O(T k) memory.
 
 use nalgebra::{DMatrix, DVector};
-use serde::Serialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::Context;
 use crate::linalg::{eigen_desc_top, symmetric_part};
@@ -80,14 +80,120 @@ pub struct Estimate {
     /// ‖A − Aᵀ‖_F/‖A‖_F of the raw estimate.
     pub asymmetry: f64,
     /// Estimator-specific diagnostics.
-    pub details: Value,
+    pub details: EstimateDetails,
+}
+
+/// Estimator-specific diagnostics of one estimate of A (`curvature.estimates[].details`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EstimateDetails {
+    /// From `hessian.npy` at the checkpoints.
+    Hessian {
+        /// Checkpoints with a Hessian.
+        checkpoints: usize,
+        /// λ_max of each checkpoint's Hessian (full space when `lambda_max_full_space`).
+        #[serde(with = "crate::fmt::nullable_vec")]
+        #[schemars(with = "Vec<Option<f64>>")]
+        lambda_max_per_checkpoint: Vec<f64>,
+        /// Whether λ_max is the full-space one (recorded extremes) rather than the subspace's.
+        lambda_max_full_space: bool,
+    },
+    /// The lag-1 (VAR(1)) fit of the trajectory.
+    Lag1 {
+        /// λ_max of the fitted A before the bootstrap bias correction.
+        #[serde(with = "crate::fmt::nullable_f64")]
+        #[schemars(with = "Option<f64>")]
+        lambda_max_uncorrected: f64,
+        /// Mean λ_max over the parametric bootstrap, when it ran.
+        bootstrap_mean_lambda_max: Option<f64>,
+        /// Bootstrap resamples that succeeded, when it ran.
+        bootstrap_resamples: Option<usize>,
+        /// (θ_t, θ_{t+1}) pairs used.
+        n_pairs: usize,
+        /// Pairs per analysis dimension.
+        #[serde(with = "crate::fmt::nullable_f64")]
+        #[schemars(with = "Option<f64>")]
+        pairs_per_dimension: f64,
+        /// Condition number of the lag-0 covariance.
+        #[serde(with = "crate::fmt::nullable_f64")]
+        #[schemars(with = "Option<f64>")]
+        lag0_condition: f64,
+        /// Spectral radius of the fitted transition matrix.
+        #[serde(with = "crate::fmt::nullable_f64")]
+        #[schemars(with = "Option<f64>")]
+        spectral_radius: f64,
+        /// First step of the trajectory window.
+        window_first_step: Option<u64>,
+        /// Last step of the trajectory window.
+        window_last_step: Option<u64>,
+    },
+    /// The regression of mean gradients on positions across checkpoints.
+    Regression {
+        /// Checkpoints in the regression.
+        checkpoints: usize,
+        #[serde(with = "crate::fmt::nullable_f64")]
+        #[schemars(with = "Option<f64>")]
+        r_squared: f64,
+        #[serde(with = "crate::fmt::nullable_f64")]
+        #[schemars(with = "Option<f64>")]
+        relative_residual: f64,
+        /// Condition number of the centred positions.
+        #[serde(with = "crate::fmt::nullable_f64")]
+        #[schemars(with = "Option<f64>")]
+        condition: f64,
+    },
+}
+
+/// One estimate of A as the report shows it (`curvature.estimates[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EstimateSummary {
+    /// `"hessian"`, `"lag1"` or `"regression"`.
+    pub source: String,
+    /// The estimate, row-major.
+    #[serde(with = "crate::fmt::nullable_matrix")]
+    #[schemars(with = "Vec<Vec<Option<f64>>>")]
+    pub a: Vec<Vec<f64>>,
+    /// Eigenvalues of its symmetric part, descending.
+    #[serde(with = "crate::fmt::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
+    pub eigenvalues: Vec<f64>,
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub lambda_max: f64,
+    /// [lo, hi].
+    #[serde(with = "crate::fmt::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
+    pub lambda_max_interval: Vec<f64>,
+    /// How the interval was obtained, in words.
+    pub interval_method: String,
+    pub lambda_max_se: Option<f64>,
+    /// ‖A − Aᵀ‖_F/‖A‖_F of the raw estimate.
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub asymmetry: f64,
+    pub details: EstimateDetails,
+}
+
+/// What the report records of the curvature (`metrics.curvature` of small_step,
+/// quadratic_loss and ou_prediction).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CurvatureSummary {
+    /// Source of the estimate the checks used.
+    pub primary: Option<String>,
+    pub estimates: Vec<EstimateSummary>,
+    /// Why each missing source is unavailable, source → reason (in priority order).
+    pub unavailable: std::collections::BTreeMap<String, String>,
+    pub agreement: Vec<Agreement>,
+    /// λ_max of the primary is only a lower bound of the full-space λ_max.
+    pub lambda_max_is_lower_bound: bool,
+    pub ci_level: f64,
 }
 
 /// A pairwise comparison of two estimates.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Agreement {
-    pub estimate: &'static str,
-    pub reference: &'static str,
+    pub estimate: String,
+    pub reference: String,
     #[serde(flatten)]
     pub agreement: EstimateAgreement,
 }
@@ -127,38 +233,35 @@ impl Curvature {
             .join("; ")
     }
 
-    /// Serializable summary for the report (matrices row-major as nested arrays).
-    pub fn summary(&self) -> Value {
-        let est: Vec<Value> = self
+    /// The summary the report records (matrices row-major as nested arrays).
+    pub fn summary(&self) -> CurvatureSummary {
+        let estimates = self
             .estimates
             .iter()
-            .map(|e| {
-                json!({
-                    "source": e.source,
-                    "a": rows(&e.a),
-                    "eigenvalues": e.eigenvalues,
-                    "lambda_max": e.lambda_max,
-                    "lambda_max_interval": e.lambda_max_interval,
-                    "interval_method": e.interval_method,
-                    "lambda_max_se": e.lambda_max_se,
-                    "asymmetry": e.asymmetry,
-                    "details": e.details,
-                })
+            .map(|e| EstimateSummary {
+                source: e.source.to_string(),
+                a: rows(&e.a),
+                eigenvalues: e.eigenvalues.clone(),
+                lambda_max: e.lambda_max,
+                lambda_max_interval: e.lambda_max_interval.to_vec(),
+                interval_method: e.interval_method.to_string(),
+                lambda_max_se: e.lambda_max_se,
+                asymmetry: e.asymmetry,
+                details: e.details.clone(),
             })
             .collect();
-        let unavailable: serde_json::Map<String, Value> = self
-            .unavailable
-            .iter()
-            .map(|(s, r)| (s.to_string(), Value::String(r.clone())))
-            .collect();
-        json!({
-            "primary": self.primary().map(|e| e.source),
-            "estimates": est,
-            "unavailable": unavailable,
-            "agreement": self.agreement,
-            "lambda_max_is_lower_bound": self.lambda_max_is_lower_bound,
-            "ci_level": self.ci_level,
-        })
+        CurvatureSummary {
+            primary: self.primary().map(|e| e.source.to_string()),
+            estimates,
+            unavailable: self
+                .unavailable
+                .iter()
+                .map(|(s, r)| (s.to_string(), r.clone()))
+                .collect(),
+            agreement: self.agreement.clone(),
+            lambda_max_is_lower_bound: self.lambda_max_is_lower_bound,
+            ci_level: self.ci_level,
+        }
     }
 }
 
@@ -324,11 +427,11 @@ pub fn estimate(ctx: &Context) -> Curvature {
                     interval_method: "range of λ_max over the checkpoints' Hessians",
                     lambda_max_se: None,
                     asymmetry: asym,
-                    details: json!({
-                        "checkpoints": hs.len(),
-                        "lambda_max_per_checkpoint": each,
-                        "lambda_max_full_space": use_full,
-                    }),
+                    details: EstimateDetails::Hessian {
+                        checkpoints: hs.len(),
+                        lambda_max_per_checkpoint: each,
+                        lambda_max_full_space: use_full,
+                    },
                 });
             }
             _ => unavailable.push((
@@ -376,17 +479,17 @@ pub fn estimate(ctx: &Context) -> Curvature {
                             interval_method: method,
                             lambda_max_se: se,
                             asymmetry: l.asymmetry,
-                            details: json!({
-                                "lambda_max_uncorrected": lmax_raw,
-                                "bootstrap_mean_lambda_max": boot.as_ref().map(|b| b.mean),
-                                "bootstrap_resamples": boot.as_ref().map(|b| b.resamples),
-                                "n_pairs": l.n_pairs,
-                                "pairs_per_dimension": l.pairs_per_dimension,
-                                "lag0_condition": l.lag0_condition,
-                                "spectral_radius": l.spectral_radius,
-                                "window_first_step": run.checkpoints.first().map(|c| c.step),
-                                "window_last_step": run.checkpoints.last().map(|c| c.step),
-                            }),
+                            details: EstimateDetails::Lag1 {
+                                lambda_max_uncorrected: lmax_raw,
+                                bootstrap_mean_lambda_max: boot.as_ref().map(|b| b.mean),
+                                bootstrap_resamples: boot.as_ref().map(|b| b.resamples),
+                                n_pairs: l.n_pairs,
+                                pairs_per_dimension: l.pairs_per_dimension,
+                                lag0_condition: l.lag0_condition,
+                                spectral_radius: l.spectral_radius,
+                                window_first_step: run.checkpoints.first().map(|c| c.step),
+                                window_last_step: run.checkpoints.last().map(|c| c.step),
+                            },
                         });
                     }
                 }
@@ -436,12 +539,12 @@ pub fn estimate(ctx: &Context) -> Curvature {
                         interval_method: "delta method, OLS covariance of the gradient regression",
                         lambda_max_se: se,
                         asymmetry: r.asymmetry,
-                        details: json!({
-                            "checkpoints": m,
-                            "r_squared": r.r_squared,
-                            "relative_residual": r.relative_residual,
-                            "condition": r.condition,
-                        }),
+                        details: EstimateDetails::Regression {
+                            checkpoints: m,
+                            r_squared: r.r_squared,
+                            relative_residual: r.relative_residual,
+                            condition: r.condition,
+                        },
                     });
                 }
             },
@@ -453,8 +556,8 @@ pub fn estimate(ctx: &Context) -> Curvature {
         for j in i + 1..estimates.len() {
             if let Ok(a) = ou::compare_estimates(&estimates[j].a_sym, &estimates[i].a_sym) {
                 agreement.push(Agreement {
-                    estimate: estimates[j].source,
-                    reference: estimates[i].source,
+                    estimate: estimates[j].source.to_string(),
+                    reference: estimates[i].source.to_string(),
                     agreement: a,
                 });
             }

@@ -351,17 +351,27 @@ pub fn from_gradient_regression(
 }
 
 /// How far an estimate of A agrees with a reference estimate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct EstimateAgreement {
     /// ‖A − A_ref‖_F / ‖A_ref‖_F.
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
     pub relative_frobenius: f64,
     /// Eigenvalues of the symmetric part of A, descending.
+    #[serde(with = "crate::fmt::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
     pub eigenvalues: Vec<f64>,
     /// Eigenvalues of the symmetric part of A_ref, descending.
+    #[serde(with = "crate::fmt::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
     pub reference_eigenvalues: Vec<f64>,
     /// (λ_k − λ_ref,k)/|λ_ref,k| for the k-th largest eigenvalues (±∞ where λ_ref,k = 0).
+    #[serde(with = "crate::fmt::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
     pub relative_eigenvalue_differences: Vec<f64>,
     /// max_k |relative_eigenvalue_differences_k|.
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
     pub max_relative_eigenvalue_difference: f64,
 }
 
