@@ -703,7 +703,8 @@ mod tests {
         assert!(se > 0.1 && se < 1.5, "{se}");
         assert_eq!(c.agreement.len(), 3);
         let s = c.summary();
-        assert_eq!(s["primary"], "hessian");
+        assert_eq!(s.primary.as_deref(), Some("hessian"));
+        assert_eq!(s.estimates.len(), 3);
     }
 
     #[test]
