@@ -44,7 +44,7 @@ bench-memory:
 
 ## 10^5 mutations per parser (npy header, safetensors header, run.json); `make test` runs 256.
 fuzz:
-	SGD_OU_FUZZ_CASES=100000 $(CARGO) test --release --test fuzz_parsers
+	SGD_OU_FUZZ_CASES=100000 $(CARGO) test --release --test properties fuzz_parsers::
 
 ## Regenerate the reference values the tests read (needs scipy, statsmodels, pingouin).
 reference:

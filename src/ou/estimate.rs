@@ -37,7 +37,7 @@ pub struct HessianEstimate {
 /// Frobenius norm, and reports the asymmetry ‖H − Hᵀ‖_F/‖H‖_F.
 ///
 /// *Reference.* Direct formula (`0.5 * (h + h.T)`, `np.linalg.norm(h - h.T) / np.linalg.norm(h)`);
-/// tested in `tests/ou_estimate.rs`.
+/// tested in `tests/reference/ou_estimate.rs`.
 ///
 /// *Cost.* O(k²).
 pub fn from_hessian(h: &DMatrix<f64>) -> Result<HessianEstimate, OuError> {
@@ -119,7 +119,7 @@ fn centred_rows(x: &DMatrix<f64>, start: usize, len: usize, mean: &DVector<f64>)
 /// so entries of Â have standard error ≈ √(2λ/(εn)) for small ελ.
 ///
 /// *Reference.* statsmodels 0.15.0 `VAR(traj).fit(1, trend="c")`: `coefs[0]` = F̂,
-/// `intercept` = ĉ, `sigma_u` = Σ̂_u; checked to 1e-10 relative in `tests/ou_estimate.rs`.
+/// `intercept` = ĉ, `sigma_u` = Σ̂_u; checked to 1e-10 relative in `tests/reference/ou_estimate.rs`.
 ///
 /// *Errors.* [`OuError::Underdetermined`] when T < k + 3 (no residual degrees of freedom);
 /// [`OuError::RankDeficient`] when cond(Σ̂₀) > 1e12 (e.g. a constant or collinear coordinate);
@@ -262,7 +262,7 @@ pub struct GradientRegression {
 /// Â, condition number of Θ_c. A quadratic loss (assumption 4) gives R² ≈ 1 and a symmetric Â.
 ///
 /// *Reference.* numpy 2.4.6 `np.linalg.lstsq(np.c_[positions, np.ones(m)], mean_grads)`
-/// (coefficients = [Âᵀ; b̂ᵀ]); checked to 1e-10 relative in `tests/ou_estimate.rs`.
+/// (coefficients = [Âᵀ; b̂ᵀ]); checked to 1e-10 relative in `tests/reference/ou_estimate.rs`.
 ///
 /// *Errors.* [`OuError::Underdetermined`] when m < k + 1; [`OuError::RankDeficient`] when the
 /// centred positions do not span k dimensions (condition > 1e12); [`OuError::ZeroVariance`]
@@ -382,7 +382,7 @@ pub struct EstimateAgreement {
 /// error) is evidence against the OU model.
 ///
 /// *Reference.* `np.linalg.norm(a - r) / np.linalg.norm(r)` and `np.linalg.eigvalsh` on the
-/// symmetric parts; checked in `tests/ou_estimate.rs`.
+/// symmetric parts; checked in `tests/reference/ou_estimate.rs`.
 ///
 /// *Errors.* Shape and non-finite errors; [`OuError::InvalidArgument`] when A_ref = 0.
 ///

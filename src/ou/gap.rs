@@ -9,7 +9,7 @@ use crate::linalg::{check_dim, check_finite, check_square, shape, sym_eigen, sym
 /// Relative Frobenius distance ‖X − R‖_F / ‖R‖_F of `x` from `reference`.
 ///
 /// *Reference.* `numpy.linalg.norm(x - r) / numpy.linalg.norm(r)`; checked in
-/// `tests/ou_lyapunov.rs`.
+/// `tests/reference/ou_lyapunov.rs`.
 ///
 /// *Errors.* [`OuError::InvalidArgument`] when the reference is the zero matrix.
 ///
@@ -46,7 +46,7 @@ fn cholesky(what: &'static str, m: &DMatrix<f64>) -> Result<Cholesky<f64, Dyn>, 
 /// discrete against the continuous Lyapunov solution with commuting A and Q.
 ///
 /// *Reference.* `scipy.linalg.eigh(sigma, reference, eigvals_only=True)` (scipy 1.17.1), checked
-/// to 1e-10 relative in `tests/ou_lyapunov.rs`.
+/// to 1e-10 relative in `tests/reference/ou_lyapunov.rs`.
 ///
 /// *Errors.* [`OuError::NotPositiveDefinite`] when `reference` is not positive definite;
 /// [`OuError::NotSymmetric`] when either matrix is asymmetric beyond 1e-8 relative.
@@ -78,7 +78,7 @@ pub fn whitened_eigenvalues(
 /// per-mode variance ratio of two covariance predictions.
 ///
 /// *Reference.* Direct formula; checked against the closed form 1/(1 − ελ_k/2) of the commuting
-/// case in `tests/ou_lyapunov.rs`.
+/// case in `tests/reference/ou_lyapunov.rs`.
 ///
 /// *Errors.* [`OuError::NotPositiveDefinite`] when uᵀRu ≤ 0 for some column.
 ///
@@ -127,7 +127,7 @@ pub fn variance_ratios_along(
 ///
 /// *Reference.* The first form evaluated with numpy 2.4.6
 /// (`0.5*(np.trace(np.linalg.solve(s2, s1)) - k + np.linalg.slogdet(s2)[1] - np.linalg.slogdet(s1)[1])`),
-/// checked to 1e-10 relative in `tests/ou_lyapunov.rs`.
+/// checked to 1e-10 relative in `tests/reference/ou_lyapunov.rs`.
 ///
 /// *Errors.* [`OuError::NotPositiveDefinite`] when either matrix is not positive definite (the
 /// divergence is then infinite or undefined).

@@ -29,7 +29,7 @@ use crate::linalg::{
 ///
 /// *Reference.* Same convention as `scipy.linalg.solve_continuous_lyapunov(a, q)` (which solves
 /// AX + XAᴴ = Q); checked against scipy 1.17.1 on fixed non-symmetric, non-commuting matrices
-/// (k = 2, 3, 5) to 1e-10 relative in `tests/ou_lyapunov.rs`.
+/// (k = 2, 3, 5) to 1e-10 relative in `tests/reference/ou_lyapunov.rs`.
 ///
 /// *Errors.* [`OuError::Singular`] when the operator is singular, i.e. min |λ_i + λ_j| ≤
 /// 64·k·ε_mach·‖A‖_F over eigenvalue pairs of A (for example A singular, or A with eigenvalues
@@ -85,7 +85,7 @@ pub fn solve_continuous_lyapunov(
 ///
 /// *Reference.* Same convention as `scipy.linalg.solve_discrete_lyapunov(a, q)`
 /// (A X Aᴴ − X + Q = 0); checked against scipy 1.17.1 on fixed non-symmetric matrices
-/// (k = 2, 3, 5) to 1e-10 relative in `tests/ou_lyapunov.rs`.
+/// (k = 2, 3, 5) to 1e-10 relative in `tests/reference/ou_lyapunov.rs`.
 ///
 /// *Errors.* [`OuError::Unstable`] when ρ(F) ≥ 1 (no stationary law).
 ///

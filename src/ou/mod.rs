@@ -21,8 +21,8 @@
 //! finite) and fails with a typed [`OuError`] instead of panicking.
 //!
 //! Reference values (scipy, statsmodels, ArviZ) are produced by `tests/reference/generate_ou.py`
-//! into `tests/reference/ou.json` and checked by `tests/ou_lyapunov.rs` and
-//! `tests/ou_estimate.rs`.
+//! into `tests/reference/ou.json` and checked by `tests/reference/ou_lyapunov.rs` and
+//! `tests/reference/ou_estimate.rs`.
 
 pub mod estimate;
 pub mod gap;

@@ -71,7 +71,7 @@ impl ModeDiagnostics {
 /// over the complex eigenvalues μ of A, the exact stability criterion of the linear chain.
 ///
 /// *Reference.* Eigenvalues as `numpy.linalg.eigvalsh` on the symmetric part; checked on fixed
-/// matrices and against closed forms in `tests/ou_lyapunov.rs`.
+/// matrices and against closed forms in `tests/reference/ou_lyapunov.rs`.
 ///
 /// *Cost.* O(k³) (one symmetric eigendecomposition, plus a real Schur decomposition when A is
 /// not symmetric).

@@ -49,7 +49,7 @@ pub struct ReshuffledCovariance {
 /// without replacement), `lr` = ε, `steps_per_epoch` = m = N/S ≥ 2.
 ///
 /// *Reference.* Derivation in the module doc; checked against a seeded Monte Carlo simulation of
-/// reshuffled SGD in `tests/ou_reshuffled.rs`. For m → ∞ it tends to the fresh-sampling
+/// reshuffled SGD in `tests/reference/ou_reshuffled.rs`. For m → ∞ it tends to the fresh-sampling
 /// covariance.
 ///
 /// *Errors.* Shape/symmetry errors as the Lyapunov solvers; [`OuError::InvalidArgument`] for

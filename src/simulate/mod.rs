@@ -74,17 +74,74 @@ const ALL: [Scenario; 9] = [
     Scenario::DriftThenDiffusion,
 ];
 
-/// Expected verdict of each assumption check on a scenario: `"pass"`, `"fail"` or `"any"` (the
-/// scenario does not pin it).
+/// What a scenario pins for one assumption check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Expected {
-    pub gaussian_noise: &'static str,
-    pub constant_covariance: &'static str,
-    pub small_step: &'static str,
-    pub quadratic_loss: &'static str,
+#[serde(rename_all = "lowercase")]
+pub enum ExpectedVerdict {
+    /// The check must pass.
+    Pass,
+    /// The check must fail.
+    Fail,
+    /// The scenario does not pin this check.
+    Any,
 }
 
-const fn expect(g: &'static str, c: &'static str, s: &'static str, q: &'static str) -> Expected {
+impl ExpectedVerdict {
+    /// `"pass"`, `"fail"` or `"any"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectedVerdict::Pass => "pass",
+            ExpectedVerdict::Fail => "fail",
+            ExpectedVerdict::Any => "any",
+        }
+    }
+
+    /// Whether a check's verdict is what the scenario expects.
+    pub fn admits(self, v: crate::checks::Verdict) -> bool {
+        use crate::checks::Verdict;
+        match self {
+            ExpectedVerdict::Pass => v == Verdict::Pass,
+            ExpectedVerdict::Fail => v == Verdict::Fail,
+            ExpectedVerdict::Any => true,
+        }
+    }
+}
+
+impl std::fmt::Display for ExpectedVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Expected verdict of each assumption check on a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Expected {
+    pub gaussian_noise: ExpectedVerdict,
+    pub constant_covariance: ExpectedVerdict,
+    pub small_step: ExpectedVerdict,
+    pub quadratic_loss: ExpectedVerdict,
+}
+
+impl Expected {
+    /// The expectation for one assumption.
+    pub fn get(&self, a: crate::checks::Assumption) -> ExpectedVerdict {
+        use crate::checks::Assumption;
+        match a {
+            Assumption::GaussianNoise => self.gaussian_noise,
+            Assumption::ConstantCovariance => self.constant_covariance,
+            Assumption::SmallStep => self.small_step,
+            Assumption::QuadraticLoss => self.quadratic_loss,
+        }
+    }
+}
+
+/// Pass, pass, pass, pass except the assumptions named to fail.
+const fn expect(
+    g: ExpectedVerdict,
+    c: ExpectedVerdict,
+    s: ExpectedVerdict,
+    q: ExpectedVerdict,
+) -> Expected {
     Expected {
         gaussian_noise: g,
         constant_covariance: c,
@@ -171,16 +228,17 @@ impl Scenario {
     /// The verdict each assumption check must reach on this scenario (see `docs/scenarios.md`
     /// for the reasoning behind each entry). Cost O(1).
     pub fn expected(&self) -> Expected {
+        use ExpectedVerdict::{Fail as F, Pass as P};
         match self {
-            Scenario::QuadraticGaussian => expect("pass", "pass", "pass", "pass"),
-            Scenario::HeavyTailedNoise => expect("fail", "pass", "pass", "pass"),
-            Scenario::StateDependentNoise => expect("pass", "fail", "pass", "pass"),
-            Scenario::LargeStep => expect("pass", "pass", "fail", "pass"),
-            Scenario::QuarticBasin => expect("pass", "pass", "pass", "fail"),
-            Scenario::LeastSquares => expect("pass", "pass", "pass", "pass"),
-            Scenario::DoubleWellDeep => expect("pass", "pass", "pass", "pass"),
-            Scenario::DoubleWellCrossing => expect("pass", "pass", "pass", "fail"),
-            Scenario::DriftThenDiffusion => expect("pass", "pass", "pass", "pass"),
+            Scenario::QuadraticGaussian => expect(P, P, P, P),
+            Scenario::HeavyTailedNoise => expect(F, P, P, P),
+            Scenario::StateDependentNoise => expect(P, F, P, P),
+            Scenario::LargeStep => expect(P, P, F, P),
+            Scenario::QuarticBasin => expect(P, P, P, F),
+            Scenario::LeastSquares => expect(P, P, P, P),
+            Scenario::DoubleWellDeep => expect(P, P, P, P),
+            Scenario::DoubleWellCrossing => expect(P, P, P, F),
+            Scenario::DriftThenDiffusion => expect(P, P, P, P),
         }
     }
 
@@ -844,15 +902,13 @@ fn compute_truth(s: Scenario, model: &Model, theta_star: &DVector<f64>, cfg: &Si
 }
 
 fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> Result<SimSummary> {
-    let name = s.name();
-    let (d, n) = (cfg.d, cfg.dataset_size);
-    let eps = cfg.learning_rate;
-    let f = without_replacement_factor(n, cfg.batch_size);
+    let f = without_replacement_factor(cfg.dataset_size, cfg.batch_size);
     let built = model::build(s, cfg, seed);
     if !built.model.is_finite() {
         return Err(usage(format!(
-            "simulate: the drawn data set of {name} overflowed (non-finite values); \
-             raise tail_index or lower noise_scale"
+            "simulate: the drawn data set of {} overflowed (non-finite values); \
+             raise tail_index or lower noise_scale",
+            s.name()
         )));
     }
     let mut model = built.model;
@@ -860,72 +916,155 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     let rot = built.rotation;
     let mut theta0 = built.theta0;
     let mut extra = serde_json::Map::new();
-
-    // The state-dependent factor is standardised by the base model's stationary spread along u.
     if s == Scenario::StateDependentNoise {
-        let base = compute_truth(Scenario::QuadraticGaussian, &model, &theta_star, cfg);
-        let sigma = base
-            .stationary
-            .clone()
-            .ok_or_else(|| usage("simulate: the base quadratic has no stationary law"))?;
-        let soft = argmin(&cfg.curvatures);
-        let u = rot.column(soft).into_owned();
-        let sigma_u = u.dot(&(&sigma * &u)).sqrt();
-        let Kind::Quadratic { h } = model.kind.clone() else {
-            unreachable!("state-dependent starts from the quadratic model")
-        };
-        model.kind = Kind::StateDependent {
-            h,
-            u: u.clone(),
-            sigma_u,
-            beta: cfg.state_beta,
-            z_cap: cfg.state_cap,
-        };
-        extra.insert("direction_u".into(), vec_json(&u));
-        extra.insert("sigma_u".into(), json!(sigma_u));
-        extra.insert("beta".into(), json!(cfg.state_beta));
-        extra.insert("z_cap".into(), json!(cfg.state_cap));
-        extra.insert("base_stationary_covariance".into(), mat_json(&sigma));
-        extra.insert(
-            "noise_factor".into(),
-            json!("C(θ) = s(θ)² C with s(θ) = exp(β z_c tanh(z/z_c)), z = uᵀ(θ − θ*)/σ_u"),
-        );
+        make_state_dependent(&mut model, &theta_star, &rot, cfg, &mut extra)?;
     }
-
     let tr = compute_truth(s, &model, &theta_star, cfg);
-
     if s == Scenario::DriftThenDiffusion {
-        let sigma = tr.stationary.clone().ok_or_else(|| {
-            usage("simulate: learning_rate is at the stability limit; no stationary law exists")
-        })?;
-        let soft = argmin(&cfg.curvatures);
-        let u = rot.column(soft).into_owned();
-        let sd = u.dot(&(&sigma * &u)).sqrt();
-        theta0 = &theta_star + &u * (cfg.start_distance * sd);
-        let phases = drift_phases(
-            cfg,
-            &tr.hessian,
-            &sigma,
-            &(tr.noise_cov.clone() * f),
-            &(&theta0 - &theta_star),
-        );
-        extra.insert("start_direction".into(), vec_json(&u));
-        extra.insert("start_distance_sd".into(), json!(cfg.start_distance));
-        extra.insert("stationary_from_step".into(), phases.1);
-        extra.insert("phases".into(), phases.0);
+        theta0 = drift_start(&tr, &theta_star, &rot, cfg, f, &mut extra)?;
     }
+    model_extras(s, &model, &tr, &rot, cfg, f, &mut extra);
+    let steps = cfg.checkpoint_steps();
+    let sgd = run_sgd(s, &model, &theta0, cfg, seed, dir, &steps)?;
+    if s == Scenario::StateDependentNoise {
+        extra.insert(
+            "noise_factor_at_checkpoints".into(),
+            json!(sgd.noise_factors),
+        );
+    }
+    extra.insert(
+        "hessian_eigenvalues_at_checkpoints".into(),
+        Value::Array(sgd.hessian_eigenvalues.clone()),
+    );
+    let trajectory_steps = write_trajectory(dir, cfg, &sgd)?;
+    let truth = truth_json(
+        &tr,
+        &theta_star,
+        &theta0,
+        cfg,
+        f,
+        &steps,
+        trajectory_steps,
+        extra,
+    );
+    let expected = s.expected();
+    write_manifest(dir, s, cfg, seed, expected, &truth)?;
+    Ok(SimSummary {
+        scenario: s,
+        out: out.to_path_buf(),
+        seed,
+        learning_rate: cfg.learning_rate,
+        batch_size: cfg.batch_size,
+        dataset_size: cfg.dataset_size,
+        theta_star,
+        theta0,
+        hessian: tr.hessian,
+        minibatch_noise_covariance: &tr.noise_cov * f,
+        noise_covariance: tr.noise_cov,
+        stationary_covariance: tr.stationary,
+        stationary_is_exact: tr.exact,
+        stationary_covariance_continuous: tr.continuous,
+        checkpoint_steps: steps,
+        trajectory_steps,
+        expected,
+        truth,
+        bytes_written: 0,
+    })
+}
 
+/// Turns the quadratic model into the state-dependent one: the noise factor s(θ) is
+/// standardised by the base model's stationary spread σ_u along the softest direction u.
+fn make_state_dependent(
+    model: &mut Model,
+    theta_star: &DVector<f64>,
+    rot: &DMatrix<f64>,
+    cfg: &SimConfig,
+    extra: &mut serde_json::Map<String, Value>,
+) -> Result<()> {
+    let base = compute_truth(Scenario::QuadraticGaussian, model, theta_star, cfg);
+    let sigma = base
+        .stationary
+        .clone()
+        .ok_or_else(|| usage("simulate: the base quadratic has no stationary law"))?;
+    let soft = argmin(&cfg.curvatures);
+    let u = rot.column(soft).into_owned();
+    let sigma_u = u.dot(&(&sigma * &u)).sqrt();
+    let Kind::Quadratic { h } = model.kind.clone() else {
+        unreachable!("state-dependent starts from the quadratic model")
+    };
+    model.kind = Kind::StateDependent {
+        h,
+        u: u.clone(),
+        sigma_u,
+        beta: cfg.state_beta,
+        z_cap: cfg.state_cap,
+    };
+    extra.insert("direction_u".into(), vec_json(&u));
+    extra.insert("sigma_u".into(), json!(sigma_u));
+    extra.insert("beta".into(), json!(cfg.state_beta));
+    extra.insert("z_cap".into(), json!(cfg.state_cap));
+    extra.insert("base_stationary_covariance".into(), mat_json(&sigma));
+    extra.insert(
+        "noise_factor".into(),
+        json!("C(θ) = s(θ)² C with s(θ) = exp(β z_c tanh(z/z_c)), z = uᵀ(θ − θ*)/σ_u"),
+    );
+    Ok(())
+}
+
+/// The drift scenario's start: `start_distance` stationary standard deviations from θ* along
+/// the softest direction; records the drift phases in `extra`.
+fn drift_start(
+    tr: &Truth,
+    theta_star: &DVector<f64>,
+    rot: &DMatrix<f64>,
+    cfg: &SimConfig,
+    f: f64,
+    extra: &mut serde_json::Map<String, Value>,
+) -> Result<DVector<f64>> {
+    let sigma = tr.stationary.clone().ok_or_else(|| {
+        usage("simulate: learning_rate is at the stability limit; no stationary law exists")
+    })?;
+    let soft = argmin(&cfg.curvatures);
+    let u = rot.column(soft).into_owned();
+    let sd = u.dot(&(&sigma * &u)).sqrt();
+    let theta0 = theta_star + &u * (cfg.start_distance * sd);
+    let phases = drift_phases(
+        cfg,
+        &tr.hessian,
+        &sigma,
+        &(tr.noise_cov.clone() * f),
+        &(&theta0 - theta_star),
+    );
+    extra.insert("start_direction".into(), vec_json(&u));
+    extra.insert("start_distance_sd".into(), json!(cfg.start_distance));
+    extra.insert("stationary_from_step".into(), phases.1);
+    extra.insert("phases".into(), phases.0);
+    Ok(theta0)
+}
+
+/// The truth specific to a model kind (quartic temperatures, double-well barrier, regression
+/// noise, tail index) for `simulation.truth`.
+fn model_extras(
+    s: Scenario,
+    model: &Model,
+    tr: &Truth,
+    rot: &DMatrix<f64>,
+    cfg: &SimConfig,
+    f: f64,
+    extra: &mut serde_json::Map<String, Value>,
+) {
+    let eps = cfg.learning_rate;
     match &model.kind {
         Kind::Quartic { a, .. } => {
             // Small-step stationary law ∝ exp(−a_j w_j⁴ / (4 T_j)) per direction (continuous limit).
-            let temps: Vec<f64> = (0..d)
+            let temps: Vec<f64> = (0..cfg.d)
                 .map(|j| {
                     let u = rot.column(j);
                     eps * u.dot(&(&tr.noise_cov * u)) * f / 2.0
                 })
                 .collect();
             extra.insert("temperature_per_direction".into(), json!(temps));
-            extra.insert("directions".into(), mat_json(&rot));
+            extra.insert("directions".into(), mat_json(rot));
             extra.insert("quartic_coefficients".into(), json!(a));
             extra.insert(
                 "loss".into(),
@@ -933,35 +1072,14 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
             );
         }
         Kind::DoubleWell { well, barrier, .. } => {
-            let u = rot.column(*well).into_owned();
-            let temperature = eps * u.dot(&(&tr.noise_cov * &u)) * f / 2.0;
-            extra.insert("barrier_center".into(), vec_json(&model.center));
-            extra.insert("well_direction".into(), vec_json(&u));
-            extra.insert("barrier_height".into(), json!(barrier));
-            extra.insert("well_curvature".into(), json!(8.0 * barrier));
-            extra.insert(
-                "minima".into(),
-                json!([
-                    vec_json(&(&model.center + &u)),
-                    vec_json(&(&model.center - &u))
-                ]),
-            );
-            extra.insert("temperature".into(), json!(temperature));
-            extra.insert(
-                "barrier_over_temperature".into(),
-                json!(barrier / temperature),
-            );
-            extra.insert(
-                "loss".into(),
-                json!("L(θ) = h (z² − 1)² + ½ Σ_{k≠well} λ_k w_k², w = Uᵀ(θ − θ_c), z = w_well = uᵀ(θ − θ_c)"),
-            );
+            double_well_extras(model, tr, rot, (*well, *barrier), (eps, f), extra)
         }
         Kind::LeastSquares { .. } => {
             extra.insert("regression_noise".into(), json!(cfg.regression_noise));
             if let Some(df) = cfg.regression_noise_df {
                 extra.insert("regression_noise_df".into(), json!(df));
             }
-            extra.insert("data_directions".into(), mat_json(&rot));
+            extra.insert("data_directions".into(), mat_json(rot));
         }
         _ => {}
     }
@@ -972,37 +1090,97 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
             json!("ξ_i = noise_scale · W diag(√λ) z_i, z_i i.i.d. standard symmetric α-stable / √2 (Chambers–Mallows–Stuck), centred"),
         );
     }
+}
 
-    // ---- SGD ----
-    let steps = cfg.checkpoint_steps();
+/// The double well's truth: minima, barrier and its height over the noise temperature
+/// ε·uᵀCu·f/2.
+fn double_well_extras(
+    model: &Model,
+    tr: &Truth,
+    rot: &DMatrix<f64>,
+    (well, barrier): (usize, f64),
+    (eps, f): (f64, f64),
+    extra: &mut serde_json::Map<String, Value>,
+) {
+    let u = rot.column(well).into_owned();
+    let temperature = eps * u.dot(&(&tr.noise_cov * &u)) * f / 2.0;
+    extra.insert("barrier_center".into(), vec_json(&model.center));
+    extra.insert("well_direction".into(), vec_json(&u));
+    extra.insert("barrier_height".into(), json!(barrier));
+    extra.insert("well_curvature".into(), json!(8.0 * barrier));
+    extra.insert(
+        "minima".into(),
+        json!([
+            vec_json(&(&model.center + &u)),
+            vec_json(&(&model.center - &u))
+        ]),
+    );
+    extra.insert("temperature".into(), json!(temperature));
+    extra.insert(
+        "barrier_over_temperature".into(),
+        json!(barrier / temperature),
+    );
+    extra.insert(
+        "loss".into(),
+        json!(
+            "L(θ) = h (z² − 1)² + ½ Σ_{k≠well} λ_k w_k², w = Uᵀ(θ − θ_c), z = w_well = uᵀ(θ − θ_c)"
+        ),
+    );
+}
+
+/// What the SGD loop recorded besides the checkpoints it wrote.
+struct SgdOutput {
+    last: usize,
+    traj_params: Vec<f64>,
+    traj_losses: Vec<f64>,
+    noise_factors: Vec<f64>,
+    hessian_eigenvalues: Vec<Value>,
+}
+
+/// Runs SGD from θ₀ to the last checkpoint step, writing each checkpoint (and the probes) as it
+/// passes; keeps the trajectory after burn-in. Cost O(T·S·d) for T steps of batch size S.
+fn run_sgd(
+    s: Scenario,
+    model: &Model,
+    theta0: &DVector<f64>,
+    cfg: &SimConfig,
+    seed: u64,
+    dir: &Path,
+    steps: &[u64],
+) -> Result<SgdOutput> {
+    let name = s.name();
     let last = *steps.last().expect("checkpoints ≥ 1") as usize;
-    let mut sampler = BatchSampler::new(n, cfg.batch_size);
+    let mut sampler = BatchSampler::new(cfg.dataset_size, cfg.batch_size);
     let mut sgd_rng = rng::stream(seed, &format!("simulate/{name}/sgd"));
     let mut theta = theta0.clone();
-    let mut grad = DVector::<f64>::zeros(d);
-    let mut traj_params: Vec<f64> = Vec::new();
-    let mut traj_losses: Vec<f64> = Vec::new();
-    let mut noise_factors: Vec<f64> = Vec::new();
-    let mut hess_at: Vec<Value> = Vec::new();
+    let mut grad = DVector::<f64>::zeros(cfg.d);
+    let mut o = SgdOutput {
+        last,
+        traj_params: Vec::new(),
+        traj_losses: Vec::new(),
+        noise_factors: Vec::new(),
+        hessian_eigenvalues: Vec::new(),
+    };
     mkdir(&dir.join("checkpoints"))?;
     let mut next_ck = 0usize;
     let mut ck_thetas: Vec<(usize, DVector<f64>)> = Vec::new();
     for t in 0..=last {
         if t >= cfg.burn_in && cfg.write_trajectory {
-            traj_params.extend(theta.iter());
-            traj_losses.push(model.mean_loss(&theta));
+            o.traj_params.extend(theta.iter());
+            o.traj_losses.push(model.mean_loss(&theta));
         }
         if next_ck < steps.len() && steps[next_ck] as usize == t {
-            let hess = write_checkpoint(dir, &model, &theta, t, cfg, seed, name)?;
+            let hess = write_checkpoint(dir, model, &theta, t, cfg, seed, name)?;
             if cfg.probes.is_some() {
                 ck_thetas.push((t, theta.clone()));
             }
-            noise_factors.push(model.noise_factor(&theta));
-            hess_at.push(json!(SymmetricEigen::new(hess)
+            o.noise_factors.push(model.noise_factor(&theta));
+            let ev: Vec<f64> = SymmetricEigen::new(hess)
                 .eigenvalues
                 .iter()
                 .copied()
-                .collect::<Vec<f64>>()));
+                .collect();
+            o.hessian_eigenvalues.push(json!(ev));
             next_ck += 1;
         }
         if t == last {
@@ -1010,7 +1188,7 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         }
         let batch = sampler.next(&mut sgd_rng);
         model.batch_gradient(&theta, batch, &mut grad);
-        theta.axpy(-eps, &grad, 1.0);
+        theta.axpy(-cfg.learning_rate, &grad, 1.0);
         if !theta.iter().all(|v| v.is_finite() && v.abs() < 1e150) {
             return Err(usage(format!(
                 "simulate: SGD diverged at step {} of {name}; lower learning_rate or noise_scale",
@@ -1019,75 +1197,84 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         }
     }
     if let Some(pc) = &cfg.probes {
-        write_probes(dir, &model, &ck_thetas, &traj_params, pc, cfg.float32)?;
+        write_probes(dir, model, &ck_thetas, &o.traj_params, pc, cfg.float32)?;
     }
-    if s == Scenario::StateDependentNoise {
-        extra.insert("noise_factor_at_checkpoints".into(), json!(noise_factors));
-    }
-    extra.insert(
-        "hessian_eigenvalues_at_checkpoints".into(),
-        Value::Array(hess_at),
-    );
+    Ok(o)
+}
 
-    let trajectory_steps = if cfg.write_trajectory {
-        let tdir = dir.join("trajectory");
-        mkdir(&tdir)?;
-        let tsteps: Vec<i64> = (cfg.burn_in..=last).map(|t| t as i64).collect();
-        npy::write_i64(&tdir.join("steps.npy"), &tsteps)?;
+/// Writes trajectory/{steps,params,losses}.npy when the configuration asks for it; returns the
+/// first and last recorded steps.
+fn write_trajectory(dir: &Path, cfg: &SimConfig, sgd: &SgdOutput) -> Result<Option<(u64, u64)>> {
+    if !cfg.write_trajectory {
+        return Ok(None);
+    }
+    let tdir = dir.join("trajectory");
+    mkdir(&tdir)?;
+    let tsteps: Vec<i64> = (cfg.burn_in..=sgd.last).map(|t| t as i64).collect();
+    npy::write_i64(&tdir.join("steps.npy"), &tsteps)?;
+    write_floats(
+        &tdir.join("params.npy"),
+        &[tsteps.len(), cfg.d],
+        &sgd.traj_params,
+        cfg.float32,
+    )?;
+    if cfg.write_losses {
         write_floats(
-            &tdir.join("params.npy"),
-            &[tsteps.len(), d],
-            &traj_params,
+            &tdir.join("losses.npy"),
+            &[tsteps.len()],
+            &sgd.traj_losses,
             cfg.float32,
         )?;
-        if cfg.write_losses {
-            write_floats(
-                &tdir.join("losses.npy"),
-                &[tsteps.len()],
-                &traj_losses,
-                cfg.float32,
-            )?;
-        }
-        Some((cfg.burn_in as u64, last as u64))
-    } else {
-        None
-    };
+    }
+    Ok(Some((cfg.burn_in as u64, sgd.last as u64)))
+}
 
-    // ---- manifest ----
+/// `simulation.truth` of run.json: the model's known quantities, then the scenario's extras.
+#[allow(clippy::too_many_arguments)]
+fn truth_json(
+    tr: &Truth,
+    theta_star: &DVector<f64>,
+    theta0: &DVector<f64>,
+    cfg: &SimConfig,
+    f: f64,
+    steps: &[u64],
+    trajectory_steps: Option<(u64, u64)>,
+    extra: serde_json::Map<String, Value>,
+) -> Value {
     let eig = SymmetricEigen::new(tr.hessian.clone());
     let mut eigs: Vec<f64> = eig.eigenvalues.iter().copied().collect();
     eigs.sort_by(f64::total_cmp);
     let lmax = eigs.last().copied().unwrap_or(0.0);
     let opt = |m: &Option<DMatrix<f64>>| m.as_ref().map(mat_json).unwrap_or(Value::Null);
     let mut truth = serde_json::Map::new();
-    truth.insert("theta_star".into(), vec_json(&theta_star));
-    truth.insert("theta0".into(), vec_json(&theta0));
-    truth.insert("hessian_at_theta_star".into(), mat_json(&tr.hessian));
-    truth.insert("hessian_eigenvalues_at_theta_star".into(), json!(eigs));
-    truth.insert("eps_lambda_max_at_theta_star".into(), json!(eps * lmax));
-    truth.insert("minimum_mean_loss".into(), json!(tr.l_star));
-    truth.insert(
-        "noise_covariance_at_theta_star".into(),
-        mat_json(&tr.noise_cov),
+    let mut put = |k: &str, v: Value| {
+        truth.insert(k.into(), v);
+    };
+    put("theta_star", vec_json(theta_star));
+    put("theta0", vec_json(theta0));
+    put("hessian_at_theta_star", mat_json(&tr.hessian));
+    put("hessian_eigenvalues_at_theta_star", json!(eigs));
+    put(
+        "eps_lambda_max_at_theta_star",
+        json!(cfg.learning_rate * lmax),
     );
-    truth.insert("finite_population_factor".into(), json!(f));
-    truth.insert(
-        "minibatch_noise_covariance_at_theta_star".into(),
+    put("minimum_mean_loss", json!(tr.l_star));
+    put("noise_covariance_at_theta_star", mat_json(&tr.noise_cov));
+    put("finite_population_factor", json!(f));
+    put(
+        "minibatch_noise_covariance_at_theta_star",
         mat_json(&(&tr.noise_cov * f)),
     );
-    truth.insert("stationary_covariance".into(), opt(&tr.stationary));
-    truth.insert("stationary_covariance_kind".into(), json!(tr.kind));
-    truth.insert(
-        "stationary_covariance_continuous".into(),
-        opt(&tr.continuous),
-    );
-    truth.insert(
-        "per_example_gradient_excess_kurtosis_at_theta_star".into(),
+    put("stationary_covariance", opt(&tr.stationary));
+    put("stationary_covariance_kind", json!(tr.kind));
+    put("stationary_covariance_continuous", opt(&tr.continuous));
+    put(
+        "per_example_gradient_excess_kurtosis_at_theta_star",
         json!(tr.kurtosis),
     );
-    truth.insert("checkpoint_steps".into(), json!(steps));
-    truth.insert(
-        "trajectory_steps".into(),
+    put("checkpoint_steps", json!(steps));
+    put(
+        "trajectory_steps",
         trajectory_steps
             .map(|(a, b)| json!([a, b]))
             .unwrap_or(Value::Null),
@@ -1095,17 +1282,28 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     for (k, v) in extra {
         truth.insert(k, v);
     }
-    let truth = Value::Object(truth);
-    let expected = s.expected();
+    Value::Object(truth)
+}
+
+/// Writes run.json (format 1) with the simulation block: parameters, expected verdicts, truth.
+fn write_manifest(
+    dir: &Path,
+    s: Scenario,
+    cfg: &SimConfig,
+    seed: u64,
+    expected: Expected,
+    truth: &Value,
+) -> Result<()> {
+    let (name, n) = (s.name(), cfg.dataset_size);
     let manifest = json!({
         "format_version": 1,
-        "learning_rate": eps,
+        "learning_rate": cfg.learning_rate,
         "batch_size": cfg.batch_size,
         "dataset_size": n,
         "loss_reduction": "mean",
         "gradients": if cfg.minibatch_gradients { "minibatch" } else { "per_example" },
         "sampling": "without_replacement",
-        "model": model_label(s, d),
+        "model": model_label(s, cfg.d),
         "dataset": format!("synthetic: {n} examples drawn once from the streams simulate/{name}/{{rotation,noise_rotation,theta_star,dataset}}"),
         "seed": seed,
         "framework": "sgd-ou simulate",
@@ -1133,28 +1331,6 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     fs::write(dir.join("run.json"), text).map_err(|e| Error::Output {
         path: dir.join("run.json"),
         message: e.to_string(),
-    })?;
-
-    Ok(SimSummary {
-        scenario: s,
-        out: out.to_path_buf(),
-        seed,
-        learning_rate: eps,
-        batch_size: cfg.batch_size,
-        dataset_size: n,
-        theta_star,
-        theta0,
-        hessian: tr.hessian,
-        minibatch_noise_covariance: &tr.noise_cov * f,
-        noise_covariance: tr.noise_cov,
-        stationary_covariance: tr.stationary,
-        stationary_is_exact: tr.exact,
-        stationary_covariance_continuous: tr.continuous,
-        checkpoint_steps: steps,
-        trajectory_steps,
-        expected,
-        truth,
-        bytes_written: 0,
     })
 }
 

@@ -368,7 +368,7 @@ fn entry_statistic(
 /// shapes the studentisation keeps it asymptotically valid. Choose B with (B + 1)α an integer
 /// (for example 199 or 999 at α = 0.05); B = 19 already gives an exact level-0.05 test.
 /// Measured type-I error at α = 0.05 (two groups of n = 200, B = 39, 400 replications each,
-/// `tests/calibration_multivariate.rs`): Gaussian d = 3: 0.038, d = 20: 0.035; i.i.d. t₅
+/// `tests/calibration/calibration_multivariate.rs`): Gaussian d = 3: 0.038, d = 20: 0.035; i.i.d. t₅
 /// coordinates with equal covariances d = 3: 0.038, d = 20: 0.045 (Box's M under t₅ at d = 10,
 /// n = 100: 0.47). Power with a standard-deviation ratio of 1.3 in one of d = 3 coordinates:
 /// 0.74 (Gaussian), 0.35 (t₅).

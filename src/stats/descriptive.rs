@@ -77,7 +77,7 @@ pub struct Moments {
 impl Moments {
     /// mₖ = Σ dᵢᵏ/n with dᵢ = [`Centre::dev`]`(xᵢ)` (corrected two-pass mean) and compensated
     /// sums, so the moments keep ~1e-15 relative accuracy for data such as 10⁸ + N(0, 1)
-    /// (`tests/stats_offset.rs` checks them against 60-digit mpmath). Cost: three passes,
+    /// (`tests/reference/stats_offset.rs` checks them against 60-digit mpmath). Cost: three passes,
     /// O(n) time, O(1) memory. An empty slice gives NaN moments.
     pub fn new(x: &[f64]) -> Self {
         let n = x.len();

@@ -32,7 +32,7 @@ pub struct EffectiveSampleSize {
 /// the between-half variance.
 ///
 /// *Reference.* ArviZ 0.23.4 `arviz.ess(x, method="mean")`, which is exactly this algorithm;
-/// checked to 1e-9 relative in `tests/ou_estimate.rs`. Calibration (coverage of mean ± 1.96·sd/√ESS
+/// checked to 1e-9 relative in `tests/reference/ou_estimate.rs`. Calibration (coverage of mean ± 1.96·sd/√ESS
 /// on AR(1) series) is checked there too.
 ///
 /// *Errors.* [`StatsError::TooFewSamples`] for fewer than 8 values (ArviZ's minimum of 4 draws
@@ -64,7 +64,7 @@ pub fn effective_sample_size(x: &[f64]) -> Result<EffectiveSampleSize, StatsErro
 /// (the last term when positive), floored at 1/log₁₀(MN). ESS = MN/τ̂.
 ///
 /// *Reference.* ArviZ 0.23.4 `arviz.stats.diagnostics._ess` (the core of `arviz.ess`), checked
-/// through [`effective_sample_size`] in `tests/ou_estimate.rs`.
+/// through [`effective_sample_size`] in `tests/reference/ou_estimate.rs`.
 ///
 /// *Errors.* [`StatsError::InvalidArgument`] for no chains or chains of unequal length;
 /// [`StatsError::TooFewSamples`] for fewer than 4 draws per chain; [`StatsError::NonFinite`];

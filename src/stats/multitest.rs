@@ -4,7 +4,7 @@
 //! `statsmodels.stats.multitest.multipletests(p, method=NAME)` (statsmodels 0.15.0,
 //! `statsmodels/stats/multitest.py`) with the method named explicitly; the committed reference
 //! values are in `tests/reference/multivariate.json` (section `multitest`) and are asserted to
-//! 1e-12 relative in `tests/stats_multivariate.rs`.
+//! 1e-12 relative in `tests/reference/stats_multivariate.rs`.
 //!
 //! Notation: m p-values sorted as p₍₁₎ ≤ … ≤ p₍ₘ₎; every adjusted value is capped at 1.
 //!

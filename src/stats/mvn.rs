@@ -13,7 +13,7 @@
 //!
 //! **Calibration.** The analytic p-values are approximations. Measured type-I error at
 //! α = 0.05 under correlated normal data (n = 200, 1000 replications;
-//! `tests/calibration_multivariate.rs`): Henze–Zirkler 0.047 (d = 3) and 0.047 (d = 20);
+//! `tests/calibration/calibration_multivariate.rs`): Henze–Zirkler 0.047 (d = 3) and 0.047 (d = 20);
 //! Mardia kurtosis with the exact moments 0.055 and 0.047; Mardia skewness with the small-sample
 //! correction 0.056 and **0.078** — the χ² approximation is liberal at d/n ≳ 0.05 because the
 //! corrected statistic has the exact null mean but a variance 10–30 % above 2·df. All three
@@ -608,7 +608,7 @@ pub struct ProjectionTest {
 /// Reference: Cramér & Wold (1936); Cuesta-Albertos, del Barrio, Fraiman & Matrán (2007)
 /// *CSDA* 51:4814–4831; Holm (1979). The Holm step is [`multitest::adjust`], checked against
 /// statsmodels; the type-I error and power are checked by simulation in
-/// `tests/calibration_multivariate.rs`.
+/// `tests/calibration/calibration_multivariate.rs`.
 ///
 /// Cost: O(k·(nd + U(n))) with U(n) the cost of the univariate test; O(n + k·d) memory.
 ///

@@ -23,7 +23,7 @@
 //!
 //! Reference values (`scipy.stats.norm.sf`, `t.sf`, `ncx2.sf`) are in
 //! `tests/reference/decisions.json`, written by `tests/reference/generate_decisions.py`, and
-//! checked in `tests/stats_decisions.rs`.
+//! checked in `tests/reference/stats_decisions.rs`.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 

@@ -6,7 +6,7 @@
 //! (statsmodels 0.15.0) for the univariate statistics and a numpy implementation of Hosking's
 //! (1980) formula for the multivariate ones, both written by
 //! `tests/reference/generate_decisions.py` into `tests/reference/decisions.json` and checked in
-//! `tests/stats_decisions.rs` to 1e-10 relative.
+//! `tests/reference/stats_decisions.rs` to 1e-10 relative.
 
 use nalgebra::DMatrix;
 use statrs::distribution::{ChiSquared, ContinuousCDF};

@@ -3,7 +3,7 @@
 //!
 //! Reference values: a numpy implementation of the same formulas in
 //! `tests/reference/generate_decisions.py` (section `stationarity`), checked in
-//! `tests/stats_decisions.rs` to 1e-10 relative. (ArviZ's `geweke` uses plain variances, not a
+//! `tests/reference/stats_decisions.rs` to 1e-10 relative. (ArviZ's `geweke` uses plain variances, not a
 //! spectral density at zero; the formula here is the batch-means one documented below.)
 
 use statrs::distribution::{ContinuousCDF, StudentsT};

@@ -20,7 +20,7 @@
 //! caller's rng only, so a seed fixes the interval. The naive bootstrap is known to be imperfect
 //! for tail quantities (Hill: resampling creates ties at the threshold; block sums: the empirical
 //! law has finite variance); the coverage measured by simulation is reported in
-//! `tests/calibration_multivariate.rs`.
+//! `tests/calibration/calibration_multivariate.rs`.
 
 use nalgebra::DMatrix;
 use rand::RngExt;

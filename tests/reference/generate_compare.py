@@ -6,7 +6,7 @@ Run from the crate root:
 
     python3 tests/reference/generate_compare.py
 
-It rewrites `tests/reference/compare.json`; the Rust test `tests/compare.rs` reads that file and
+It rewrites `tests/reference/compare.json`; the Rust test `tests/cli/compare.rs` reads that file and
 never needs Python. Each value is stored next to the exact call that produced it. Tolerance:
 1e-9 relative (1e-12 absolute) on every coefficient, standard error, interval end, t value,
 p-value and R².

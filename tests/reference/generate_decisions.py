@@ -6,8 +6,8 @@ Run from the crate root:
 
     python3 tests/reference/generate_decisions.py
 
-It rewrites `tests/reference/decisions.json`; the Rust tests (`tests/stats_decisions.rs`,
-`tests/ou_reshuffled.rs`) read that file and never need Python. Each value is stored next to the
+It rewrites `tests/reference/decisions.json`; the Rust tests (`tests/reference/stats_decisions.rs`,
+`tests/reference/ou_reshuffled.rs`) read that file and never need Python. Each value is stored next to the
 exact call that produced it.
 
 Generated with Python 3.11.7, numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference values for the multivariate statistics of sgd-ou (issue 4).
 
-Writes tests/reference/multivariate.json, read by tests/stats_multivariate.rs. Run from the
+Writes tests/reference/multivariate.json, read by tests/reference/stats_multivariate.rs. Run from the
 repository root:
 
     python3 tests/reference/generate_multivariate.py

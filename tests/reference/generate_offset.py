@@ -6,7 +6,7 @@ Run from the crate root:
 
     python3 tests/reference/generate_offset.py
 
-It rewrites `tests/reference/offset.json`; `tests/stats_offset.rs` reads it and never needs
+It rewrites `tests/reference/offset.json`; `tests/reference/stats_offset.rs` reads it and never needs
 Python. Each data set is written out in full (as shortest-round-trip decimal strings of the f64
 values), so both sides use the same binary numbers. Every reference value is computed with
 mpmath at 60 significant digits from those exact binary values, following the formula named in

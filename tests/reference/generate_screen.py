@@ -5,7 +5,7 @@ Run from the crate root:
 
     python3 tests/reference/generate_screen.py
 
-It rewrites `tests/reference/screen.json`; `tests/stats_screen.rs` reads it and never needs
+It rewrites `tests/reference/screen.json`; `tests/reference/stats_screen.rs` reads it and never needs
 Python. The data (n = 40 rows, d = 6 coordinates) are written out in full. Every value is stored
 beside the call that produced it.
 

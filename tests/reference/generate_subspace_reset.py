@@ -2,7 +2,7 @@
 """Reference values for the RESET test in `src/ou/subspace_ou.rs` (`reset_test`).
 
 Run from the crate root:  python3 tests/reference/generate_subspace_reset.py
-It rewrites `tests/reference/subspace_reset.json`, read by `tests/ou_subspace.rs` (no Python
+It rewrites `tests/reference/subspace_reset.json`, read by `tests/reference/ou_subspace.rs` (no Python
 needed there). Data are stored in full; each value sits beside its call.
 """
 

@@ -5,7 +5,7 @@ Run from the crate root:
 
     python3 tests/reference/generate_univariate.py
 
-It rewrites `tests/reference/univariate.json`. The Rust tests (`tests/stats_normality.rs`) read
+It rewrites `tests/reference/univariate.json`. The Rust tests (`tests/reference/stats_normality.rs`) read
 that file and never need Python. Every data set is written out in full, so the Rust side uses the
 exact same numbers; every reference value is stored next to the exact call that produced it, and
 the library versions are recorded at the top of the file.

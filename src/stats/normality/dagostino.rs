@@ -21,7 +21,7 @@ use crate::stats::{StatsError, TestResult};
 /// **Where scipy and R disagree.** scipy replaces Y = 0 by Y = 1 (`y = where(y == 0, 1, y)`), so
 /// a sample whose skewness is *exactly* zero (e.g. [−4, …, 4, 0]) gets Z = δ·asinh(1/α) ≈ 1.02
 /// instead of 0. This function follows the formula (as R `moments::agostino.test` does) and
-/// returns Z = 0, p = 1 in that case; `tests/stats_normality.rs` checks this deviation explicitly.
+/// returns Z = 0, p = 1 in that case; `tests/reference/stats_normality.rs` checks this deviation explicitly.
 ///
 /// Errors: n < 8 (as scipy), NaN/∞, constant data. Cost: O(n) time, O(1) memory.
 pub fn skewtest(x: &[f64]) -> Result<TestResult, StatsError> {

@@ -51,7 +51,7 @@ pub fn lilliefors(x: &[f64]) -> Result<TestResult, StatsError> {
 /// for n ∈ {4, …, 20, 25, 30, 40, 50, 100, 200, 400, 800, 1600}, linearly interpolated in n;
 /// for n > 1600, cv_α(n) = exp(b_α − 0.45068579·ln n − 0.00356741·(ln n)²). p is then the
 /// linear interpolation of α in cv, clipped to [0.001, 0.99]. The table is statsmodels'
-/// (`_lilliefors_critical_values.py`, 10⁷ simulations); `tests/stats_normality.rs` checks that
+/// (`_lilliefors_critical_values.py`, 10⁷ simulations); `tests/reference/stats_normality.rs` checks that
 /// the copy below equals it entry by entry. Its accuracy is that of the simulated critical
 /// values plus the linear interpolation between tabulated α and n; statsmodels states no
 /// figure. Near α = 0.05 the interpolation is between 0.025, 0.05 and 0.075.

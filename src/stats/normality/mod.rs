@@ -18,20 +18,20 @@
 //! scipy's rule: the biased variance satisfies m₂ ≤ (ε·x̄)², with ε the f64 machine epsilon,
 //! i.e. the spread is at the rounding level of the mean (scipy `skew`/`kurtosis` return NaN).
 //! The reference values, the exact calls that produced them and the tolerances are in
-//! `tests/reference/univariate.json` and `tests/stats_normality.rs`.
+//! `tests/reference/univariate.json` and `tests/reference/stats_normality.rs`.
 //!
 //! **Accuracy with a large offset.** Means and central moments are formed by a corrected
 //! two-pass scheme with compensated sums ([`Centre`](super::descriptive::Centre)), and the
 //! standardised values of A² and D use the same deviations, so data such as 10⁸ + N(0, 1) or
 //! 10⁻⁶·N(0, 1) keep full accuracy: skewness, kurtosis, K², JB, A² and D agree with 60-digit
-//! mpmath values to 1e-12 relative (`tests/stats_offset.rs`; worst seen 3e-14). scipy and
+//! mpmath values to 1e-12 relative (`tests/reference/stats_offset.rs`; worst seen 3e-14). scipy and
 //! statsmodels standardise with a rounded mean and are off by ~1e-9 at an offset of 10⁶ s and
 //! ~1e-7 at 10⁸ s, so on such data this module differs from them by that much.
 //! Shapiro–Wilk subtracts a data value first (as scipy) and is unaffected.
 //!
 //! **Which tests to trust at small n.** Type-I error at α = 0.05 on Gaussian samples, this
 //! implementation, 100 000 replications per n (standard error 0.0007; see
-//! `tests/calibration_normality.rs`, which also asserts these rates):
+//! `tests/calibration/calibration_normality.rs`, which also asserts these rates):
 //!
 //! | n | Shapiro–Wilk | Anderson–Darling | K² | Jarque–Bera | Lilliefors |
 //! | --- | --- | --- | --- | --- | --- |
