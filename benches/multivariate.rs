@@ -4,7 +4,9 @@
 //!
 //! Run with `cargo bench --bench multivariate`.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nalgebra::DMatrix;
 use rand::RngExt;
 use rand_distr::StandardNormal;

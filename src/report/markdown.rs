@@ -57,6 +57,27 @@ pub fn render(r: &Report) -> String {
 /// Renders the report as GitHub-flavoured Markdown, linking `figs`.
 pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
     let mut s = String::new();
+    header_md(r, &mut s);
+    verdicts_md(r, figs, &mut s);
+    ou_prediction_md(r, figs, &mut s);
+    phases_md(r, figs, &mut s);
+    if !r.warnings.is_empty() {
+        s.push_str("## Warnings\n\n");
+        for w in &r.warnings {
+            s.push_str(&format!("- {}\n", esc(w)));
+        }
+        s.push('\n');
+    }
+    provenance_md(r, &mut s);
+    s.push_str(
+        "Methods, thresholds and their reasons: docs/methods.md of sgd-ou. The JSON report \
+         (report.json) holds every number behind this page.\n",
+    );
+    s
+}
+
+/// Title, overall verdict and the run table.
+fn header_md(r: &Report, s: &mut String) {
     s.push_str("# sgd-ou report\n\n");
     s.push_str(&format!(
         "**Overall verdict: {}**: may this run's SGD be modelled as an Ornstein–Uhlenbeck process?\n\n",
@@ -106,7 +127,10 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
         "| inputs SHA-256 | `{}` |\n\n",
         r.run.inputs_digest
     ));
+}
 
+/// The verdict table and one section per assumption.
+fn verdicts_md(r: &Report, figs: &[ReportFigure], s: &mut String) {
     s.push_str("## Verdicts\n\n| assumption | verdict | what it means for your training |\n|---|---|---|\n");
     for (key, c) in r.assumptions.iter() {
         s.push_str(&format!(
@@ -124,12 +148,12 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
             c.verdict,
             esc(plain_sentence(key, c.verdict))
         ));
-        figures_md(figs, section_of(key), &mut s);
+        figures_md(figs, section_of(key), s);
         s.push_str(&format!("{}\n\n", esc(&tidy(&c.summary))));
         if let Some(note) = p_value_note(c, r.thresholds.alpha) {
             s.push_str(&format!("> {}\n\n", esc(&note)));
         }
-        metrics_md(c, &mut s);
+        metrics_md(c, s);
         for reason in &c.reasons {
             s.push_str(&format!("- {}\n", esc(&tidy(reason))));
         }
@@ -138,6 +162,10 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
             s.push_str(&format!("{}\n\n", esc(FROBENIUS_NOTE)));
         }
     }
+}
+
+/// The informative OU-prediction section.
+fn ou_prediction_md(r: &Report, figs: &[ReportFigure], s: &mut String) {
     let o = &r.ou_prediction;
     s.push_str(&format!(
         "## OU prediction (informative): {}\n\n{} This section informs; it does not enter the \
@@ -145,16 +173,20 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
         o.verdict,
         esc(ou_prediction_sentence(o.verdict))
     ));
-    figures_md(figs, Section::OuPrediction, &mut s);
+    figures_md(figs, Section::OuPrediction, s);
     s.push_str(&format!("{}\n\n", esc(&tidy(&o.summary))));
-    metrics_md(o, &mut s);
+    metrics_md(o, s);
     for reason in &o.reasons {
         s.push_str(&format!("- {}\n", esc(&tidy(reason))));
     }
     s.push('\n');
     s.push_str(&format!("{}\n\n", esc(FROBENIUS_NOTE)));
+}
+
+/// The drift/diffusion table of every checkpoint.
+fn phases_md(r: &Report, figs: &[ReportFigure], s: &mut String) {
     s.push_str("## Drift and diffusion phases\n\n");
-    figures_md(figs, Section::Window, &mut s);
+    figures_md(figs, Section::Window, s);
     s.push_str("| step | ‖g‖² | tr Q (noise at S) | noise-to-signal | phase | analysed |\n|---|---|---|---|---|---|\n");
     for p in &r.run.phases {
         s.push_str(&format!(
@@ -172,19 +204,6 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
         ));
     }
     s.push('\n');
-    if !r.warnings.is_empty() {
-        s.push_str("## Warnings\n\n");
-        for w in &r.warnings {
-            s.push_str(&format!("- {}\n", esc(w)));
-        }
-        s.push('\n');
-    }
-    provenance_md(r, &mut s);
-    s.push_str(
-        "Methods, thresholds and their reasons: docs/methods.md of sgd-ou. The JSON report \
-         (report.json) holds every number behind this page.\n",
-    );
-    s
 }
 
 fn provenance_md(r: &Report, s: &mut String) {

@@ -303,15 +303,16 @@ fn precheck_header(path: &Path, header: &[u8]) -> Result<()> {
 /// Deepest bracket nesting accepted in an .npy header (structured dtypes nest a few levels).
 const MAX_HEADER_NESTING: usize = 32;
 
+/// The message for an object-dtype array.
+const OBJECT_DTYPE: &str = "has dtype object (pickled Python objects); expected a numeric array \
+                            (convert with numpy.asarray(arr, dtype=numpy.float64) before \
+                            numpy.save)";
+
 /// A clear message for a header `npyz` refused (object dtypes, bad syntax).
 fn header_error(path: &Path, e: &std::io::Error, header: &[u8]) -> Error {
     let text = String::from_utf8_lossy(header);
     if text.contains("'descr': '|O'") || text.contains("'descr': 'O'") {
-        return Error::input(
-            path,
-            "has dtype object (pickled Python objects); expected a numeric array (convert with \
-             numpy.asarray(arr, dtype=numpy.float64) before numpy.save)",
-        );
+        return Error::input(path, OBJECT_DTYPE);
     }
     Error::input(
         path,
@@ -337,6 +338,10 @@ fn plain_elem(
                 friendly(ts)
             ),
         ));
+    }
+    if ts.type_char() == TypeChar::Object {
+        // npyz ≥ 0.9 parses object headers (0.8 refused them: see `header_error`).
+        return Err(Error::input(path, OBJECT_DTYPE));
     }
     match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => Ok(Elem::F32),

@@ -528,7 +528,16 @@ fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
 
+/// Checks a configuration before anything is drawn: shapes, positivity, the checkpoint schedule
+/// and each scenario's own parameters; a usage error names the parameter.
 fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
+    validate_common(c)?;
+    validate_schedule(c)?;
+    validate_scenario(s, c)
+}
+
+/// Dimensions, curvatures, sizes, learning rate, noise scale and probes.
+fn validate_common(c: &SimConfig) -> Result<()> {
     let pos = |v: f64| v.is_finite() && v > 0.0;
     if c.d == 0 {
         return Err(usage("simulate: d must be at least 1"));
@@ -570,6 +579,11 @@ fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Checkpoints, spacing, burn-in and minibatch count.
+fn validate_schedule(c: &SimConfig) -> Result<()> {
     if c.checkpoints == 0 {
         return Err(usage("simulate: checkpoints must be at least 1"));
     }
@@ -591,6 +605,12 @@ fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
             "simulate: minibatches must be at least 2 with minibatch_gradients",
         ));
     }
+    Ok(())
+}
+
+/// The parameters only some scenarios read, and stability of the quadratic ones.
+fn validate_scenario(s: Scenario, c: &SimConfig) -> Result<()> {
+    let pos = |v: f64| v.is_finite() && v > 0.0;
     let lmax = c.curvatures.iter().copied().fold(0.0, f64::max);
     match s {
         Scenario::HeavyTailedNoise if !(c.tail_index >= 0.5 && c.tail_index <= 2.0) => {

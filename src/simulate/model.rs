@@ -365,152 +365,207 @@ fn rotated(rot: &DMatrix<f64>, lambdas: &[f64]) -> DMatrix<f64> {
     symmetrize(&(rot * DMatrix::from_diagonal(&diag) * rot.transpose()))
 }
 
+/// What every scenario draws first, each from its own stream `simulate/<name>/<what>`.
+struct Draws {
+    rot: DMatrix<f64>,
+    /// Anisotropic noise factor: same spectrum as H, independent eigenvectors (C and H do not
+    /// commute).
+    aniso: DMatrix<f64>,
+    theta_ref: DVector<f64>,
+    data_rng: ChaCha8Rng,
+    lambdas: Vec<f64>,
+}
+
 /// Builds the data set of scenario `s` from the streams `simulate/<name>/{rotation,
 /// noise_rotation, theta_star, dataset}`.
 pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
-    let name = s.name();
-    let d = cfg.d;
-    let n = cfg.dataset_size;
+    let (name, d) = (s.name(), cfg.d);
     let label = |what: &str| format!("simulate/{name}/{what}");
     let rot = haar_rotation(d, &mut rng::stream(seed, &label("rotation")));
     let noise_rot = haar_rotation(d, &mut rng::stream(seed, &label("noise_rotation")));
     let theta_ref = gaussian_vector(d, &mut rng::stream(seed, &label("theta_star")));
-    let mut data_rng = rng::stream(seed, &label("dataset"));
+    let data_rng = rng::stream(seed, &label("dataset"));
     let lambdas = cfg.curvatures.clone();
-    // Anisotropic noise: same spectrum as H, independent eigenvectors (so C and H do not commute).
     let aniso = &noise_rot
         * DMatrix::from_diagonal(&DVector::from_iterator(d, lambdas.iter().map(|l| l.sqrt())));
-    let iso = DMatrix::<f64>::identity(d, d);
+    let draws = Draws {
+        rot,
+        aniso,
+        theta_ref,
+        data_rng,
+        lambdas,
+    };
     match s {
         Scenario::QuadraticGaussian
         | Scenario::LargeStep
         | Scenario::HeavyTailedNoise
         | Scenario::DriftThenDiffusion
-        | Scenario::StateDependentNoise => {
-            let tail = (s == Scenario::HeavyTailedNoise).then_some(cfg.tail_index);
-            let xi = draw_noise(
-                n,
-                d,
-                cfg.effective_noise_scale(),
-                &aniso,
-                tail,
-                &mut data_rng,
-            );
-            let h = rotated(&rot, &lambdas);
-            let kind = Kind::Quadratic { h };
-            // The state-dependent factor needs σ_u from the base model; it is set by the caller
-            // (see `super::simulate`) once the base noise covariance is known.
-            Built {
-                model: Model {
-                    d,
-                    n,
-                    center: theta_ref.clone(),
-                    xi,
-                    kind,
-                },
-                theta0: theta_ref.clone(),
-                theta_star: theta_ref,
-                rotation: rot,
-            }
-        }
-        Scenario::QuarticBasin => {
-            let xi = draw_noise(n, d, cfg.effective_noise_scale(), &iso, None, &mut data_rng);
-            let a = lambdas.iter().map(|l| cfg.quartic_scale * l).collect();
-            Built {
-                model: Model {
-                    d,
-                    n,
-                    center: theta_ref.clone(),
-                    xi,
-                    kind: Kind::Quartic {
-                        rot: rot.clone(),
-                        a,
-                    },
-                },
-                theta0: theta_ref.clone(),
-                theta_star: theta_ref,
-                rotation: rot,
-            }
-        }
-        Scenario::DoubleWellDeep | Scenario::DoubleWellCrossing => {
-            let xi = draw_noise(n, d, cfg.effective_noise_scale(), &iso, None, &mut data_rng);
-            let well = d - 1;
-            let u = rot.column(well).into_owned();
-            let theta_star = &theta_ref + &u;
-            Built {
-                model: Model {
-                    d,
-                    n,
-                    center: theta_ref,
-                    xi,
-                    kind: Kind::DoubleWell {
-                        rot: rot.clone(),
-                        lambdas,
-                        well,
-                        barrier: cfg.barrier_height,
-                    },
-                },
-                theta0: theta_star.clone(),
-                theta_star,
-                rotation: rot,
-            }
-        }
-        Scenario::LeastSquares => {
-            // x_i = U diag(√λ) z_i, y_i = x_iᵀθ_true + σ e_i; θ* = the exact least-squares solution.
-            let theta_true = theta_ref;
-            let mix = &rot
-                * DMatrix::from_diagonal(&DVector::from_iterator(
-                    d,
-                    lambdas.iter().map(|l| l.sqrt()),
-                ));
-            let mut x = vec![0.0; n * d];
-            let mut y = vec![0.0; n];
-            for i in 0..n {
-                let z = gaussian_vector(d, &mut data_rng);
-                let xi = &mix * z;
-                let e: f64 = match cfg.regression_noise_df {
-                    None => data_rng.sample(StandardNormal),
-                    // Student-t(ν) = Z / sqrt(χ²_ν/ν), with Z drawn first.
-                    Some(df) => {
-                        let z: f64 = data_rng.sample(StandardNormal);
-                        let chi2: f64 =
-                            data_rng.sample(rand_distr::ChiSquared::new(df).unwrap_or_else(|_| {
-                                rand_distr::ChiSquared::new(1.0).expect("ν = 1 is valid")
-                            }));
-                        z / (chi2 / df).max(f64::MIN_POSITIVE).sqrt()
-                    }
-                };
-                y[i] = xi.dot(&theta_true) + cfg.regression_noise * e;
-                x[i * d..(i + 1) * d].copy_from_slice(xi.as_slice());
-            }
-            let xm = DMatrix::from_row_slice(n, d, &x);
-            let h = symmetrize(&(xm.transpose() * &xm / n as f64));
-            let xty = xm.transpose() * DVector::from_column_slice(&y) / n as f64;
-            // H is positive definite for N ≥ d with probability one; the caller checks N ≥ 2d.
-            let theta_star = h
-                .clone()
-                .cholesky()
-                .map(|c| c.solve(&xty))
-                .unwrap_or_else(|| theta_true.clone());
-            let l_star = (0..n)
-                .map(|i| {
-                    let r: f64 = (0..d).map(|j| x[i * d + j] * theta_star[j]).sum::<f64>() - y[i];
-                    0.5 * r * r
-                })
-                .sum::<f64>()
-                / n as f64;
-            Built {
-                model: Model {
-                    d,
-                    n,
-                    center: theta_star.clone(),
-                    xi: Vec::new(),
-                    kind: Kind::LeastSquares { h, x, y, l_star },
-                },
-                theta0: theta_star.clone(),
-                theta_star,
-                rotation: rot,
-            }
-        }
+        | Scenario::StateDependentNoise => build_quadratic(s, cfg, draws),
+        Scenario::QuarticBasin => build_quartic(cfg, draws),
+        Scenario::DoubleWellDeep | Scenario::DoubleWellCrossing => build_double_well(cfg, draws),
+        Scenario::LeastSquares => build_least_squares(cfg, draws),
     }
+}
+
+/// l_i(θ) = ½(θ−θ*)ᵀH(θ−θ*) + ξ_iᵀ(θ−θ*) with anisotropic (α-stable for heavy-tailed-noise) ξ_i.
+fn build_quadratic(s: Scenario, cfg: &SimConfig, mut w: Draws) -> Built {
+    let (d, n) = (cfg.d, cfg.dataset_size);
+    let tail = (s == Scenario::HeavyTailedNoise).then_some(cfg.tail_index);
+    let xi = draw_noise(
+        n,
+        d,
+        cfg.effective_noise_scale(),
+        &w.aniso,
+        tail,
+        &mut w.data_rng,
+    );
+    let h = rotated(&w.rot, &w.lambdas);
+    // The state-dependent factor needs σ_u from the base model; it is set by the caller
+    // (see `super::simulate`) once the base noise covariance is known.
+    Built {
+        model: Model {
+            d,
+            n,
+            center: w.theta_ref.clone(),
+            xi,
+            kind: Kind::Quadratic { h },
+        },
+        theta0: w.theta_ref.clone(),
+        theta_star: w.theta_ref,
+        rotation: w.rot,
+    }
+}
+
+/// l_i(θ) = ¼Σ_j a_j (u_jᵀ(θ−θ*))⁴ + ξ_iᵀ(θ−θ*), isotropic Gaussian ξ_i.
+fn build_quartic(cfg: &SimConfig, mut w: Draws) -> Built {
+    let (d, n) = (cfg.d, cfg.dataset_size);
+    let iso = DMatrix::<f64>::identity(d, d);
+    let xi = draw_noise(
+        n,
+        d,
+        cfg.effective_noise_scale(),
+        &iso,
+        None,
+        &mut w.data_rng,
+    );
+    let a = w.lambdas.iter().map(|l| cfg.quartic_scale * l).collect();
+    Built {
+        model: Model {
+            d,
+            n,
+            center: w.theta_ref.clone(),
+            xi,
+            kind: Kind::Quartic {
+                rot: w.rot.clone(),
+                a,
+            },
+        },
+        theta0: w.theta_ref.clone(),
+        theta_star: w.theta_ref,
+        rotation: w.rot,
+    }
+}
+
+/// h(z²−1)² along the last direction plus a quadratic elsewhere; starts in the well at +u.
+fn build_double_well(cfg: &SimConfig, mut w: Draws) -> Built {
+    let (d, n) = (cfg.d, cfg.dataset_size);
+    let iso = DMatrix::<f64>::identity(d, d);
+    let xi = draw_noise(
+        n,
+        d,
+        cfg.effective_noise_scale(),
+        &iso,
+        None,
+        &mut w.data_rng,
+    );
+    let well = d - 1;
+    let u = w.rot.column(well).into_owned();
+    let theta_star = &w.theta_ref + &u;
+    Built {
+        model: Model {
+            d,
+            n,
+            center: w.theta_ref,
+            xi,
+            kind: Kind::DoubleWell {
+                rot: w.rot.clone(),
+                lambdas: w.lambdas,
+                well,
+                barrier: cfg.barrier_height,
+            },
+        },
+        theta0: theta_star.clone(),
+        theta_star,
+        rotation: w.rot,
+    }
+}
+
+/// Linear regression: x_i = U diag(√λ) z_i, y_i = x_iᵀθ_true + σ e_i (e Gaussian or Student-t);
+/// θ* = the exact least-squares solution, L* its mean loss.
+fn build_least_squares(cfg: &SimConfig, mut w: Draws) -> Built {
+    let (d, n) = (cfg.d, cfg.dataset_size);
+    let theta_true = w.theta_ref;
+    let (x, y) = draw_regression(cfg, &w.rot, &w.lambdas, &theta_true, &mut w.data_rng);
+    let xm = DMatrix::from_row_slice(n, d, &x);
+    let h = symmetrize(&(xm.transpose() * &xm / n as f64));
+    let xty = xm.transpose() * DVector::from_column_slice(&y) / n as f64;
+    // H is positive definite for N ≥ d with probability one; the caller checks N ≥ 2d.
+    let theta_star = h
+        .clone()
+        .cholesky()
+        .map(|c| c.solve(&xty))
+        .unwrap_or_else(|| theta_true.clone());
+    let l_star = (0..n)
+        .map(|i| {
+            let r: f64 = (0..d).map(|j| x[i * d + j] * theta_star[j]).sum::<f64>() - y[i];
+            0.5 * r * r
+        })
+        .sum::<f64>()
+        / n as f64;
+    Built {
+        model: Model {
+            d,
+            n,
+            center: theta_star.clone(),
+            xi: Vec::new(),
+            kind: Kind::LeastSquares { h, x, y, l_star },
+        },
+        theta0: theta_star.clone(),
+        theta_star,
+        rotation: w.rot,
+    }
+}
+
+/// The regression data (x row-major n×d, y), drawn row by row from the data stream.
+fn draw_regression(
+    cfg: &SimConfig,
+    rot: &DMatrix<f64>,
+    lambdas: &[f64],
+    theta_true: &DVector<f64>,
+    data_rng: &mut ChaCha8Rng,
+) -> (Vec<f64>, Vec<f64>) {
+    let (d, n) = (cfg.d, cfg.dataset_size);
+    let mix =
+        rot * DMatrix::from_diagonal(&DVector::from_iterator(d, lambdas.iter().map(|l| l.sqrt())));
+    let mut x = vec![0.0; n * d];
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        let z = gaussian_vector(d, data_rng);
+        let xi = &mix * z;
+        let e: f64 = match cfg.regression_noise_df {
+            None => data_rng.sample(StandardNormal),
+            // Student-t(ν) = Z / sqrt(χ²_ν/ν), with Z drawn first.
+            Some(df) => {
+                let z: f64 = data_rng.sample(StandardNormal);
+                let chi2: f64 =
+                    data_rng.sample(rand_distr::ChiSquared::new(df).unwrap_or_else(|_| {
+                        rand_distr::ChiSquared::new(1.0).expect("ν = 1 is valid")
+                    }));
+                z / (chi2 / df).max(f64::MIN_POSITIVE).sqrt()
+            }
+        };
+        y[i] = xi.dot(theta_true) + cfg.regression_noise * e;
+        x[i * d..(i + 1) * d].copy_from_slice(xi.as_slice());
+    }
+    (x, y)
 }
