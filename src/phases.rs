@@ -30,7 +30,7 @@ use crate::run::{GradientKind, Run};
 use crate::stats::descriptive::neumaier_sum;
 
 /// Phase of one checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Drift,
@@ -38,8 +38,9 @@ pub enum Phase {
 }
 
 /// Signal and noise at one checkpoint (full space).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckpointPhase {
+    /// The checkpoint's step.
     pub step: u64,
     /// Unbiased ‖g‖² (may be slightly negative by sampling error when g ≈ 0).
     pub grad_norm2: f64,
@@ -55,11 +56,12 @@ pub struct CheckpointPhase {
     /// minibatch losses of a minibatch run), when present; `null` otherwise.
     #[serde(default)]
     pub mean_loss: Option<f64>,
+    /// drift or diffusion.
     pub phase: Phase,
 }
 
 /// How the analysis window was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WindowMethod {
     /// The diffusion phase, found automatically.
@@ -78,15 +80,19 @@ impl std::fmt::Display for WindowMethod {
 }
 
 /// The chosen analysis window.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Window {
+    /// `auto` (the diffusion phase) or `user` (--from-step/--to-step).
     pub method: WindowMethod,
+    /// First step analysed, when set.
     pub from_step: Option<u64>,
+    /// Last step analysed, when set.
     pub to_step: Option<u64>,
     /// Steps of the checkpoints analysed.
     pub checkpoints: Vec<u64>,
     /// Steps of the checkpoints left out, and why.
     pub excluded: Vec<u64>,
+    /// Why these checkpoints, in words.
     pub reason: String,
     /// Loss trend over the window's trajectory: least-squares slope of the training loss per
     /// 1,000 steps with its standard error (corrected for autocorrelation by the residuals'

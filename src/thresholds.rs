@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::OptionError;
 
 /// Tolerances and statistical levels. `Thresholds::default()` is what the CLI uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Thresholds {
     /// Family-wise significance level of every test, after Holm correction.
     pub alpha: f64,

@@ -23,7 +23,7 @@ pub use crate::model::Context;
 pub use crate::thresholds::Thresholds;
 
 /// One of the four assumptions of the OU model, in the fixed order of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Assumption {
     GaussianNoise,
@@ -69,7 +69,7 @@ impl std::fmt::Display for Assumption {
 }
 
 /// Outcome of one check, or of the whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -107,7 +107,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// How a confidence interval was computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum IntervalMethod {
@@ -154,19 +154,24 @@ impl IntervalMethod {
 }
 
 /// A confidence interval [lo, hi] of coverage `level`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Interval {
+    /// Lower end (`null` when undefined).
     #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
     pub lo: f64,
+    /// Upper end (`null` when undefined).
     #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
     pub hi: f64,
-    /// Nominal coverage, e.g. 0.95.
+    /// Nominal coverage, e.g. 0.95 (1.0 for a range over checkpoints).
     pub level: f64,
+    /// How the interval was computed.
     pub method: IntervalMethod,
 }
 
 /// Which side of a tolerance is acceptable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ToleranceKind {
     /// estimate ≤ bound.
@@ -178,9 +183,11 @@ pub enum ToleranceKind {
 }
 
 /// A numeric tolerance with its direction.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tolerance {
+    /// Which side of the bound is acceptable.
     pub kind: ToleranceKind,
+    /// The bound.
     pub bound: f64,
 }
 
@@ -227,13 +234,15 @@ impl std::fmt::Display for Tolerance {
 }
 
 /// A headline number: rendered in every report format.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyMetric {
     /// Stable identifier, e.g. `"minibatch_excess_kurtosis"`.
     pub name: String,
     /// What it is, for a reader.
     pub description: String,
+    /// The point estimate (`null` when undefined).
     #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
     pub estimate: f64,
     /// Confidence interval, when one is computed.
     pub ci: Option<Interval>,
@@ -288,13 +297,15 @@ impl KeyMetric {
 }
 
 /// The result of one assumption check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckResult {
+    /// pass, fail or inconclusive (docs/methods.md, "The verdict rule").
     pub verdict: Verdict,
     /// One sentence a reader can quote.
     pub summary: String,
     /// Why the verdict is what it is (for inconclusive: what is missing).
     pub reasons: Vec<String>,
+    /// The headline numbers every report format shows.
     pub key_metrics: Vec<KeyMetric>,
     /// Detailed evidence (per checkpoint, per direction, …), typed per check.
     pub metrics: Evidence,

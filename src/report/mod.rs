@@ -22,6 +22,7 @@ pub mod html;
 pub mod methods;
 pub mod narrate;
 pub mod plots;
+pub mod schema;
 pub mod words;
 
 use serde::{Deserialize, Serialize};
@@ -36,13 +37,19 @@ use crate::run::{InputFile, Manifest, SubspaceKind};
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The report of one `verify` run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
+    /// Version of this schema ([`SCHEMA_VERSION`]): 2.
     pub schema_version: u32,
+    /// The program that wrote the report.
     pub tool: Tool,
+    /// What was analysed: the run, its window, dimensions and input digests.
     pub run: RunInfo,
+    /// The seed of all randomness (subspace, minibatch draws, bootstrap).
     pub seed: u64,
+    /// Every tolerance and level applied (docs/methods.md gives the reasons).
     pub thresholds: Thresholds,
+    /// The four assumption checks.
     pub assumptions: Assumptions,
     /// The OU model's consequences checked against the run (stationary covariance against the
     /// Lyapunov predictions, fluctuation–dissipation, equipartition, mean squared displacement).
@@ -60,7 +67,7 @@ pub struct Report {
 }
 
 /// How a report was made (docs/report.md, "Provenance").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Provenance {
     /// The git commit sgd-ou was built from ([`build_info::GIT_COMMIT`]).
     pub build_commit: String,
@@ -71,9 +78,11 @@ pub struct Provenance {
     pub absolute_paths: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tool {
+    /// `"sgd-ou"`.
     pub name: String,
+    /// Its version (Cargo package version).
     pub version: String,
 }
 
@@ -87,7 +96,7 @@ impl Default for Tool {
 }
 
 /// What was analysed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunInfo {
     /// The run directory as given.
     pub dir: String,
@@ -104,6 +113,7 @@ pub struct RunInfo {
     /// Drift/diffusion evidence of every checkpoint (signal ‖g‖², noise tr Q, their ratio): the
     /// data for a plot of signal and noise over steps.
     pub phases: Vec<crate::phases::CheckpointPhase>,
+    /// Number of parameters and of analysis dimensions.
     pub dims: Dims,
     /// Number of trajectory rows, when trajectory/ is present.
     pub trajectory_length: Option<usize>,
@@ -118,21 +128,26 @@ pub struct RunInfo {
     pub inputs_digest: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Dims {
     /// Number of parameters.
     pub d: usize,
     /// Dimension of the analysis subspace.
     pub k: usize,
+    /// How the k analysis directions were chosen.
     pub subspace: SubspaceKind,
 }
 
 /// The four assumption verdicts; these keys are fixed by the schema.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Assumptions {
+    /// 1. Gaussian minibatch noise.
     pub gaussian_noise: CheckResult,
+    /// 2. Constant noise covariance.
     pub constant_covariance: CheckResult,
+    /// 3. Small step size.
     pub small_step: CheckResult,
+    /// 4. Quadratic loss.
     pub quadratic_loss: CheckResult,
 }
 

@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::run::parameters::ParameterMap;
 
 /// How the minibatch loss was formed from the per-example losses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LossReduction {
     /// ĝ = (1/S) Σ_{i∈batch} ∇l_i (PyTorch's default `reduction="mean"`).
@@ -25,7 +27,9 @@ pub enum LossReduction {
 }
 
 /// What the rows of `grads.npy` are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GradientKind {
     /// One row per training example: ∇l_i(θ).
@@ -35,7 +39,9 @@ pub enum GradientKind {
 }
 
 /// How the minibatch indices were drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sampling {
     /// S distinct examples per step (the usual case, including epoch-wise shuffling).
@@ -47,7 +53,9 @@ pub enum Sampling {
 /// Epoch-wise random reshuffling (format v2, `sampling: "reshuffled"`): every epoch visits a
 /// fresh random permutation of the N examples in consecutive batches of S, so each step draws
 /// without replacement and the steps of one epoch share the permutation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Reshuffling {
     /// Steps per epoch: ⌊N/S⌋ with `drop_last`, ⌈N/S⌉ without.
     pub steps_per_epoch: u64,
@@ -66,27 +74,37 @@ impl Reshuffling {
 }
 
 /// `trajectory` in a v2 run.json: how densely the trajectory was recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct TrajectoryInfo {
     /// The trajectory holds every `every`-th step (1 = every step).
     pub every: u64,
 }
 
 /// `basis` in a v2 run.json: where the run-level Hessian basis (basis/) was computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct BasisInfo {
     /// The step whose iterate (or the last step of the window whose mean iterate) gave the basis.
     pub at_step: u64,
 }
 
 /// A validated `run.json`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Manifest {
+    /// run.json format: 1 or 2 (docs/run-dir-format.md).
     pub format_version: u64,
+    /// The learning rate ε as the optimiser used it.
     pub learning_rate: f64,
+    /// Batch size S.
     pub batch_size: u64,
+    /// Training-set size N.
     pub dataset_size: u64,
+    /// Whether the minibatch loss is the mean or the sum over the batch.
     pub loss_reduction: LossReduction,
+    /// What the gradient files hold: per-example or minibatch gradients.
     pub gradients: GradientKind,
     /// The per-step draw (a reshuffled run draws without replacement at every step).
     pub sampling: Sampling,

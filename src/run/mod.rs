@@ -106,11 +106,13 @@ pub struct Trajectory {
 }
 
 /// A file that was read, for the report's provenance block.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct InputFile {
     /// Path relative to the run directory.
     pub path: String,
+    /// Its size in bytes.
     pub bytes: u64,
+    /// SHA-256 of its bytes, lowercase hex.
     pub sha256: String,
 }
 

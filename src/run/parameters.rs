@@ -10,9 +10,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One tensor of the flattened parameter vector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ParameterTensor {
+    /// The tensor's name, e.g. `fc2.weight`.
     pub name: String,
+    /// Its shape; its entries are consecutive coordinates of θ in C order.
     pub shape: Vec<usize>,
     /// First flat index of this tensor.
     pub offset: usize,
@@ -26,7 +28,7 @@ impl ParameterTensor {
 }
 
 /// The validated `parameters` list of run.json.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ParameterMap {
     pub tensors: Vec<ParameterTensor>,

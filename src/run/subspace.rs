@@ -13,7 +13,9 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 /// How the basis was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SubspaceKind {
     Identity,

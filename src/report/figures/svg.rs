@@ -86,16 +86,16 @@ where
     Ok(())
 }
 
-/// Draws one layer; returns whether it added a legend entry.
-fn draw_layer<'a, Y>(
+/// Draws a shaded span, band or the notes; `None` for the other layers.
+fn draw_fill_layer<'a, Y>(
     chart: &mut Chart<'a, Y>,
     layer: &Layer,
     lim: Limits,
-) -> Result<bool, FigureError>
+) -> Result<Option<bool>, FigureError>
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let (anno, label, hue, dot) = match layer {
+    match layer {
         Layer::XSpan { from, to, label } => {
             let style = colour(Hue::Grey).mix(0.18).filled();
             let a = chart
@@ -105,7 +105,7 @@ where
                 )))
                 .map_err(draw_err)?;
             legend_box(a, &label.plain, style);
-            return Ok(true);
+            Ok(Some(true))
         }
         Layer::Band { poly, hue, label } => {
             let style = colour(*hue).mix(0.22).filled();
@@ -114,10 +114,35 @@ where
                 .map_err(draw_err)?;
             if let Some(l) = label {
                 legend_box(a, &l.plain, style);
-                return Ok(true);
             }
-            return Ok(false);
+            Ok(Some(label.is_some()))
         }
+        Layer::Notes { items } => {
+            chart
+                .draw_series(items.iter().map(|(x, y, s)| {
+                    EmptyElement::at((*x, *y))
+                        + Text::new(s.clone(), (4, -16), ("sans-serif", 12).into_font())
+                }))
+                .map_err(draw_err)?;
+            Ok(Some(false))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Draws one layer; returns whether it added a legend entry.
+fn draw_layer<'a, Y>(
+    chart: &mut Chart<'a, Y>,
+    layer: &Layer,
+    lim: Limits,
+) -> Result<bool, FigureError>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    if let Some(legend) = draw_fill_layer(chart, layer, lim)? {
+        return Ok(legend);
+    }
+    let (anno, label, hue, dot) = match layer {
         Layer::Line {
             pts,
             hue,
@@ -178,14 +203,8 @@ where
                 .map_err(draw_err)?;
             (a, label, *hue, false)
         }
-        Layer::Notes { items } => {
-            chart
-                .draw_series(items.iter().map(|(x, y, s)| {
-                    EmptyElement::at((*x, *y))
-                        + Text::new(s.clone(), (4, -16), ("sans-serif", 12).into_font())
-                }))
-                .map_err(draw_err)?;
-            return Ok(false);
+        Layer::XSpan { .. } | Layer::Band { .. } | Layer::Notes { .. } => {
+            unreachable!("drawn by draw_fill_layer")
         }
     };
     match label {
