@@ -181,14 +181,8 @@ mod tests {
         for (n, t) in schema["$defs"].as_object().unwrap() {
             visit(n, t);
         }
-        assert!(
-            missing.len() <= ALLOWED_UNDOCUMENTED,
-            "undocumented fields: {missing:?}"
-        );
+        assert!(missing.is_empty(), "undocumented fields: {missing:?}");
     }
-
-    /// Fields still without a doc comment (issue 12 drives this to 0).
-    const ALLOWED_UNDOCUMENTED: usize = usize::MAX;
 
     #[test]
     fn splice_replaces_only_the_generated_section() {
