@@ -57,28 +57,21 @@
 //! Cost: O(B Σ_i n_i k² + B g (k³ + g)) for the bootstrap, O(P Σ_i n_i k²) for the permutation
 //! test (P permutations, independent design only), O(Σ_i n_i k) extra memory.
 
+mod evidence;
+
 use nalgebra::DMatrix;
-use serde_json::json;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::{decide, CheckResult, Context, KeyMetric, Verdict};
+pub use evidence::{
+    Applied, BoxMEvidence, ChangePlot, CheckpointRow, Design, Evidence, Measured,
+    PermutationEvidence, RowDominated, SpreadSource, TestUsed,
+};
+
+use super::{Context, IntervalMethod, KeyMetric, Thresholds, Verdict};
 use crate::linalg::sym_eigen_full;
 use crate::run::Checkpoint;
 use crate::stats::covariance::{box_m, permutation_cov_test, principal_angles};
 use crate::stats::descriptive::{covariance_matrix, quantile_sorted};
-
-/// This check's evidence (`metrics`); not typed yet.
-pub type Evidence = super::Untyped;
-/// The thresholds this check applied; not typed yet.
-pub type Applied = super::Untyped;
-
-fn untyped_evidence(v: serde_json::Value) -> super::Evidence {
-    super::Evidence::ConstantCovariance(Box::new(super::Untyped(v)))
-}
-
-fn untyped_applied(v: serde_json::Value) -> super::Applied {
-    super::Applied::ConstantCovariance(super::Untyped(v))
-}
 
 /// Effect sizes of one set of per-checkpoint covariances.
 struct Effects {
@@ -316,75 +309,201 @@ fn max_row_share(
     (best, step)
 }
 
-fn inconclusive(summary: &str, reason: String, thresholds: &serde_json::Value) -> CheckResult {
-    let mut r = CheckResult::inconclusive(summary, reason);
-    r.thresholds = untyped_applied(thresholds.clone());
-    r
+/// Why the check stopped before measuring, or why its verdict is what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// Fewer checkpoints than needed.
+    TooFewCheckpoints { g: usize, need: usize },
+    /// k = 0.
+    EmptySubspace,
+    /// A checkpoint has fewer than k + 2 rows.
+    TooFewRows { step: u64, n: usize, k: usize },
+    /// A checkpoint has NaN or infinite gradient entries.
+    NonFinite { step: u64 },
+    /// Every row is identical at every checkpoint.
+    ZeroNoise,
+    /// One row carries more than the allowed share of what is compared.
+    DominantRow {
+        step: u64,
+        influence: f64,
+        allowed: f64,
+    },
+    /// Too few bootstrap resamples had a non-zero pooled covariance.
+    BootstrapFailed { used: usize, resamples: usize },
+    /// Pass: the upper confidence bound of D is within the tolerance.
+    WithinTolerance,
+    /// Fail: the whole interval of D is above the tolerance.
+    IntervalAbove,
+    /// Fail: significant and D above the tolerance.
+    SignificantAbove,
+    /// Inconclusive: D above the tolerance but not significant.
+    AboveNotSignificant { p: Option<f64> },
+    /// Inconclusive: the interval of D contains the tolerance.
+    IntervalContainsTolerance,
+    /// The test of equal covariances that was used, why, and its p-value.
+    Test { choice: TestChoice, p: Option<f64> },
+    /// The sensitivity of C to position (relative change per stationary sd) and the range of
+    /// the checkpoints' distances from the mean iterate.
+    Sensitivity {
+        estimate: f64,
+        lo: f64,
+        hi: f64,
+        distance_min: f64,
+        distance_max: f64,
+    },
 }
 
-/// Runs the check.
-pub fn check(ctx: &Context) -> CheckResult {
+/// Which test of equal covariances decided, with the numbers that explain the choice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestChoice {
+    /// Paired rows: the joint bootstrap of T.
+    Paired { correlation: f64, threshold: f64 },
+    /// Independent rows, Box's M calibrated: k/n, its real level, the allowed level.
+    BoxM {
+        k_over_n: f64,
+        real_level: Option<f64>,
+        max_level: f64,
+    },
+    /// Independent rows, Box's M not calibrated: the permutation test.
+    Permutation {
+        permutations: usize,
+        k_over_n: f64,
+        small_k: bool,
+        real_level: Option<f64>,
+        max_level: f64,
+        box_m_error: Option<String>,
+    },
+    /// The permutation test failed with this error.
+    Failed { error: String },
+    /// No test was run.
+    NotRun,
+}
+
+impl TestChoice {
+    /// The test's key in the evidence.
+    pub fn used(&self) -> TestUsed {
+        match self {
+            TestChoice::Paired { .. } => TestUsed::PairedBootstrap,
+            TestChoice::BoxM { .. } => TestUsed::BoxM,
+            TestChoice::Permutation { .. } => TestUsed::Permutation,
+            TestChoice::Failed { .. } | TestChoice::NotRun => TestUsed::None,
+        }
+    }
+}
+
+/// The headline effect D with its interval, and what the summary sentence quotes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Deviation {
+    /// D, bias-corrected.
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// Coverage of the interval.
+    pub level: f64,
+    /// The tolerance on D.
+    pub tolerance: f64,
+    /// Number of checkpoints.
+    pub checkpoints: usize,
+}
+
+/// The verdict and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+}
+
+/// The typed outcome of the check, for the narration (`report::narrate::constant_covariance`).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The evidence (`None` when the check stopped before measuring anything). Its
+    /// `test_reason` is written by the narration from the [`Reason::Test`] of the decision.
+    pub evidence: Option<Evidence>,
+    pub applied: Applied,
+    pub decision: Decision,
+    pub key_metrics: Vec<KeyMetric>,
+    /// The headline effect, when measured.
+    pub deviation: Option<Deviation>,
+}
+
+/// The verdict rule on D ([`super::decide`]); inconclusive when D or its interval is not finite.
+pub fn decide(dev: &Deviation, significant: bool, p: Option<f64>) -> Decision {
+    let (d, lo, hi, tol) = (dev.estimate, dev.lo, dev.hi, dev.tolerance);
+    let verdict = if d.is_finite() && lo.is_finite() && hi.is_finite() {
+        super::decide(d, hi, lo, tol, significant)
+    } else {
+        Verdict::Inconclusive
+    };
+    let reason = match verdict {
+        Verdict::Pass => Reason::WithinTolerance,
+        Verdict::Fail if lo > tol => Reason::IntervalAbove,
+        Verdict::Fail => Reason::SignificantAbove,
+        Verdict::Inconclusive if d > tol => Reason::AboveNotSignificant { p },
+        Verdict::Inconclusive => Reason::IntervalContainsTolerance,
+    };
+    Decision {
+        verdict,
+        reasons: vec![reason],
+    }
+}
+
+fn applied(th: &Thresholds) -> Applied {
+    Applied {
+        max_rel_deviation: th.covariance_max_rel_deviation,
+        min_checkpoints: th.covariance_min_checkpoints,
+        box_m_max_level: th.covariance_box_m_max_level,
+        alpha: th.alpha,
+        ci_level: th.ci_level,
+        bootstrap_resamples: th.bootstrap_resamples,
+        permutations: th.permutations,
+        max_row_influence: th.covariance_max_row_influence,
+    }
+}
+
+fn stopped(th: &Thresholds, reason: Reason, evidence: Option<Evidence>) -> Checked {
+    Checked {
+        evidence,
+        applied: applied(th),
+        decision: Decision {
+            verdict: Verdict::Inconclusive,
+            reasons: vec![reason],
+        },
+        key_metrics: Vec::new(),
+        deviation: None,
+    }
+}
+
+/// Whether the data allow the covariances to be estimated at all.
+fn preconditions(ctx: &Context) -> Result<(), Reason> {
     let th = ctx.thresholds;
     let cps = &ctx.run.checkpoints;
     let k = ctx.run.k();
-    let g = cps.len();
-    let tol = th.covariance_max_rel_deviation;
-    let thresholds = json!({
-        "max_rel_deviation": tol,
-        "min_checkpoints": th.covariance_min_checkpoints,
-        "box_m_max_level": th.covariance_box_m_max_level,
-        "alpha": th.alpha,
-        "ci_level": th.ci_level,
-        "bootstrap_resamples": th.bootstrap_resamples,
-        "permutations": th.permutations,
-        "max_row_influence": th.covariance_max_row_influence,
-    });
-    if g < th.covariance_min_checkpoints.max(2) {
-        return inconclusive(
-            "Too few checkpoints to tell whether the noise covariance changes across the \
-             stationary region.",
-            format!(
-                "the run has {g} checkpoint(s); comparing the noise covariance across the region \
-                 the iterates occupy needs at least {}",
-                th.covariance_min_checkpoints.max(2)
-            ),
-            &thresholds,
-        );
+    let need = th.covariance_min_checkpoints.max(2);
+    if cps.len() < need {
+        return Err(Reason::TooFewCheckpoints { g: cps.len(), need });
     }
     if k == 0 {
-        return inconclusive(
-            "The analysis subspace is empty.",
-            "k = 0 dimensions".into(),
-            &thresholds,
-        );
+        return Err(Reason::EmptySubspace);
     }
     if let Some(c) = cps.iter().find(|c| c.n < k + 2) {
-        return inconclusive(
-            "Too few gradients per checkpoint to estimate the noise covariance.",
-            format!(
-                "checkpoint step {} has n = {} gradient rows; estimating a {k}×{k} covariance \
-                 needs n ≥ k + 2 = {}",
-                c.step,
-                c.n,
-                k + 2
-            ),
-            &thresholds,
-        );
+        return Err(Reason::TooFewRows {
+            step: c.step,
+            n: c.n,
+            k,
+        });
     }
     if let Some(c) = cps.iter().find(|c| c.grads.iter().any(|v| !v.is_finite())) {
-        return inconclusive(
-            "Non-finite gradients: the noise covariance cannot be estimated.",
-            format!(
-                "checkpoint step {} has NaN or infinite projected gradient entries",
-                c.step
-            ),
-            &thresholds,
-        );
+        return Err(Reason::NonFinite { step: c.step });
     }
-    let covs: Vec<DMatrix<f64>> = ctx.gradient_covariances().to_vec();
-    let weights: Vec<f64> = cps.iter().map(|c| c.n as f64 - 1.0).collect();
+    Ok(())
+}
 
-    // Positions in the metric of the stationary spread.
+/// The checkpoint positions in the metric of the stationary spread: each checkpoint's distance
+/// from the mean iterate, the pairwise squared distances, and whether the spread is the
+/// trajectory's. O(g² k² + T k²).
+fn positions(ctx: &Context) -> (Vec<f64>, Geometry, bool) {
+    let cps = &ctx.run.checkpoints;
+    let (g, k) = (cps.len(), ctx.run.k());
     let positions = DMatrix::from_fn(g, k, |i, j| cps[i].theta[j]);
     let traj_spread = matches!(&ctx.run.trajectory, Some(t) if t.params.nrows() > k + 1
         && t.params.iter().all(|v| v.is_finite()));
@@ -422,53 +541,26 @@ pub fn check(ctx: &Context) -> CheckResult {
         sum_x4: x2.iter().map(|&(_, _, v)| v * v).sum(),
         x2,
     };
-    let r = (k / 2).clamp(1, 3);
+    (distance, geo, traj_spread)
+}
 
-    let pooled = statistic(&covs, &weights).2;
-    let Some(obs) = effects(&covs, &weights, &geo, r) else {
-        return inconclusive(
-            "The gradient noise is zero in the analysis subspace.",
-            "all gradient rows are identical at every checkpoint, so there is no noise \
-             covariance to compare"
-                .into(),
-            &thresholds,
-        );
-    };
-    // Design: paired (the same examples at every checkpoint) or independent rows.
+/// Paired or independent rows: (paired, mean pairing correlation, threshold).
+fn design(cps: &[Checkpoint], k: usize) -> (bool, Option<f64>, f64) {
+    let g = cps.len();
     let pair_r = pairing_correlation(cps);
     let n_pair = cps[0].n as f64;
     let pair_threshold = (3.0 / (n_pair * k as f64 * (g as f64 - 1.0)).sqrt()).max(0.1);
-    let paired = pair_r.is_some_and(|r| r > pair_threshold);
+    (
+        pair_r.is_some_and(|r| r > pair_threshold),
+        pair_r,
+        pair_threshold,
+    )
+}
 
-    // A covariance dominated by a few examples cannot be bootstrapped.
-    let (influence, influence_step) = max_row_share(cps, &covs, &pooled, &weights, paired, tol);
-    if influence.is_nan() || influence > th.covariance_max_row_influence {
-        let mut r = inconclusive(
-            "The noise covariance is dominated by a few examples, so its change across \
-             checkpoints cannot be measured from these rows.",
-            format!(
-                "one gradient row at checkpoint step {influence_step} carries {:.1}% of \
-                 what is compared (allowed {:.1}%): resampling rows cannot measure \
-                 the sampling variability of such an estimate (typical of infinite-variance, \
-                 α-stable-like gradient noise); more rows per checkpoint, or the same examples at \
-                 every checkpoint, are needed",
-                100.0 * influence,
-                100.0 * th.covariance_max_row_influence
-            ),
-            &thresholds,
-        );
-        r.metrics = untyped_evidence(json!({
-            "max_row_influence": fin(influence),
-            "max_row_influence_step": influence_step,
-            "design": if paired { "paired" } else { "independent" },
-            "pairing_correlation": pair_r.and_then(fin),
-            "statistic_raw": obs.t,
-        }));
-        return r;
-    }
-
-    // Bootstrap: resample rows (jointly across checkpoints when they hold the same n).
-    let b = th.bootstrap_resamples.max(20);
+/// The effect sizes of `b` bootstrap resamples of the rows (jointly across checkpoints when
+/// they hold the same n); resamples with a zero pooled covariance are dropped.
+fn bootstrap(ctx: &Context, weights: &[f64], geo: &Geometry, r: usize, b: usize) -> Vec<Effects> {
+    let cps = &ctx.run.checkpoints;
     let mut star: Vec<Effects> = Vec::with_capacity(b);
     for idx in ctx.bootstrap_indices("constant_covariance/bootstrap", b) {
         let covs_b: Vec<DMatrix<f64>> = cps
@@ -476,45 +568,71 @@ pub fn check(ctx: &Context) -> CheckResult {
             .zip(&idx)
             .map(|(c, rows)| covariance_matrix(&c.grads.select_rows(rows.iter())))
             .collect();
-        if let Some(e) = effects(&covs_b, &weights, &geo, r) {
+        if let Some(e) = effects(&covs_b, weights, geo, r) {
             star.push(e);
         }
     }
-    if star.len() < b / 2 {
-        return inconclusive(
-            "The bootstrap of the noise covariance failed.",
-            format!(
-                "only {} of {b} bootstrap resamples had a non-zero pooled covariance (a few \
-                 rows carry all the noise)",
-                star.len()
-            ),
-            &thresholds,
-        );
-    }
-    let level = th.ci_level;
-    let t_star: Vec<f64> = star.iter().map(|e| e.t).collect();
-    let (t_bc, lo_t, hi_t) = basic(obs.t, &t_star, level);
-    let (d, d_lo, d_hi) = (root(t_bc), root(lo_t), root(hi_t));
-    let mean_star = t_star.iter().sum::<f64>() / t_star.len() as f64;
-    let per_ci: Vec<(f64, f64, f64)> = (0..g)
-        .map(|i| {
-            let s: Vec<f64> = star.iter().map(|e| e.per[i]).collect();
-            let (e, lo, hi) = basic(obs.per[i], &s, level);
-            (root(e), root(lo), root(hi))
-        })
-        .collect();
-    let top_s: Vec<f64> = star.iter().map(|e| e.top_ratio).collect();
-    let (top_bc, top_lo, top_hi) = basic(obs.top_ratio, &top_s, level);
-    let ang_s: Vec<f64> = star.iter().map(|e| e.max_angle).collect();
-    let (_, ang_lo, ang_hi) = basic(obs.max_angle, &ang_s, level);
-    let lip_s: Vec<f64> = star.iter().map(|e| e.lip2).collect();
-    let (lip2_bc, lip2_lo, lip2_hi) = basic(obs.lip2, &lip_s, level);
-    let (lip, lip_lo, lip_hi) = (root(lip2_bc), root(lip2_lo), root(lip2_hi));
+    star
+}
 
-    // Significance.
+/// Basic bootstrap summaries (estimate, lo, hi) of every effect size.
+struct Intervals {
+    /// Of T (not square-rooted).
+    t: (f64, f64, f64),
+    /// Of D = √T.
+    d: (f64, f64, f64),
+    mean_star: f64,
+    /// Of each ‖Ĉ_i − C̄‖_F/‖C̄‖_F.
+    per: Vec<(f64, f64, f64)>,
+    top: (f64, f64, f64),
+    angle: (f64, f64, f64),
+    /// Of L = √L².
+    lip: (f64, f64, f64),
+}
+
+fn intervals(obs: &Effects, star: &[Effects], level: f64) -> Intervals {
+    let col = |f: &dyn Fn(&Effects) -> f64| star.iter().map(f).collect::<Vec<f64>>();
+    let roots = |(e, lo, hi): (f64, f64, f64)| (root(e), root(lo), root(hi));
+    let t_star = col(&|e| e.t);
+    let t = basic(obs.t, &t_star, level);
+    Intervals {
+        t,
+        d: roots(t),
+        mean_star: t_star.iter().sum::<f64>() / t_star.len() as f64,
+        per: (0..obs.per.len())
+            .map(|i| roots(basic(obs.per[i], &col(&|e| e.per[i]), level)))
+            .collect(),
+        top: basic(obs.top_ratio, &col(&|e| e.top_ratio), level),
+        angle: basic(obs.max_angle, &col(&|e| e.max_angle), level),
+        lip: roots(basic(obs.lip2, &col(&|e| e.lip2), level)),
+    }
+}
+
+/// The test of equal covariances and what it found.
+struct Significance {
+    choice: TestChoice,
+    p_value: Option<f64>,
+    permutation: Option<PermutationEvidence>,
+    box_m: Option<BoxMEvidence>,
+    box_valid: bool,
+    box_level: Option<f64>,
+    kurtosis: Option<(f64, f64)>,
+}
+
+/// Paired: the joint bootstrap p = min(1, 2(1 + #{T* ≥ 2T})/(B + 1)); independent: Box's M
+/// where calibrated, else the permutation test (module documentation).
+fn significance(
+    ctx: &Context,
+    paired: (bool, Option<f64>, f64),
+    t: f64,
+    t_star: &[f64],
+) -> Significance {
+    let (th, cps, k) = (ctx.thresholds, &ctx.run.checkpoints, ctx.run.k());
+    let (paired, pair_r, threshold) = paired;
     let n_min = cps.iter().map(|c| c.n).min().unwrap_or(0);
-    let kurt = pooled_kurtosis(cps, k);
-    let box_level = kurt.map(|(kappa, se)| box_m_real_level(kappa + 2.0 * se, k, g, th.alpha));
+    let kurtosis = pooled_kurtosis(cps, k);
+    let box_level =
+        kurtosis.map(|(kappa, se)| box_m_real_level(kappa + 2.0 * se, k, cps.len(), th.alpha));
     let groups: Vec<&DMatrix<f64>> = cps.iter().map(|c| &c.grads).collect();
     let box_res = box_m(&groups);
     let small_k = (k as f64) <= 0.3 * n_min as f64;
@@ -522,188 +640,316 @@ pub fn check(ctx: &Context) -> CheckResult {
         && small_k
         && box_res.is_ok()
         && box_level.is_some_and(|l| l <= th.covariance_box_m_max_level);
-    let perm = if paired || box_valid {
-        None
-    } else {
-        Some(permutation_cov_test(
+    let perm = (!paired && !box_valid).then(|| {
+        permutation_cov_test(
             &groups,
             th.permutations,
             &mut ctx.rng("constant_covariance/permutation"),
-        ))
-    };
-    let level_text = box_level.map_or("not computable".to_string(), |l| format!("{l:.3}"));
-    let (test_used, test_reason, p_value) = if paired {
-        let p = if obs.t <= 1e-20 {
+        )
+    });
+    let max_level = th.covariance_box_m_max_level;
+    let (choice, p_value) = if paired {
+        let p = if t <= 1e-20 {
             1.0
         } else {
-            let exceed = t_star.iter().filter(|&&v| v >= 2.0 * obs.t).count();
+            let exceed = t_star.iter().filter(|&&v| v >= 2.0 * t).count();
             (2.0 * (1.0 + exceed as f64) / (t_star.len() as f64 + 1.0)).min(1.0)
         };
+        let correlation = pair_r.unwrap_or(f64::NAN);
         (
-            "paired_bootstrap",
-            format!(
-                "the checkpoints hold gradients of the same examples (mean correlation of \
-                 centred rows {:.2} > {pair_threshold:.2}); Box's M and the permutation test \
-                 assume independent groups, so significance is read off the joint bootstrap of \
-                 T (the level at which its basic interval excludes 0)",
-                pair_r.unwrap_or(f64::NAN)
-            ),
+            TestChoice::Paired {
+                correlation,
+                threshold,
+            },
             Some(p),
         )
     } else if let (true, Ok(bm)) = (box_valid, &box_res) {
+        let k_over_n = k as f64 / n_min as f64;
         (
-            "box_m",
-            format!(
-                "independent rows, k/n = {:.3} ≤ 0.3 and near-Gaussian kurtosis: the real level \
-                 of Box's M χ² approximation at the upper bound of the pooled kurtosis is \
-                 {level_text} ≤ {}",
-                k as f64 / n_min as f64,
-                th.covariance_box_m_max_level
-            ),
+            TestChoice::BoxM {
+                k_over_n,
+                real_level: box_level,
+                max_level,
+            },
             Some(bm.p_value),
         )
     } else {
         match perm.as_ref() {
             Some(Ok(pt)) => (
-                "permutation",
-                format!(
-                    "independent rows; studentised permutation test (Cai–Liu–Xia entries, {} \
-                     permutations) because Box's M is not calibrated here: k/n = {:.3}{}, real \
-                     level of its χ² approximation under the observed kurtosis {level_text} \
-                     (allowed {}){}",
-                    pt.permutations,
-                    k as f64 / n_min.max(1) as f64,
-                    if small_k { "" } else { " > 0.3" },
-                    th.covariance_box_m_max_level,
-                    match &box_res {
-                        Err(e) => format!("; Box's M: {e}"),
-                        Ok(_) => String::new(),
-                    }
-                ),
+                TestChoice::Permutation {
+                    permutations: pt.permutations,
+                    k_over_n: k as f64 / n_min.max(1) as f64,
+                    small_k,
+                    real_level: box_level,
+                    max_level,
+                    box_m_error: box_res.as_ref().err().map(|e| e.to_string()),
+                },
                 Some(pt.p_value),
             ),
-            Some(Err(e)) => ("none", format!("no test could be run: {e}"), None),
-            None => ("none", "no test could be run".to_string(), None),
+            Some(Err(e)) => (
+                TestChoice::Failed {
+                    error: e.to_string(),
+                },
+                None,
+            ),
+            None => (TestChoice::NotRun, None),
         }
     };
-    let significant = p_value.is_some_and(|p| p < th.alpha);
-    let verdict = if d.is_finite() && d_lo.is_finite() && d_hi.is_finite() {
-        decide(d, d_hi, d_lo, tol, significant)
-    } else {
-        Verdict::Inconclusive
-    };
-
-    let pct = |x: f64| 100.0 * x;
-    let summary = match verdict {
-        Verdict::Pass => format!(
-            "The noise covariance varies by about {:.1}% across the {g} checkpoints \
-             ({:.0}% CI up to {:.1}%), within the {:.0}% tolerance.",
-            pct(d),
-            pct(level),
-            pct(d_hi),
-            pct(tol)
-        ),
-        Verdict::Fail => format!(
-            "The noise covariance changes by about {:.0}% across the {g} checkpoints \
-             ({:.0}% CI {:.0}%–{:.0}%), more than the {:.0}% tolerance.",
-            pct(d),
-            pct(level),
-            pct(d_lo),
-            pct(d_hi),
-            pct(tol)
-        ),
-        Verdict::Inconclusive => format!(
-            "The change of the noise covariance ({:.1}%, CI {:.1}%–{:.1}%) cannot be placed \
-             on either side of the {:.0}% tolerance with these data.",
-            pct(d),
-            pct(d_lo),
-            pct(d_hi),
-            pct(tol)
-        ),
-    };
-    let mut reasons = vec![match verdict {
-        Verdict::Pass => "the upper confidence bound of the relative deviation is within the \
-                          tolerance"
-            .to_string(),
-        Verdict::Fail if d_lo > tol => {
-            "the whole confidence interval of the relative deviation is above the tolerance"
-                .to_string()
-        }
-        Verdict::Fail => {
-            "the change is significant and the relative deviation exceeds the tolerance".into()
-        }
-        Verdict::Inconclusive if d > tol => format!(
-            "the relative deviation exceeds the tolerance but the change is not significant \
-             (p = {}) and the interval reaches below the tolerance; more gradient rows per \
-             checkpoint would narrow it",
-            crate::fmt::p_text(p_value)
-        ),
-        Verdict::Inconclusive => "the confidence interval of the relative deviation contains \
-                                  the tolerance; more gradient rows per checkpoint would narrow it"
-            .to_string(),
-    }];
-    reasons.push(format!(
-        "test of equal covariances: {test_used} (p = {}); {test_reason}",
-        crate::fmt::p_text(p_value)
-    ));
-    if lip.is_finite() {
-        reasons.push(format!(
-            "sensitivity to position: C changes by about {:.1}% (CI {:.1}%–{:.1}%) per \
-             stationary standard deviation of displacement; checkpoints lie {:.1}–{:.1} sd from \
-             the mean iterate",
-            pct(lip),
-            pct(lip_lo),
-            pct(lip_hi),
-            distance.iter().cloned().fold(f64::MAX, f64::min),
-            distance.iter().cloned().fold(0.0, f64::max)
-        ));
+    Significance {
+        choice,
+        p_value,
+        permutation: perm.as_ref().and_then(|p| p.as_ref().ok()).map(Into::into),
+        box_m: box_res.as_ref().ok().map(Into::into),
+        box_valid,
+        box_level,
+        kurtosis,
     }
+}
 
-    let per_checkpoint: Vec<_> = (0..g)
+/// Runs the check.
+pub fn check(ctx: &Context) -> Checked {
+    let th = ctx.thresholds;
+    let cps = &ctx.run.checkpoints;
+    let (k, g) = (ctx.run.k(), cps.len());
+    let tol = th.covariance_max_rel_deviation;
+    if let Err(reason) = preconditions(ctx) {
+        return stopped(th, reason, None);
+    }
+    let covs: Vec<DMatrix<f64>> = ctx.gradient_covariances().to_vec();
+    let weights: Vec<f64> = cps.iter().map(|c| c.n as f64 - 1.0).collect();
+    let (distance, geo, traj_spread) = positions(ctx);
+    let r = (k / 2).clamp(1, 3);
+    let pooled = statistic(&covs, &weights).2;
+    let Some(obs) = effects(&covs, &weights, &geo, r) else {
+        return stopped(th, Reason::ZeroNoise, None);
+    };
+    let design3 = design(cps, k);
+    let (paired, pair_r, _) = design3;
+    // A covariance dominated by a few examples cannot be bootstrapped.
+    let (influence, influence_step) = max_row_share(cps, &covs, &pooled, &weights, paired, tol);
+    if influence.is_nan() || influence > th.covariance_max_row_influence {
+        let reason = Reason::DominantRow {
+            step: influence_step,
+            influence,
+            allowed: th.covariance_max_row_influence,
+        };
+        let ev = Evidence::RowDominated(RowDominated {
+            max_row_influence: fin(influence),
+            max_row_influence_step: influence_step,
+            design: design_of(paired),
+            pairing_correlation: pair_r.and_then(fin),
+            statistic_raw: obs.t,
+        });
+        return stopped(th, reason, Some(ev));
+    }
+    let b = th.bootstrap_resamples.max(20);
+    let star = bootstrap(ctx, &weights, &geo, r, b);
+    if star.len() < b / 2 {
+        let reason = Reason::BootstrapFailed {
+            used: star.len(),
+            resamples: b,
+        };
+        return stopped(th, reason, None);
+    }
+    let iv = intervals(&obs, &star, th.ci_level);
+    let t_star: Vec<f64> = star.iter().map(|e| e.t).collect();
+    let sig = significance(ctx, design3, obs.t, &t_star);
+    let significant = sig.p_value.is_some_and(|p| p < th.alpha);
+    let (d, d_lo, d_hi) = iv.d;
+    let deviation = Deviation {
+        estimate: d,
+        lo: d_lo,
+        hi: d_hi,
+        level: th.ci_level,
+        tolerance: tol,
+        checkpoints: g,
+    };
+    let mut decision = decide(&deviation, significant, sig.p_value);
+    decision.reasons.push(Reason::Test {
+        choice: sig.choice.clone(),
+        p: sig.p_value,
+    });
+    let (lip, lip_lo, lip_hi) = iv.lip;
+    if lip.is_finite() {
+        decision.reasons.push(Reason::Sensitivity {
+            estimate: lip,
+            lo: lip_lo,
+            hi: lip_hi,
+            distance_min: distance.iter().cloned().fold(f64::MAX, f64::min),
+            distance_max: distance.iter().cloned().fold(0.0, f64::max),
+        });
+    }
+    let key_metrics = key_metrics(&obs, &iv, sig.p_value, th);
+    let inputs = Inputs {
+        covs: &covs,
+        pooled: &pooled,
+        r,
+        distance: &distance,
+        traj_spread,
+        design: design3,
+        influence,
+        significant,
+    };
+    let evidence = measured(ctx, &inputs, &obs, &iv, &star, sig);
+    Checked {
+        evidence: Some(Evidence::Measured(Box::new(evidence))),
+        applied: applied(th),
+        decision,
+        key_metrics,
+        deviation: Some(deviation),
+    }
+}
+
+fn design_of(paired: bool) -> Design {
+    if paired {
+        Design::Paired
+    } else {
+        Design::Independent
+    }
+}
+
+/// What the evidence is assembled from, besides the effects and the test.
+struct Inputs<'a> {
+    covs: &'a [DMatrix<f64>],
+    pooled: &'a DMatrix<f64>,
+    r: usize,
+    distance: &'a [f64],
+    traj_spread: bool,
+    design: (bool, Option<f64>, f64),
+    influence: f64,
+    significant: bool,
+}
+
+/// Eigenvalues of a symmetric matrix, descending (`None` when the decomposition fails).
+fn eigenvalues_desc(m: &DMatrix<f64>) -> Option<Vec<f64>> {
+    let mut ev: Vec<f64> = sym_eigen_full(m)
+        .ok()?
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
+    ev.sort_by(|a, b| b.total_cmp(a));
+    Some(ev)
+}
+
+fn per_checkpoint(
+    ctx: &Context,
+    inp: &Inputs,
+    obs: &Effects,
+    iv: &Intervals,
+) -> Vec<CheckpointRow> {
+    let cps = &ctx.run.checkpoints;
+    (0..cps.len())
         .map(|i| {
-            let c = &cps[i];
-            let mut ev: Vec<f64> = sym_eigen_full(&covs[i])
-                .map(|e| e.eigenvalues.iter().copied().collect())
-                .unwrap_or_default();
-            ev.sort_by(|a, b| b.total_cmp(a));
-            let ang = principal_angles(&covs[i], &pooled, r)
+            let ev = eigenvalues_desc(&inp.covs[i]).unwrap_or_default();
+            let angle = principal_angles(&inp.covs[i], inp.pooled, inp.r)
                 .ok()
                 .and_then(|a| a.last().map(|v| v.to_degrees()));
-            json!({
-                "step": c.step,
-                "n": c.n,
-                "trace": covs[i].trace(),
-                "eigenvalues": ev,
-                "largest_eigenvalue": ev.first(),
-                "rel_deviation_from_pooled_raw": obs.per[i].sqrt(),
-                "rel_deviation_from_pooled": fin(per_ci[i].0),
-                "rel_deviation_ci": [fin(per_ci[i].1), fin(per_ci[i].2)],
-                "max_principal_angle_deg": ang,
-                "distance_from_mean_iterate": fin(distance[i]),
-            })
+            CheckpointRow {
+                step: cps[i].step,
+                n: cps[i].n,
+                trace: inp.covs[i].trace(),
+                largest_eigenvalue: ev.first().copied(),
+                eigenvalues: ev,
+                rel_deviation_from_pooled_raw: obs.per[i].sqrt(),
+                rel_deviation_from_pooled: fin(iv.per[i].0),
+                rel_deviation_ci: [fin(iv.per[i].1), fin(iv.per[i].2)],
+                max_principal_angle_deg: angle,
+                distance_from_mean_iterate: fin(inp.distance[i]),
+            }
         })
-        .collect();
-    let mut pooled_ev: Vec<f64> = match sym_eigen_full(&pooled) {
-        Ok(e) => e.eigenvalues.iter().copied().collect(),
-        Err(_) => vec![f64::NAN; k],
-    };
-    pooled_ev.sort_by(|a, b| b.total_cmp(a));
+        .collect()
+}
+
+fn measured(
+    ctx: &Context,
+    inp: &Inputs,
+    obs: &Effects,
+    iv: &Intervals,
+    star: &[Effects],
+    sig: Significance,
+) -> Measured {
+    let k = ctx.run.k();
+    let r = inp.r;
+    let pooled_ev = eigenvalues_desc(inp.pooled).unwrap_or_else(|| vec![f64::NAN; k]);
     let eigengap = if r < k && pooled_ev[0] > 0.0 {
         (pooled_ev[r - 1] - pooled_ev[r]) / pooled_ev[0]
     } else {
         f64::INFINITY
     };
+    let (paired, pair_r, pair_threshold) = inp.design;
+    let fins = |v: &[(f64, f64, f64)], f: fn(&(f64, f64, f64)) -> f64| {
+        v.iter().map(|x| fin(f(x))).collect()
+    };
+    Measured {
+        statistic_raw: obs.t,
+        statistic_bias_corrected: iv.t.0,
+        statistic_ci: [fin(iv.t.1), fin(iv.t.2)],
+        bootstrap_mean: iv.mean_star,
+        bootstrap_resamples_used: star.len(),
+        design: design_of(paired),
+        pairing_correlation: pair_r.and_then(fin),
+        pairing_threshold: pair_threshold,
+        max_row_influence: inp.influence,
+        significant: inp.significant,
+        test_used: sig.choice.used(),
+        test_reason: String::new(),
+        permutation_test: sig.permutation,
+        box_m: sig.box_m,
+        box_m_valid: sig.box_valid,
+        box_m_real_level: sig.box_level.and_then(fin),
+        pooled_kurtosis_kappa: sig.kurtosis.map(|x| x.0).and_then(fin),
+        pooled_kurtosis_se: sig.kurtosis.map(|x| x.1).and_then(fin),
+        top_eigenvalue_ratio_raw: fin(obs.top_ratio),
+        top_eigenvalue_ratio: fin(iv.top.0),
+        top_eigenvalue_ratio_ci: [fin(iv.top.1), fin(iv.top.2)],
+        principal_angle_rank: r,
+        pooled_eigengap_rel: fin(eigengap),
+        max_principal_angle_deg_raw: fin(obs.max_angle),
+        max_principal_angle_ci: [fin(iv.angle.1), fin(iv.angle.2)],
+        sensitivity_per_stationary_sd: fin(iv.lip.0),
+        sensitivity_ci: [fin(iv.lip.1), fin(iv.lip.2)],
+        sensitivity_raw: fin(root(obs.lip2)),
+        spread_source: if inp.traj_spread {
+            SpreadSource::Trajectory
+        } else {
+            SpreadSource::Checkpoints
+        },
+        plot_change_vs_distance: ChangePlot {
+            distance: inp.distance.iter().map(|&v| fin(v)).collect(),
+            rel_change: fins(&iv.per, |v| v.0),
+            rel_change_lo: fins(&iv.per, |v| v.1),
+            rel_change_hi: fins(&iv.per, |v| v.2),
+            rel_change_raw: obs.per.iter().map(|v| v.sqrt()).collect(),
+        },
+        pooled_trace: inp.pooled.trace(),
+        pooled_eigenvalues: pooled_ev,
+        per_checkpoint: per_checkpoint(ctx, inp, obs, iv),
+    }
+}
 
+/// The headline D and, when finite, the top-eigenvalue ratio, the principal angle and the
+/// sensitivity to position (basic bootstrap intervals).
+fn key_metrics(
+    obs: &Effects,
+    iv: &Intervals,
+    p_value: Option<f64>,
+    th: &Thresholds,
+) -> Vec<KeyMetric> {
+    let level = th.ci_level;
+    let basic = IntervalMethod::BasicBootstrap;
+    let (d, d_lo, d_hi) = iv.d;
     let mut key_metrics = vec![KeyMetric::new(
         "rel_covariance_deviation",
         "RMS relative Frobenius deviation of the per-checkpoint noise covariance from the \
          pooled one, bootstrap bias-corrected",
         d,
     )
-    .ci(d_lo, d_hi, level)
-    .tolerance(super::Tolerance::at_most(tol))
+    .ci_by(d_lo, d_hi, level, basic)
+    .tolerance(super::Tolerance::at_most(th.covariance_max_rel_deviation))
     .p_value_opt(p_value)];
     if obs.top_ratio.is_finite() {
+        let (top_bc, top_lo, top_hi) = iv.top;
         key_metrics.push(
             KeyMetric::new(
                 "top_eigenvalue_ratio",
@@ -711,10 +957,11 @@ pub fn check(ctx: &Context) -> CheckResult {
                  checkpoints (bootstrap bias-corrected; 1 = no spread)",
                 top_bc.max(1.0),
             )
-            .ci(top_lo.max(1.0), top_hi.max(1.0), level),
+            .ci_by(top_lo.max(1.0), top_hi.max(1.0), level, basic),
         );
     }
     if obs.max_angle.is_finite() {
+        let (_, ang_lo, ang_hi) = iv.angle;
         key_metrics.push(
             KeyMetric::new(
                 "max_principal_angle_deg",
@@ -722,9 +969,15 @@ pub fn check(ctx: &Context) -> CheckResult {
                  covariance and the pooled one, in degrees (raw; includes sampling noise)",
                 obs.max_angle,
             )
-            .ci(ang_lo.clamp(0.0, 90.0), ang_hi.clamp(0.0, 90.0), level),
+            .ci_by(
+                ang_lo.clamp(0.0, 90.0),
+                ang_hi.clamp(0.0, 90.0),
+                level,
+                basic,
+            ),
         );
     }
+    let (lip, lip_lo, lip_hi) = iv.lip;
     if lip.is_finite() {
         key_metrics.push(
             KeyMetric::new(
@@ -733,57 +986,10 @@ pub fn check(ctx: &Context) -> CheckResult {
                  displacement (Mahalanobis), bootstrap bias-corrected",
                 lip,
             )
-            .ci(lip_lo, lip_hi, level),
+            .ci_by(lip_lo, lip_hi, level, basic),
         );
     }
-    CheckResult {
-        verdict,
-        summary,
-        reasons,
-        key_metrics,
-        metrics: untyped_evidence(json!({
-            "statistic_raw": obs.t,
-            "statistic_bias_corrected": t_bc,
-            "statistic_ci": [fin(lo_t), fin(hi_t)],
-            "bootstrap_mean": mean_star,
-            "bootstrap_resamples_used": star.len(),
-            "design": if paired { "paired" } else { "independent" },
-            "pairing_correlation": pair_r.and_then(fin),
-            "pairing_threshold": pair_threshold,
-            "max_row_influence": influence,
-            "significant": significant,
-            "test_used": test_used,
-            "test_reason": test_reason,
-            "permutation_test": perm.as_ref().and_then(|p| p.as_ref().ok()),
-            "box_m": box_res.as_ref().ok(),
-            "box_m_valid": box_valid,
-            "box_m_real_level": box_level.and_then(fin),
-            "pooled_kurtosis_kappa": kurt.map(|x| x.0).and_then(fin),
-            "pooled_kurtosis_se": kurt.map(|x| x.1).and_then(fin),
-            "top_eigenvalue_ratio_raw": fin(obs.top_ratio),
-            "top_eigenvalue_ratio": fin(top_bc),
-            "top_eigenvalue_ratio_ci": [fin(top_lo), fin(top_hi)],
-            "principal_angle_rank": r,
-            "pooled_eigengap_rel": fin(eigengap),
-            "max_principal_angle_deg_raw": fin(obs.max_angle),
-            "max_principal_angle_ci": [fin(ang_lo), fin(ang_hi)],
-            "sensitivity_per_stationary_sd": fin(lip),
-            "sensitivity_ci": [fin(lip_lo), fin(lip_hi)],
-            "sensitivity_raw": fin(root(obs.lip2)),
-            "spread_source": if traj_spread { "trajectory" } else { "checkpoints" },
-            "plot_change_vs_distance": {
-                "distance": distance.iter().map(|&v| fin(v)).collect::<Vec<_>>(),
-                "rel_change": per_ci.iter().map(|v| fin(v.0)).collect::<Vec<_>>(),
-                "rel_change_lo": per_ci.iter().map(|v| fin(v.1)).collect::<Vec<_>>(),
-                "rel_change_hi": per_ci.iter().map(|v| fin(v.2)).collect::<Vec<_>>(),
-                "rel_change_raw": obs.per.iter().map(|v| v.sqrt()).collect::<Vec<_>>(),
-            },
-            "pooled_trace": pooled.trace(),
-            "pooled_eigenvalues": pooled_ev,
-            "per_checkpoint": per_checkpoint,
-        })),
-        thresholds: untyped_applied(thresholds),
-    }
+    key_metrics
 }
 
 /// T = Σ w_i ‖C_i − C̄‖² / ‖C̄‖² with normalised weights; also each ‖C_i − C̄‖²/‖C̄‖² and C̄.
