@@ -152,7 +152,7 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
                 },
                 || {
                     rayon::join(
-                        || checks::small_step::check(&ctx),
+                        || report::narrate::small_step::narrate(checks::small_step::check(&ctx)),
                         || checks::quadratic_loss::check(&ctx),
                     )
                 },

@@ -177,16 +177,18 @@ pub fn covariance_test_used(r: &Report) -> Option<String> {
     constant_covariance_measured(r).map(|m| m.test_used.key().to_string())
 }
 
-/// How the interval of the primary curvature's λ_max was formed, as the check states it.
+/// How the interval of the primary curvature's λ_max was formed, as the small-step check
+/// states it (`None` for other checks' results).
 pub fn lambda_max_interval_method(c: &CheckResult) -> Option<String> {
-    let cur = &c.metrics.to_json()["curvature"];
-    let primary = cur["primary"].as_str()?;
-    cur["estimates"]
-        .as_array()?
+    let cur = match &c.metrics {
+        Evidence::SmallStep(e) => e.curvature(),
+        _ => return None,
+    };
+    let primary = cur.primary.as_ref()?;
+    cur.estimates
         .iter()
-        .find(|e| e["source"].as_str() == Some(primary))?["interval_method"]
-        .as_str()
-        .map(str::to_string)
+        .find(|e| &e.source == primary)
+        .map(|e| e.interval_method.clone())
 }
 
 /// The interval method recorded on key metric `metric` of `c`, if it has an interval.
@@ -213,13 +215,15 @@ pub fn interval_method(c: &CheckResult, metric: &str) -> &'static str {
             Some(m) => m.describe(),
             None => "see docs/methods.md",
         },
-        "lr_lambda_max" | "variance_inflation" => {
-            if lambda_max_interval_method(c).is_some_and(|m| m.contains("range")) {
-                "range over the checkpoints (not a confidence interval)"
-            } else {
-                "interval of the curvature estimate"
+        "lr_lambda_max" | "variance_inflation" => match recorded_method(c, metric) {
+            Some(m @ (IntervalMethod::RangeOverCheckpoints | IntervalMethod::FromCurvature)) => {
+                m.describe()
             }
-        }
+            _ if lambda_max_interval_method(c).is_some_and(|m| m.contains("range")) => {
+                "range over the checkpoints (not a confidence interval)"
+            }
+            _ => "interval of the curvature estimate",
+        },
         "unexplained_gradient_fraction" => "percentile bootstrap over checkpoints",
         "loss_model_unexplained_fraction" => "moving-block bootstrap of the loss series",
         "probe_quadratic_error" => "interval over the loss probes",
