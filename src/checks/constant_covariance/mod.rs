@@ -557,9 +557,16 @@ fn design(cps: &[Checkpoint], k: usize) -> (bool, Option<f64>, f64) {
     )
 }
 
-/// The effect sizes of `b` bootstrap resamples of the rows (jointly across checkpoints when
-/// they hold the same n); resamples with a zero pooled covariance are dropped.
-fn bootstrap(ctx: &Context, weights: &[f64], geo: &Geometry, r: usize, b: usize) -> Vec<Effects> {
+/// The effect sizes of B = max(20, `bootstrap_resamples`) bootstrap resamples of the rows
+/// (jointly across checkpoints when they hold the same n); resamples with a zero pooled
+/// covariance are dropped, and fewer than B/2 left is an error.
+fn bootstrap(
+    ctx: &Context,
+    weights: &[f64],
+    geo: &Geometry,
+    r: usize,
+) -> Result<Vec<Effects>, Reason> {
+    let b = ctx.thresholds.bootstrap_resamples.max(20);
     let cps = &ctx.run.checkpoints;
     let mut star: Vec<Effects> = Vec::with_capacity(b);
     for idx in ctx.bootstrap_indices("constant_covariance/bootstrap", b) {
@@ -572,7 +579,13 @@ fn bootstrap(ctx: &Context, weights: &[f64], geo: &Geometry, r: usize, b: usize)
             star.push(e);
         }
     }
-    star
+    if star.len() < b / 2 {
+        return Err(Reason::BootstrapFailed {
+            used: star.len(),
+            resamples: b,
+        });
+    }
+    Ok(star)
 }
 
 /// Basic bootstrap summaries (estimate, lo, hi) of every effect size.
@@ -619,8 +632,53 @@ struct Significance {
     kurtosis: Option<(f64, f64)>,
 }
 
-/// Paired: the joint bootstrap p = min(1, 2(1 + #{T* ≥ 2T})/(B + 1)); independent: Box's M
-/// where calibrated, else the permutation test (module documentation).
+/// Box's M and whether it is calibrated here (independent rows, k ≤ 0.3·min n_i and a real
+/// level under the observed kurtosis at most `covariance_box_m_max_level`).
+struct BoxMCalibration {
+    result: Result<crate::stats::covariance::BoxM, crate::stats::StatsError>,
+    real_level: Option<f64>,
+    kurtosis: Option<(f64, f64)>,
+    n_min: usize,
+    small_k: bool,
+    valid: bool,
+}
+
+fn box_m_calibration(ctx: &Context, paired: bool) -> BoxMCalibration {
+    let (th, cps, k) = (ctx.thresholds, &ctx.run.checkpoints, ctx.run.k());
+    let n_min = cps.iter().map(|c| c.n).min().unwrap_or(0);
+    let kurtosis = pooled_kurtosis(cps, k);
+    let real_level =
+        kurtosis.map(|(kappa, se)| box_m_real_level(kappa + 2.0 * se, k, cps.len(), th.alpha));
+    let groups: Vec<&DMatrix<f64>> = cps.iter().map(|c| &c.grads).collect();
+    let result = box_m(&groups);
+    let small_k = (k as f64) <= 0.3 * n_min as f64;
+    let valid = !paired
+        && small_k
+        && result.is_ok()
+        && real_level.is_some_and(|l| l <= th.covariance_box_m_max_level);
+    BoxMCalibration {
+        result,
+        real_level,
+        kurtosis,
+        n_min,
+        small_k,
+        valid,
+    }
+}
+
+/// The paired-design p-value from the joint bootstrap of T: the level at which the basic
+/// interval of T excludes 0, min(1, 2(1 + #{T* ≥ 2T})/(B + 1)); 1 when T is zero.
+fn paired_p_value(t: f64, t_star: &[f64]) -> f64 {
+    if t <= 1e-20 {
+        1.0
+    } else {
+        let exceed = t_star.iter().filter(|&&v| v >= 2.0 * t).count();
+        (2.0 * (1.0 + exceed as f64) / (t_star.len() as f64 + 1.0)).min(1.0)
+    }
+}
+
+/// Paired: [`paired_p_value`]; independent: Box's M where calibrated, else the permutation
+/// test (module documentation).
 fn significance(
     ctx: &Context,
     paired: (bool, Option<f64>, f64),
@@ -629,17 +687,10 @@ fn significance(
 ) -> Significance {
     let (th, cps, k) = (ctx.thresholds, &ctx.run.checkpoints, ctx.run.k());
     let (paired, pair_r, threshold) = paired;
-    let n_min = cps.iter().map(|c| c.n).min().unwrap_or(0);
-    let kurtosis = pooled_kurtosis(cps, k);
-    let box_level =
-        kurtosis.map(|(kappa, se)| box_m_real_level(kappa + 2.0 * se, k, cps.len(), th.alpha));
+    let cal = box_m_calibration(ctx, paired);
+    let (box_res, box_level, n_min) = (&cal.result, cal.real_level, cal.n_min);
+    let (box_valid, small_k) = (cal.valid, cal.small_k);
     let groups: Vec<&DMatrix<f64>> = cps.iter().map(|c| &c.grads).collect();
-    let box_res = box_m(&groups);
-    let small_k = (k as f64) <= 0.3 * n_min as f64;
-    let box_valid = !paired
-        && small_k
-        && box_res.is_ok()
-        && box_level.is_some_and(|l| l <= th.covariance_box_m_max_level);
     let perm = (!paired && !box_valid).then(|| {
         permutation_cov_test(
             &groups,
@@ -649,19 +700,13 @@ fn significance(
     });
     let max_level = th.covariance_box_m_max_level;
     let (choice, p_value) = if paired {
-        let p = if t <= 1e-20 {
-            1.0
-        } else {
-            let exceed = t_star.iter().filter(|&&v| v >= 2.0 * t).count();
-            (2.0 * (1.0 + exceed as f64) / (t_star.len() as f64 + 1.0)).min(1.0)
-        };
         let correlation = pair_r.unwrap_or(f64::NAN);
         (
             TestChoice::Paired {
                 correlation,
                 threshold,
             },
-            Some(p),
+            Some(paired_p_value(t, t_star)),
         )
     } else if let (true, Ok(bm)) = (box_valid, &box_res) {
         let k_over_n = k as f64 / n_min as f64;
@@ -702,7 +747,7 @@ fn significance(
         box_m: box_res.as_ref().ok().map(Into::into),
         box_valid,
         box_level,
-        kurtosis,
+        kurtosis: cal.kurtosis,
     }
 }
 
@@ -724,61 +769,34 @@ pub fn check(ctx: &Context) -> Checked {
         return stopped(th, Reason::ZeroNoise, None);
     };
     let design3 = design(cps, k);
-    let (paired, pair_r, _) = design3;
+    let paired = design3.0;
     // A covariance dominated by a few examples cannot be bootstrapped.
     let (influence, influence_step) = max_row_share(cps, &covs, &pooled, &weights, paired, tol);
     if influence.is_nan() || influence > th.covariance_max_row_influence {
-        let reason = Reason::DominantRow {
-            step: influence_step,
-            influence,
-            allowed: th.covariance_max_row_influence,
-        };
-        let ev = Evidence::RowDominated(RowDominated {
-            max_row_influence: fin(influence),
-            max_row_influence_step: influence_step,
-            design: design_of(paired),
-            pairing_correlation: pair_r.and_then(fin),
-            statistic_raw: obs.t,
-        });
-        return stopped(th, reason, Some(ev));
+        return row_dominated(th, (influence, influence_step), design3, obs.t);
     }
-    let b = th.bootstrap_resamples.max(20);
-    let star = bootstrap(ctx, &weights, &geo, r, b);
-    if star.len() < b / 2 {
-        let reason = Reason::BootstrapFailed {
-            used: star.len(),
-            resamples: b,
-        };
-        return stopped(th, reason, None);
-    }
+    let star = match bootstrap(ctx, &weights, &geo, r) {
+        Ok(star) => star,
+        Err(reason) => return stopped(th, reason, None),
+    };
     let iv = intervals(&obs, &star, th.ci_level);
     let t_star: Vec<f64> = star.iter().map(|e| e.t).collect();
     let sig = significance(ctx, design3, obs.t, &t_star);
     let significant = sig.p_value.is_some_and(|p| p < th.alpha);
-    let (d, d_lo, d_hi) = iv.d;
+    let (estimate, lo, hi) = iv.d;
+    let (level, tolerance, checkpoints) = (th.ci_level, tol, g);
     let deviation = Deviation {
-        estimate: d,
-        lo: d_lo,
-        hi: d_hi,
-        level: th.ci_level,
-        tolerance: tol,
-        checkpoints: g,
+        estimate,
+        lo,
+        hi,
+        level,
+        tolerance,
+        checkpoints,
     };
     let mut decision = decide(&deviation, significant, sig.p_value);
-    decision.reasons.push(Reason::Test {
-        choice: sig.choice.clone(),
-        p: sig.p_value,
-    });
-    let (lip, lip_lo, lip_hi) = iv.lip;
-    if lip.is_finite() {
-        decision.reasons.push(Reason::Sensitivity {
-            estimate: lip,
-            lo: lip_lo,
-            hi: lip_hi,
-            distance_min: distance.iter().cloned().fold(f64::MAX, f64::min),
-            distance_max: distance.iter().cloned().fold(0.0, f64::max),
-        });
-    }
+    decision
+        .reasons
+        .extend(further_reasons(&sig, &iv, &distance));
     let key_metrics = key_metrics(&obs, &iv, sig.p_value, th);
     let inputs = Inputs {
         covs: &covs,
@@ -798,6 +816,49 @@ pub fn check(ctx: &Context) -> Checked {
         key_metrics,
         deviation: Some(deviation),
     }
+}
+
+/// The stop when one row carries more than `covariance_max_row_influence` of what is compared:
+/// inconclusive, with the few numbers that show it.
+fn row_dominated(
+    th: &Thresholds,
+    (influence, step): (f64, u64),
+    (paired, pair_r, _): (bool, Option<f64>, f64),
+    t: f64,
+) -> Checked {
+    let ev = Evidence::RowDominated(RowDominated {
+        max_row_influence: fin(influence),
+        max_row_influence_step: step,
+        design: design_of(paired),
+        pairing_correlation: pair_r.and_then(fin),
+        statistic_raw: t,
+    });
+    let allowed = th.covariance_max_row_influence;
+    let reason = Reason::DominantRow {
+        step,
+        influence,
+        allowed,
+    };
+    stopped(th, reason, Some(ev))
+}
+
+/// The reasons after the verdict's: the test used, and the sensitivity to position when finite.
+fn further_reasons(sig: &Significance, iv: &Intervals, distance: &[f64]) -> Vec<Reason> {
+    let mut reasons = vec![Reason::Test {
+        choice: sig.choice.clone(),
+        p: sig.p_value,
+    }];
+    let (lip, lip_lo, lip_hi) = iv.lip;
+    if lip.is_finite() {
+        reasons.push(Reason::Sensitivity {
+            estimate: lip,
+            lo: lip_lo,
+            hi: lip_hi,
+            distance_min: distance.iter().cloned().fold(f64::MAX, f64::min),
+            distance_max: distance.iter().cloned().fold(0.0, f64::max),
+        });
+    }
+    reasons
 }
 
 fn design_of(paired: bool) -> Design {
