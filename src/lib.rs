@@ -145,10 +145,14 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
         || checks::gaussian_noise::check(&ctx),
         || {
             rayon::join(
-                || checks::constant_covariance::check(&ctx),
+                || {
+                    report::narrate::constant_covariance::narrate(
+                        checks::constant_covariance::check(&ctx),
+                    )
+                },
                 || {
                     rayon::join(
-                        || checks::small_step::check(&ctx),
+                        || report::narrate::small_step::narrate(checks::small_step::check(&ctx)),
                         || checks::quadratic_loss::check(&ctx),
                     )
                 },

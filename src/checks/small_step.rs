@@ -26,23 +26,184 @@
 //! Cost: O(k³) plus the curvature estimates (O(T k² + m n k²)).
 
 use nalgebra::DMatrix;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::{decide, CheckResult, Context, KeyMetric, Verdict};
-use crate::model::curvature::{self, rows};
+use super::{Context, IntervalMethod, KeyMetric, Thresholds, Verdict};
+use crate::model::curvature::{self, rows, CurvatureSummary};
 use crate::ou;
 
-/// This check's evidence (`metrics`); not typed yet.
-pub type Evidence = super::Untyped;
-/// The thresholds this check applied; not typed yet.
-pub type Applied = super::Untyped;
-
-fn untyped_evidence(v: serde_json::Value) -> super::Evidence {
-    super::Evidence::SmallStep(Box::new(super::Untyped(v)))
+/// The thresholds the small-step check applied (`thresholds`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Applied {
+    /// Tolerance on the stiffest mode's variance inflation minus one (a fraction: 0.1 = 10%).
+    pub max_inflation: f64,
+    /// The ε·λ_max at which the inflation reaches the tolerance, 2(1 − 1/(1 + tol)).
+    pub max_lr_lambda: f64,
+    /// ε·λ_max at which the discrete chain has no stationary law (2).
+    pub stability_limit_lr_lambda: f64,
+    /// Coverage of the curvature intervals.
+    pub ci_level: f64,
 }
 
-fn untyped_applied(v: serde_json::Value) -> super::Applied {
-    super::Applied::SmallStep(super::Untyped(v))
+/// One eigen-mode of the curvature A (`modes[]`), stiffest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mode {
+    /// Eigenvalue λ of A (curvature, 1/(parameter units)²·loss).
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub lambda: f64,
+    /// ε·λ (dimensionless; stable below 2).
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub lr_lambda: f64,
+    /// 1/(1 − ελ/2) when 0 < ελ < 2, else null.
+    pub variance_inflation: Option<f64>,
+    /// uᵀΣ_d u / uᵀΣ_c u along the mode's eigenvector u (null when the stationary covariances
+    /// are not computed).
+    pub discrete_over_continuous_variance: Option<f64>,
+}
+
+/// The full evidence of the small-step check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Measured {
+    /// Source of the curvature estimate used (`hessian`, `lag1` or `regression`).
+    pub a_source: String,
+    /// The effective learning rate ε.
+    pub effective_learning_rate: f64,
+    /// λ_max of the primary curvature estimate.
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub lambda_max: f64,
+    /// Its interval [lo, hi] (see the curvature's `interval_method`).
+    #[serde(with = "crate::fmt::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
+    pub lambda_max_interval: Vec<f64>,
+    /// λ_max of the subspace only bounds the full-space λ_max from below.
+    pub lambda_max_is_lower_bound: bool,
+    /// Interval of the stiffest mode's variance inflation minus one (null: beyond the
+    /// stability limit).
+    pub variance_inflation_interval: [Option<f64>; 2],
+    /// ε·λ_max < 2.
+    pub stable: bool,
+    /// Spectral radius of I − εA (null when the modes are not computed).
+    pub spectral_radius: Option<f64>,
+    /// The eigen-modes of A, stiffest first.
+    pub modes: Vec<Mode>,
+    /// Q, the pooled minibatch-noise covariance (k × k, row-major).
+    #[serde(with = "crate::fmt::nullable_matrix")]
+    #[schemars(with = "Vec<Vec<Option<f64>>>")]
+    pub noise_covariance: Vec<Vec<f64>>,
+    /// Σ_c solving AΣ + ΣA = εQ (null when it could not be computed).
+    pub stationary_covariance_continuous: Option<Vec<Vec<Option<f64>>>>,
+    /// Σ_d solving Σ = (I − εA)Σ(I − εA) + ε²Q (null when it could not be computed).
+    pub stationary_covariance_discrete: Option<Vec<Vec<Option<f64>>>>,
+    /// ‖Σ_d − Σ_c‖_F/‖Σ_c‖_F.
+    pub relative_gap_frobenius: Option<f64>,
+    /// KL(N(0, Σ_d) ‖ N(0, Σ_c)) in nats.
+    pub gap_kl: Option<f64>,
+    /// Generalised eigenvalues of (Σ_d, Σ_c), ascending.
+    pub gap_whitened_eigenvalues: Option<Vec<Option<f64>>>,
+    /// Every estimate of the curvature A and how far they agree.
+    pub curvature: CurvatureSummary,
+}
+
+/// Evidence when no curvature estimate is available.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoCurvature {
+    /// Why each source of the curvature is unavailable.
+    pub curvature: CurvatureSummary,
+}
+
+/// The small-step check's evidence (`metrics`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Evidence {
+    /// The step was judged against the curvature.
+    Measured(Box<Measured>),
+    /// No estimate of A.
+    NoCurvature(NoCurvature),
+}
+
+impl Evidence {
+    /// The curvature summary (present in both shapes).
+    pub fn curvature(&self) -> &CurvatureSummary {
+        match self {
+            Evidence::Measured(m) => &m.curvature,
+            Evidence::NoCurvature(n) => &n.curvature,
+        }
+    }
+}
+
+/// The stiffest mode's step and inflation, with intervals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepEffect {
+    /// ε·λ_max.
+    pub lr_lambda: f64,
+    /// ε·(lower end of the λ_max interval).
+    pub lr_lambda_lo: f64,
+    /// λ_max.
+    pub lambda_max: f64,
+    /// 1/(1 − ελ_max/2) − 1 and its interval.
+    pub inflation: f64,
+    pub inflation_lo: f64,
+    pub inflation_hi: f64,
+    /// Tolerance on the inflation.
+    pub tolerance: f64,
+}
+
+/// Why the verdict is what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// No curvature estimate: why each source is unavailable.
+    NoCurvature { why: String },
+    /// The effective learning rate is not positive and finite.
+    BadLearningRate { lr: f64 },
+    /// The measurement: ε·λ_max with its source and interval, and the inflation.
+    Measured {
+        effect: StepEffect,
+        lr: f64,
+        source: &'static str,
+        lambda_max_interval: [f64; 2],
+        interval_method: &'static str,
+    },
+    /// λ_max ≤ 0.
+    NotPositive,
+    /// The stationary covariances could not be computed.
+    NoStationaryCovariances { error: String },
+    /// A pass downgraded: λ_max is a lower bound (random subspace).
+    LowerBound,
+    /// Two curvature estimates compared (λ_max of both when one is the lag-1 fit).
+    Agreement {
+        estimate: String,
+        reference: String,
+        relative_frobenius: f64,
+        max_relative_eigenvalue_difference: f64,
+        lag1_lambdas: Option<(f64, f64)>,
+    },
+}
+
+/// The verdict and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+}
+
+/// The typed outcome of the check, for the narration (`report::narrate::small_step`).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// `None` when the check stopped before measuring.
+    pub evidence: Option<Evidence>,
+    pub applied: Applied,
+    pub decision: Decision,
+    pub key_metrics: Vec<KeyMetric>,
+    /// The effect, when measured.
+    pub effect: Option<StepEffect>,
 }
 
 /// Inflation 1/(1 − x/2) of a mode with step eigenvalue x = ελ (∞ at or beyond the stability
@@ -57,55 +218,63 @@ pub fn inflation(x: f64) -> f64 {
     }
 }
 
-/// Runs the check.
-pub fn check(ctx: &Context) -> CheckResult {
-    let th = ctx.thresholds;
-    let lr = ctx.lr();
-    let tol = th.small_step_max_inflation;
-    let thresholds = json!({
-        "max_inflation": tol,
-        "max_lr_lambda": 2.0 * (1.0 - 1.0 / (1.0 + tol)),
-        "stability_limit_lr_lambda": 2.0,
-        "ci_level": th.ci_level,
-    });
-    let curv = ctx.curvature();
-    let Some(prim) = curv.primary() else {
-        let mut r = CheckResult::inconclusive(
-            "The curvature A could not be estimated, so the step size cannot be judged.",
-            format!(
-                "no estimate of A is available ({}); add hessian.npy at the checkpoints, a \
-                 trajectory of consecutive steps, or more checkpoints",
-                curv.unavailable_reason()
-            ),
-        );
-        r.thresholds = untyped_applied(thresholds.clone());
-        r.metrics = untyped_evidence(json!({ "curvature": curv.summary() }));
-        return r;
-    };
-    if !(lr > 0.0 && lr.is_finite()) {
-        let mut r = CheckResult::inconclusive(
-            "The step size cannot be judged.",
-            format!("the effective learning rate {lr} is not positive and finite"),
-        );
-        r.thresholds = untyped_applied(thresholds.clone());
-        return r;
+/// The verdict rule (module documentation), before the random-subspace caveat: fail beyond
+/// the stability limit; inconclusive without a positive finite λ_max; else [`super::decide`]
+/// on the inflation, significant when the lower end of the λ_max interval is above zero.
+pub fn decide(e: &StepEffect) -> Verdict {
+    if e.lr_lambda >= 2.0 || e.lr_lambda_lo >= 2.0 {
+        Verdict::Fail
+    } else if !e.lr_lambda.is_finite() || e.lambda_max <= 0.0 {
+        Verdict::Inconclusive
+    } else {
+        let significant = e.lr_lambda_lo > 0.0;
+        super::decide(
+            e.inflation,
+            e.inflation_hi,
+            e.inflation_lo,
+            e.tolerance,
+            significant,
+        )
     }
-    let a = &prim.a_sym;
-    let modes = ou::mode_diagnostics(a, lr).ok();
-    let lmax = prim.lambda_max;
-    let [lo_l, hi_l] = prim.lambda_max_interval;
-    let el = lr * lmax;
-    let (infl, infl_lo, infl_hi) = (
-        inflation(el) - 1.0,
-        inflation(lr * lo_l) - 1.0,
-        inflation(lr * hi_l) - 1.0,
-    );
+}
 
-    // Stationary covariances and their gap.
-    let q = curvature::noise_covariance(ctx);
-    let sc = ou::stationary_cov_continuous(a, &q, lr);
-    let sd = ou::stationary_cov_discrete(a, &q, lr);
-    let (gap, per_mode, cov_note) = match (&sc, &sd) {
+fn applied(th: &Thresholds) -> Applied {
+    let tol = th.small_step_max_inflation;
+    Applied {
+        max_inflation: tol,
+        max_lr_lambda: 2.0 * (1.0 - 1.0 / (1.0 + tol)),
+        stability_limit_lr_lambda: 2.0,
+        ci_level: th.ci_level,
+    }
+}
+
+fn stopped(th: &Thresholds, reason: Reason, evidence: Option<Evidence>) -> Checked {
+    Checked {
+        evidence,
+        applied: applied(th),
+        decision: Decision {
+            verdict: Verdict::Inconclusive,
+            reasons: vec![reason],
+        },
+        key_metrics: Vec::new(),
+        effect: None,
+    }
+}
+
+/// Stationary covariances Σ_c, Σ_d, their gap, and the variance ratio along each eigenvector
+/// of A (stiffest first); the error when they cannot be computed.
+struct Stationary {
+    sc: Option<DMatrix<f64>>,
+    sd: Option<DMatrix<f64>>,
+    gap: Option<ou::CovarianceGap>,
+    per_mode: Option<Vec<f64>>,
+    error: Option<String>,
+}
+
+fn stationary(a: &DMatrix<f64>, q: &DMatrix<f64>, lr: f64) -> Stationary {
+    let sc = ou::stationary_cov_continuous(a, q, lr);
+    let sd = ou::stationary_cov_discrete(a, q, lr);
+    let (gap, per_mode, error) = match (&sc, &sd) {
         (Ok(sc), Ok(sd)) => {
             let g = ou::covariance_gap(sd, sc).ok();
             let pm = crate::linalg::sym_eigen_full(a).ok().and_then(|eig| {
@@ -119,154 +288,170 @@ pub fn check(ctx: &Context) -> CheckResult {
         }
         (Err(e), _) | (_, Err(e)) => (None, None, Some(e.to_string())),
     };
-    let rel_gap = gap.as_ref().map(|g| g.relative_frobenius);
-
-    let significant = lo_l > 0.0;
-    let mut verdict = if el >= 2.0 || (lr * lo_l >= 2.0) {
-        Verdict::Fail
-    } else if !el.is_finite() || lmax <= 0.0 {
-        Verdict::Inconclusive
-    } else {
-        decide(infl, infl_hi, infl_lo, tol, significant)
-    };
-    let mut reasons = vec![format!(
-        "ε·λ_max = {:.4} (ε = {}, λ_max = {:.4} from {}, interval [{:.4}, {:.4}] by {}); \
-         stiffest-mode variance inflation {:.2}% (interval [{:.2}%, {:.2}%], tolerance {:.0}%)",
-        el,
-        lr,
-        lmax,
-        prim.source,
-        lo_l,
-        hi_l,
-        prim.interval_method,
-        100.0 * infl,
-        100.0 * infl_lo,
-        100.0 * infl_hi,
-        100.0 * tol
-    )];
-    if lmax <= 0.0 {
-        reasons.push(
-            "the largest curvature estimate is not positive: the run is not near a minimum in \
-             this subspace"
-                .into(),
-        );
+    Stationary {
+        sc: sc.ok(),
+        sd: sd.ok(),
+        gap,
+        per_mode,
+        error,
     }
-    if let Some(n) = &cov_note {
-        reasons.push(format!("stationary covariances not computed: {n}"));
+}
+
+/// Runs the check.
+pub fn check(ctx: &Context) -> Checked {
+    let th = ctx.thresholds;
+    let lr = ctx.lr();
+    let curv = ctx.curvature();
+    let Some(prim) = curv.primary() else {
+        let why = curv.unavailable_reason();
+        let ev = Evidence::NoCurvature(NoCurvature {
+            curvature: curv.summary(),
+        });
+        return stopped(th, Reason::NoCurvature { why }, Some(ev));
+    };
+    if !(lr > 0.0 && lr.is_finite()) {
+        return stopped(th, Reason::BadLearningRate { lr }, None);
+    }
+    let a = &prim.a_sym;
+    let [lo_l, hi_l] = prim.lambda_max_interval;
+    let effect = StepEffect {
+        lr_lambda: lr * prim.lambda_max,
+        lr_lambda_lo: lr * lo_l,
+        lambda_max: prim.lambda_max,
+        inflation: inflation(lr * prim.lambda_max) - 1.0,
+        inflation_lo: inflation(lr * lo_l) - 1.0,
+        inflation_hi: inflation(lr * hi_l) - 1.0,
+        tolerance: th.small_step_max_inflation,
+    };
+    let q = curvature::noise_covariance(ctx);
+    let st = stationary(a, &q, lr);
+    let mut verdict = decide(&effect);
+    let mut reasons = vec![Reason::Measured {
+        effect,
+        lr,
+        source: prim.source,
+        lambda_max_interval: prim.lambda_max_interval,
+        interval_method: prim.interval_method,
+    }];
+    if prim.lambda_max <= 0.0 {
+        reasons.push(Reason::NotPositive);
+    }
+    if let Some(error) = &st.error {
+        reasons.push(Reason::NoStationaryCovariances {
+            error: error.clone(),
+        });
     }
     if curv.lambda_max_is_lower_bound && verdict == Verdict::Pass {
         verdict = Verdict::Inconclusive;
-        reasons.push(
-            "λ_max was measured in a random k-dimensional subspace, which only bounds the \
-             full-space λ_max from below; a pass cannot be certified"
-                .to_string(),
-        );
+        reasons.push(Reason::LowerBound);
     }
     for ag in &curv.agreement {
         let lam = |s: &str| curv.get(s).map_or(f64::NAN, |e| e.lambda_max);
-        let note = if ag.estimate == "lag1" || ag.reference == "lag1" {
-            format!(
-                " (the lag-1 matrix is not bias-corrected, only its λ_max is: λ_max {} = {:.3}, \
-                 {} = {:.3})",
-                ag.estimate,
-                lam(&ag.estimate),
-                ag.reference,
-                lam(&ag.reference)
-            )
-        } else {
-            String::new()
-        };
-        reasons.push(format!(
-            "curvature estimates {} vs {}: relative Frobenius difference {:.3}, largest relative \
-             eigenvalue difference {:.3}{note}",
-            ag.estimate,
-            ag.reference,
-            ag.agreement.relative_frobenius,
-            ag.agreement.max_relative_eigenvalue_difference
-        ));
+        let lag1 = ag.estimate == "lag1" || ag.reference == "lag1";
+        reasons.push(Reason::Agreement {
+            estimate: ag.estimate.clone(),
+            reference: ag.reference.clone(),
+            relative_frobenius: ag.agreement.relative_frobenius,
+            max_relative_eigenvalue_difference: ag.agreement.max_relative_eigenvalue_difference,
+            lag1_lambdas: lag1.then(|| (lam(&ag.estimate), lam(&ag.reference))),
+        });
     }
-    let summary = match verdict {
-        Verdict::Pass => format!(
-            "The step is small: ε·λ_max = {el:.3}, the discrete chain's variance exceeds the \
-             continuous model's by {:.1}% at most (upper end of the interval).",
-            100.0 * infl_hi
-        ),
-        Verdict::Fail if el >= 2.0 => {
-            format!("The step is beyond the stability limit: ε·λ_max = {el:.3} ≥ 2.")
-        }
-        Verdict::Fail => format!(
-            "The step is too large for the continuous model: ε·λ_max = {el:.3} inflates the \
-             stationary variance of the stiffest mode by {:.0}%.",
-            100.0 * infl
-        ),
-        Verdict::Inconclusive => format!(
-            "The step size cannot be certified small: ε·λ_max = {el:.3} (inflation {:.1}%).",
-            100.0 * infl
-        ),
+    let method = if prim.source == "hessian" {
+        IntervalMethod::RangeOverCheckpoints
+    } else {
+        IntervalMethod::FromCurvature
     };
-    let level = curv.ci_level;
-    let infl_metric = |x: f64| if x.is_finite() { json!(x) } else { json!(null) };
-    let modes_json: Vec<_> = match &modes {
-        Some(m) => m
-            .eigenvalues
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                json!({
-                    "lambda": l,
-                    "lr_lambda": lr * l,
-                    "variance_inflation": m.inflation[i],
-                    "discrete_over_continuous_variance": per_mode.as_ref().map(|p| p[i]),
-                })
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let key_metrics = key_metrics(&effect, [lr * lo_l, lr * hi_l], curv.ci_level, method, &st);
+    let evidence = measured(ctx, prim, &effect, &q, st);
+    Checked {
+        evidence: Some(Evidence::Measured(Box::new(evidence))),
+        applied: applied(th),
+        decision: Decision { verdict, reasons },
+        key_metrics,
+        effect: Some(effect),
+    }
+}
+
+fn key_metrics(
+    e: &StepEffect,
+    lr_lambda_interval: [f64; 2],
+    level: f64,
+    method: IntervalMethod,
+    st: &Stationary,
+) -> Vec<KeyMetric> {
+    let [lo, hi] = lr_lambda_interval;
     let mut key_metrics = vec![
         KeyMetric::new(
             "lr_lambda_max",
             "ε·λ_max(A): stiffest mode's step relative to its curvature (stable below 2)",
-            el,
+            e.lr_lambda,
         )
-        .ci(lr * lo_l, lr * hi_l, level),
+        .ci_by(lo, hi, level, method),
         KeyMetric::new(
             "variance_inflation",
             "discrete over continuous stationary variance, minus 1, in the stiffest mode",
-            infl,
+            e.inflation,
         )
-        .ci(infl_lo, infl_hi, level)
-        .tolerance(super::Tolerance::at_most(tol)),
+        .ci_by(e.inflation_lo, e.inflation_hi, level, method)
+        .tolerance(super::Tolerance::at_most(e.tolerance)),
     ];
-    if let Some(g) = rel_gap {
+    if let Some(g) = &st.gap {
         key_metrics.push(KeyMetric::new(
             "covariance_gap",
             "‖Σ_discrete − Σ_continuous‖_F / ‖Σ_continuous‖_F",
-            g,
+            g.relative_frobenius,
         ));
     }
-    CheckResult {
-        verdict,
-        summary,
-        reasons,
-        key_metrics,
-        metrics: untyped_evidence(json!({
-            "a_source": prim.source,
-            "effective_learning_rate": lr,
-            "lambda_max": lmax,
-            "lambda_max_interval": [lo_l, hi_l],
-            "lambda_max_is_lower_bound": curv.lambda_max_is_lower_bound,
-            "variance_inflation_interval": [infl_metric(infl_lo), infl_metric(infl_hi)],
-            "stable": el < 2.0,
-            "spectral_radius": modes.as_ref().map(|m| m.spectral_radius),
-            "modes": modes_json,
-            "noise_covariance": rows(&q),
-            "stationary_covariance_continuous": sc.as_ref().ok().map(rows),
-            "stationary_covariance_discrete": sd.as_ref().ok().map(rows),
-            "relative_gap_frobenius": rel_gap,
-            "gap_kl": gap.as_ref().map(|g| g.kl),
-            "gap_whitened_eigenvalues": gap.as_ref().map(|g| g.whitened_eigenvalues.clone()),
-            "curvature": curv.summary(),
-        })),
-        thresholds: untyped_applied(thresholds),
+    key_metrics
+}
+
+fn opt_rows(m: &DMatrix<f64>) -> Vec<Vec<Option<f64>>> {
+    rows(m)
+        .into_iter()
+        .map(|r| r.into_iter().map(Some).collect())
+        .collect()
+}
+
+fn measured(
+    ctx: &Context,
+    prim: &curvature::Estimate,
+    e: &StepEffect,
+    q: &DMatrix<f64>,
+    st: Stationary,
+) -> Measured {
+    let lr = ctx.lr();
+    let curv = ctx.curvature();
+    let modes = ou::mode_diagnostics(&prim.a_sym, lr).ok();
+    let fin = |x: f64| x.is_finite().then_some(x);
+    let mode_rows = modes.as_ref().map_or_else(Vec::new, |m| {
+        (0..m.eigenvalues.len())
+            .map(|i| Mode {
+                lambda: m.eigenvalues[i],
+                lr_lambda: lr * m.eigenvalues[i],
+                variance_inflation: m.inflation[i],
+                discrete_over_continuous_variance: st.per_mode.as_ref().map(|p| p[i]),
+            })
+            .collect()
+    });
+    Measured {
+        a_source: prim.source.to_string(),
+        effective_learning_rate: lr,
+        lambda_max: prim.lambda_max,
+        lambda_max_interval: prim.lambda_max_interval.to_vec(),
+        lambda_max_is_lower_bound: curv.lambda_max_is_lower_bound,
+        variance_inflation_interval: [fin(e.inflation_lo), fin(e.inflation_hi)],
+        stable: e.lr_lambda < 2.0,
+        spectral_radius: modes.as_ref().map(|m| m.spectral_radius),
+        modes: mode_rows,
+        noise_covariance: rows(q),
+        stationary_covariance_continuous: st.sc.as_ref().map(opt_rows),
+        stationary_covariance_discrete: st.sd.as_ref().map(opt_rows),
+        relative_gap_frobenius: st.gap.as_ref().map(|g| g.relative_frobenius),
+        gap_kl: st.gap.as_ref().map(|g| g.kl),
+        gap_whitened_eigenvalues: st
+            .gap
+            .as_ref()
+            .map(|g| g.whitened_eigenvalues.iter().copied().map(Some).collect()),
+        curvature: curv.summary(),
     }
 }

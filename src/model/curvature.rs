@@ -363,194 +363,40 @@ fn lag1_bootstrap(
 /// that cannot be computed is listed in `unavailable` with the reason.
 pub fn estimate(ctx: &Context) -> Curvature {
     let run = ctx.run;
-    let k = run.k();
-    let lr = ctx.lr();
-    let z = ctx.z_simultaneous(1);
+    let random = run.subspace.kind() == SubspaceKind::RandomOrthonormal && run.d > run.k();
     let mut estimates = Vec::new();
     let mut unavailable = Vec::new();
-    let random = run.subspace.kind() == SubspaceKind::RandomOrthonormal && run.d > k;
-    let mut lower_bound = random;
-
-    // 1. Hessians.
-    let hs: Vec<&DMatrix<f64>> = run
-        .checkpoints
-        .iter()
-        .filter_map(|c| c.hessian.as_ref())
-        .collect();
-    if hs.is_empty() {
-        unavailable.push(("hessian", "no checkpoint has hessian.npy".to_string()));
-    } else {
-        let mut a = DMatrix::zeros(k, k);
-        let mut asym = 0.0f64;
-        let mut ok = true;
-        let mut lmax_each = Vec::new();
-        for h in &hs {
-            match ou::from_hessian(h) {
-                Ok(e) => {
-                    asym = asym.max(e.asymmetry);
-                    match eigen_desc_top(&e.a) {
-                        Some((ev, _)) => lmax_each.push(ev[0]),
-                        None => ok = false,
-                    }
-                    a += e.a;
-                }
-                Err(_) => ok = false,
-            }
-        }
-        a /= hs.len() as f64;
-        let full: Vec<f64> = run
-            .checkpoints
-            .iter()
-            .filter_map(|c| c.hessian_extremes_full.map(|e| e.0))
-            .collect();
-        let use_full = random && full.len() == hs.len() && full.iter().all(|x| x.is_finite());
-        match (ok, eigen_desc_top(&a)) {
-            (true, Some((ev, _))) => {
-                let each = if use_full { full } else { lmax_each };
-                let lmax = if use_full {
-                    each.iter().sum::<f64>() / each.len() as f64
-                } else {
-                    ev[0]
-                };
-                if use_full {
-                    lower_bound = false;
-                }
-                let lo = each.iter().cloned().fold(f64::INFINITY, f64::min);
-                let hi = each.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                estimates.push(Estimate {
-                    source: "hessian",
-                    a_sym: a.clone(),
-                    a,
-                    eigenvalues: ev,
-                    lambda_max: lmax,
-                    lambda_max_interval: [lo.min(lmax), hi.max(lmax)],
-                    interval_method: "range of λ_max over the checkpoints' Hessians",
-                    lambda_max_se: None,
-                    asymmetry: asym,
-                    details: EstimateDetails::Hessian {
-                        checkpoints: hs.len(),
-                        lambda_max_per_checkpoint: each,
-                        lambda_max_full_space: use_full,
-                    },
-                });
-            }
-            _ => unavailable.push((
-                "hessian",
-                "hessian.npy holds values whose eigen-decomposition failed".to_string(),
-            )),
+    for (source, result) in [
+        ("hessian", hessian_estimate(ctx, random)),
+        ("lag1", lag1_estimate(ctx)),
+        ("regression", regression_estimate(ctx)),
+    ] {
+        match result {
+            Ok(e) => estimates.push(e),
+            Err(reason) => unavailable.push((source, reason)),
         }
     }
-
-    // 2. Lag-1 autocovariance of the trajectory in the analysis window.
-    match lag1_window(ctx) {
-        Err(reason) => unavailable.push(("lag1", reason)),
-        Ok(traj) => match ou::from_lag1(&traj, lr) {
-            Err(e) => unavailable.push(("lag1", e.to_string())),
-            Ok(l) => {
-                let a_sym = symmetric_part(&l.a);
-                match eigen_desc_top(&a_sym) {
-                    None => unavailable.push(("lag1", "non-finite estimate".to_string())),
-                    Some((ev, v)) => {
-                        // S_xx = (n − 1)·Σ̂₀ is the Gram matrix of the centred regressors.
-                        let gram = &l.lag0_cov * (l.n_pairs as f64 - 1.0);
-                        let se = gram
-                            .try_inverse()
-                            .and_then(|gi| delta_se(&v, &l.innovation_cov, &gi, lr));
-                        let lmax_raw = ev[0];
-                        let boot = lag1_bootstrap(ctx, &traj, &l, lr);
-                        let (lmax, iv, method) = match &boot {
-                            Some(b) => (b.corrected, b.interval, LAG1_BOOT_METHOD),
-                            None => (
-                                lmax_raw,
-                                se.map_or([lmax_raw, lmax_raw], |s| {
-                                    [lmax_raw - z * s, lmax_raw + z * s]
-                                }),
-                                "delta method, OLS covariance of the VAR(1) fit (bootstrap \
-                                 unavailable: fitted chain not stationary)",
-                            ),
-                        };
-                        estimates.push(Estimate {
-                            source: "lag1",
-                            a: l.a.clone(),
-                            a_sym,
-                            eigenvalues: ev,
-                            lambda_max: lmax,
-                            lambda_max_interval: iv,
-                            interval_method: method,
-                            lambda_max_se: se,
-                            asymmetry: l.asymmetry,
-                            details: EstimateDetails::Lag1 {
-                                lambda_max_uncorrected: lmax_raw,
-                                bootstrap_mean_lambda_max: boot.as_ref().map(|b| b.mean),
-                                bootstrap_resamples: boot.as_ref().map(|b| b.resamples),
-                                n_pairs: l.n_pairs,
-                                pairs_per_dimension: l.pairs_per_dimension,
-                                lag0_condition: l.lag0_condition,
-                                spectral_radius: l.spectral_radius,
-                                window_first_step: run.checkpoints.first().map(|c| c.step),
-                                window_last_step: run.checkpoints.last().map(|c| c.step),
-                            },
-                        });
-                    }
-                }
-            }
-        },
+    let agreement = agreements(&estimates);
+    // In a random subspace λ_max bounds the full-space one from below, unless the primary is the
+    // Hessian with the full-space extremes recorded.
+    let full_space = matches!(
+        estimates.first().map(|e| &e.details),
+        Some(EstimateDetails::Hessian {
+            lambda_max_full_space: true,
+            ..
+        })
+    );
+    Curvature {
+        estimates,
+        unavailable,
+        agreement,
+        lambda_max_is_lower_bound: random && !full_space,
+        ci_level: ctx.thresholds.ci_level,
     }
+}
 
-    // 3. Regression of checkpoint mean gradients on positions.
-    let m = run.checkpoints.len();
-    if m < k + 2 {
-        unavailable.push((
-            "regression",
-            format!(
-                "needs at least k + 2 = {} checkpoints, the run has {m}",
-                k + 2
-            ),
-        ));
-    } else {
-        let pos = DMatrix::from_fn(m, k, |i, j| run.checkpoints[i].theta[j]);
-        let g = DMatrix::from_fn(m, k, |i, j| {
-            let c = &run.checkpoints[i];
-            c.grads.column(j).sum() / c.n.max(1) as f64
-        });
-        match ou::from_gradient_regression(&pos, &g) {
-            Err(e) => unavailable.push(("regression", e.to_string())),
-            Ok(r) => match eigen_desc_top(&r.a_sym) {
-                None => unavailable.push(("regression", "non-finite estimate".to_string())),
-                Some((ev, v)) => {
-                    let pm = pos.row_mean();
-                    let gm = g.row_mean();
-                    let pc = DMatrix::from_fn(m, k, |i, j| pos[(i, j)] - pm[j]);
-                    let gc = DMatrix::from_fn(m, k, |i, j| g[(i, j)] - gm[j]);
-                    let resid = &gc - &pc * r.a.transpose();
-                    let sigma_e = resid.transpose() * &resid / (m - k - 1) as f64;
-                    let se = (pc.transpose() * &pc)
-                        .try_inverse()
-                        .and_then(|gi| delta_se(&v, &sigma_e, &gi, 1.0));
-                    let lmax = ev[0];
-                    let iv = se.map_or([lmax, lmax], |s| [lmax - z * s, lmax + z * s]);
-                    estimates.push(Estimate {
-                        source: "regression",
-                        a: r.a.clone(),
-                        a_sym: r.a_sym.clone(),
-                        eigenvalues: ev,
-                        lambda_max: lmax,
-                        lambda_max_interval: iv,
-                        interval_method: "delta method, OLS covariance of the gradient regression",
-                        lambda_max_se: se,
-                        asymmetry: r.asymmetry,
-                        details: EstimateDetails::Regression {
-                            checkpoints: m,
-                            r_squared: r.r_squared,
-                            relative_residual: r.relative_residual,
-                            condition: r.condition,
-                        },
-                    });
-                }
-            },
-        }
-    }
-
+/// Pairwise agreement `compare_estimates(later, earlier)` of the estimates, in priority order.
+fn agreements(estimates: &[Estimate]) -> Vec<Agreement> {
     let mut agreement = Vec::new();
     for i in 0..estimates.len() {
         for j in i + 1..estimates.len() {
@@ -563,16 +409,177 @@ pub fn estimate(ctx: &Context) -> Curvature {
             }
         }
     }
-    if estimates.first().map(|e| e.source) != Some("hessian") && random {
-        lower_bound = true;
+    agreement
+}
+
+/// Source 1, `hessian`: the mean of the checkpoints' symmetrised Hessians, λ_max interval the
+/// range over the checkpoints (full-space extremes when the subspace is `random` and every
+/// checkpoint records them). Err: why it is unavailable. Cost O(m k³).
+fn hessian_estimate(ctx: &Context, random: bool) -> Result<Estimate, String> {
+    let run = ctx.run;
+    let k = run.k();
+    let hs: Vec<&DMatrix<f64>> = run
+        .checkpoints
+        .iter()
+        .filter_map(|c| c.hessian.as_ref())
+        .collect();
+    if hs.is_empty() {
+        return Err("no checkpoint has hessian.npy".to_string());
     }
-    Curvature {
-        estimates,
-        unavailable,
-        agreement,
-        lambda_max_is_lower_bound: lower_bound,
-        ci_level: ctx.thresholds.ci_level,
+    let mut a = DMatrix::zeros(k, k);
+    let mut asym = 0.0f64;
+    let mut ok = true;
+    let mut lmax_each = Vec::new();
+    for h in &hs {
+        match ou::from_hessian(h) {
+            Ok(e) => {
+                asym = asym.max(e.asymmetry);
+                match eigen_desc_top(&e.a) {
+                    Some((ev, _)) => lmax_each.push(ev[0]),
+                    None => ok = false,
+                }
+                a += e.a;
+            }
+            Err(_) => ok = false,
+        }
     }
+    a /= hs.len() as f64;
+    let full: Vec<f64> = run
+        .checkpoints
+        .iter()
+        .filter_map(|c| c.hessian_extremes_full.map(|e| e.0))
+        .collect();
+    let use_full = random && full.len() == hs.len() && full.iter().all(|x| x.is_finite());
+    let (true, Some((ev, _))) = (ok, eigen_desc_top(&a)) else {
+        return Err("hessian.npy holds values whose eigen-decomposition failed".to_string());
+    };
+    let each = if use_full { full } else { lmax_each };
+    let lmax = if use_full {
+        each.iter().sum::<f64>() / each.len() as f64
+    } else {
+        ev[0]
+    };
+    let lo = each.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = each.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    Ok(Estimate {
+        source: "hessian",
+        a_sym: a.clone(),
+        a,
+        eigenvalues: ev,
+        lambda_max: lmax,
+        lambda_max_interval: [lo.min(lmax), hi.max(lmax)],
+        interval_method: "range of λ_max over the checkpoints' Hessians",
+        lambda_max_se: None,
+        asymmetry: asym,
+        details: EstimateDetails::Hessian {
+            checkpoints: hs.len(),
+            lambda_max_per_checkpoint: each,
+            lambda_max_full_space: use_full,
+        },
+    })
+}
+
+/// Source 2, `lag1`: the VAR(1) fit of the trajectory in the analysis window, λ_max
+/// bias-corrected by the residual bootstrap (delta method when the fitted chain is not
+/// stationary). Err: why it is unavailable. Cost O(B T k²).
+fn lag1_estimate(ctx: &Context) -> Result<Estimate, String> {
+    let run = ctx.run;
+    let lr = ctx.lr();
+    let traj = lag1_window(ctx)?;
+    let l = ou::from_lag1(&traj, lr).map_err(|e| e.to_string())?;
+    let a_sym = symmetric_part(&l.a);
+    let (ev, v) = eigen_desc_top(&a_sym).ok_or_else(|| "non-finite estimate".to_string())?;
+    // S_xx = (n − 1)·Σ̂₀ is the Gram matrix of the centred regressors.
+    let gram = &l.lag0_cov * (l.n_pairs as f64 - 1.0);
+    let se = gram
+        .try_inverse()
+        .and_then(|gi| delta_se(&v, &l.innovation_cov, &gi, lr));
+    let lmax_raw = ev[0];
+    let boot = lag1_bootstrap(ctx, &traj, &l, lr);
+    let z = ctx.z_simultaneous(1);
+    let (lmax, iv, method) = match &boot {
+        Some(b) => (b.corrected, b.interval, LAG1_BOOT_METHOD),
+        None => (
+            lmax_raw,
+            se.map_or([lmax_raw, lmax_raw], |s| {
+                [lmax_raw - z * s, lmax_raw + z * s]
+            }),
+            "delta method, OLS covariance of the VAR(1) fit (bootstrap \
+             unavailable: fitted chain not stationary)",
+        ),
+    };
+    Ok(Estimate {
+        source: "lag1",
+        a: l.a.clone(),
+        a_sym,
+        eigenvalues: ev,
+        lambda_max: lmax,
+        lambda_max_interval: iv,
+        interval_method: method,
+        lambda_max_se: se,
+        asymmetry: l.asymmetry,
+        details: EstimateDetails::Lag1 {
+            lambda_max_uncorrected: lmax_raw,
+            bootstrap_mean_lambda_max: boot.as_ref().map(|b| b.mean),
+            bootstrap_resamples: boot.as_ref().map(|b| b.resamples),
+            n_pairs: l.n_pairs,
+            pairs_per_dimension: l.pairs_per_dimension,
+            lag0_condition: l.lag0_condition,
+            spectral_radius: l.spectral_radius,
+            window_first_step: run.checkpoints.first().map(|c| c.step),
+            window_last_step: run.checkpoints.last().map(|c| c.step),
+        },
+    })
+}
+
+/// Source 3, `regression`: least squares of the checkpoint mean gradients on the checkpoint
+/// positions, λ_max interval by the delta method. Err: why it is unavailable. Cost O(m k² + k³).
+fn regression_estimate(ctx: &Context) -> Result<Estimate, String> {
+    let run = ctx.run;
+    let k = run.k();
+    let m = run.checkpoints.len();
+    if m < k + 2 {
+        return Err(format!(
+            "needs at least k + 2 = {} checkpoints, the run has {m}",
+            k + 2
+        ));
+    }
+    let pos = DMatrix::from_fn(m, k, |i, j| run.checkpoints[i].theta[j]);
+    let g = DMatrix::from_fn(m, k, |i, j| {
+        let c = &run.checkpoints[i];
+        c.grads.column(j).sum() / c.n.max(1) as f64
+    });
+    let r = ou::from_gradient_regression(&pos, &g).map_err(|e| e.to_string())?;
+    let (ev, v) = eigen_desc_top(&r.a_sym).ok_or_else(|| "non-finite estimate".to_string())?;
+    let pm = pos.row_mean();
+    let gm = g.row_mean();
+    let pc = DMatrix::from_fn(m, k, |i, j| pos[(i, j)] - pm[j]);
+    let gc = DMatrix::from_fn(m, k, |i, j| g[(i, j)] - gm[j]);
+    let resid = &gc - &pc * r.a.transpose();
+    let sigma_e = resid.transpose() * &resid / (m - k - 1) as f64;
+    let se = (pc.transpose() * &pc)
+        .try_inverse()
+        .and_then(|gi| delta_se(&v, &sigma_e, &gi, 1.0));
+    let lmax = ev[0];
+    let z = ctx.z_simultaneous(1);
+    let iv = se.map_or([lmax, lmax], |s| [lmax - z * s, lmax + z * s]);
+    Ok(Estimate {
+        source: "regression",
+        a: r.a.clone(),
+        a_sym: r.a_sym.clone(),
+        eigenvalues: ev,
+        lambda_max: lmax,
+        lambda_max_interval: iv,
+        interval_method: "delta method, OLS covariance of the gradient regression",
+        lambda_max_se: se,
+        asymmetry: r.asymmetry,
+        details: EstimateDetails::Regression {
+            checkpoints: m,
+            r_squared: r.r_squared,
+            relative_residual: r.relative_residual,
+            condition: r.condition,
+        },
+    })
 }
 
 /// Minibatch-noise covariance of checkpoint `i` in the analysis subspace: f·Ĉ_i (f =

@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use super::Report;
-use crate::checks::CheckResult;
+use crate::checks::{constant_covariance, CheckResult, Evidence, IntervalMethod};
 
 fn f64s(v: &Value) -> Option<Vec<f64>> {
     v.as_array()?
@@ -79,16 +79,16 @@ pub struct ChangePoint {
 
 /// `constant_covariance.metrics.plot_change_vs_distance`: the finite points.
 pub fn change_vs_distance(r: &Report) -> Option<Vec<ChangePoint>> {
-    let m = r.assumptions.constant_covariance.metrics.to_json();
-    let p = &m["plot_change_vs_distance"];
-    let (d, c) = (f64s(&p["distance"])?, f64s(&p["rel_change"])?);
-    let (lo, hi) = (f64s(&p["rel_change_lo"])?, f64s(&p["rel_change_hi"])?);
+    let p = &constant_covariance_measured(r)?.plot_change_vs_distance;
+    let nan = |v: &Option<f64>| v.unwrap_or(f64::NAN);
+    let (d, c) = (&p.distance, &p.rel_change);
+    let (lo, hi) = (&p.rel_change_lo, &p.rel_change_hi);
     let pts: Vec<ChangePoint> = (0..d.len().min(c.len()).min(lo.len()).min(hi.len()))
         .map(|i| ChangePoint {
-            distance: d[i],
-            change: c[i],
-            lo: lo[i].min(c[i]),
-            hi: hi[i].max(c[i]),
+            distance: nan(&d[i]),
+            change: nan(&c[i]),
+            lo: nan(&lo[i]).min(nan(&c[i])),
+            hi: nan(&hi[i]).max(nan(&c[i])),
         })
         .filter(|p| {
             [p.distance, p.change, p.lo, p.hi]
@@ -97,6 +97,17 @@ pub fn change_vs_distance(r: &Report) -> Option<Vec<ChangePoint>> {
         })
         .collect();
     (!pts.is_empty()).then_some(pts)
+}
+
+/// The measured evidence of the constant-covariance check, when it measured.
+fn constant_covariance_measured(r: &Report) -> Option<&constant_covariance::Measured> {
+    match &r.assumptions.constant_covariance.metrics {
+        Evidence::ConstantCovariance(e) => match &**e {
+            constant_covariance::Evidence::Measured(m) => Some(m),
+            constant_covariance::Evidence::RowDominated(_) => None,
+        },
+        _ => None,
+    }
 }
 
 /// The trajectory's stationary covariance and the discrete Lyapunov prediction (k × k).
@@ -163,21 +174,30 @@ pub fn min_direction_p_value(r: &Report) -> Option<f64> {
 
 /// The covariance-constancy test that decided (e.g. `paired_bootstrap`, `permutation`).
 pub fn covariance_test_used(r: &Report) -> Option<String> {
-    r.assumptions.constant_covariance.metrics.to_json()["test_used"]
-        .as_str()
-        .map(str::to_string)
+    constant_covariance_measured(r).map(|m| m.test_used.key().to_string())
 }
 
-/// How the interval of the primary curvature's λ_max was formed, as the check states it.
+/// How the interval of the primary curvature's λ_max was formed, as the small-step check
+/// states it (`None` for other checks' results).
 pub fn lambda_max_interval_method(c: &CheckResult) -> Option<String> {
-    let cur = &c.metrics.to_json()["curvature"];
-    let primary = cur["primary"].as_str()?;
-    cur["estimates"]
-        .as_array()?
+    let cur = match &c.metrics {
+        Evidence::SmallStep(e) => e.curvature(),
+        _ => return None,
+    };
+    let primary = cur.primary.as_ref()?;
+    cur.estimates
         .iter()
-        .find(|e| e["source"].as_str() == Some(primary))?["interval_method"]
-        .as_str()
-        .map(str::to_string)
+        .find(|e| &e.source == primary)
+        .map(|e| e.interval_method.clone())
+}
+
+/// The interval method recorded on key metric `metric` of `c`, if it has an interval.
+fn recorded_method(c: &CheckResult, metric: &str) -> Option<IntervalMethod> {
+    c.key_metrics
+        .iter()
+        .find(|m| m.name == metric)?
+        .ci
+        .map(|ci| ci.method)
 }
 
 /// How each check's interval was computed, by key-metric name, in words. The schema records
@@ -188,14 +208,22 @@ pub fn interval_method(c: &CheckResult, metric: &str) -> &'static str {
             "simultaneous normal-approximation interval from a bootstrap SE (central-limit route at S)"
         }
         "rel_covariance_deviation" | "top_eigenvalue_ratio" | "max_principal_angle_deg"
-        | "covariance_sensitivity_per_sd" => "basic bootstrap interval (rows resampled per checkpoint)",
-        "lr_lambda_max" | "variance_inflation" => {
-            if lambda_max_interval_method(c).is_some_and(|m| m.contains("range")) {
-                "range over the checkpoints (not a confidence interval)"
-            } else {
-                "interval of the curvature estimate"
+        | "covariance_sensitivity_per_sd" => match recorded_method(c, metric) {
+            Some(IntervalMethod::BasicBootstrap) => {
+                "basic bootstrap interval (rows resampled per checkpoint)"
             }
-        }
+            Some(m) => m.describe(),
+            None => "see docs/methods.md",
+        },
+        "lr_lambda_max" | "variance_inflation" => match recorded_method(c, metric) {
+            Some(m @ (IntervalMethod::RangeOverCheckpoints | IntervalMethod::FromCurvature)) => {
+                m.describe()
+            }
+            _ if lambda_max_interval_method(c).is_some_and(|m| m.contains("range")) => {
+                "range over the checkpoints (not a confidence interval)"
+            }
+            _ => "interval of the curvature estimate",
+        },
         "unexplained_gradient_fraction" => "percentile bootstrap over checkpoints",
         "loss_model_unexplained_fraction" => "moving-block bootstrap of the loss series",
         "probe_quadratic_error" => "interval over the loss probes",

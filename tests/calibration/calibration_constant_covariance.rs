@@ -20,7 +20,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StudentT};
-use sgd_ou::checks::{constant_covariance, CheckResult, Context, Thresholds, Verdict};
+use sgd_ou::checks::constant_covariance::{Design, Measured, SpreadSource};
+use sgd_ou::checks::{constant_covariance, CheckResult, Context, Evidence, Thresholds, Verdict};
+use sgd_ou::report::narrate;
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 
@@ -45,7 +47,18 @@ fn sim(s: Scenario, cfg: &SimConfig, seed: u64) -> (Run, sgd_ou::simulate::SimSu
 }
 
 fn check(run: &Run, seed: u64, th: &Thresholds) -> CheckResult {
-    constant_covariance::check(&Context::new(run, seed, th))
+    narrate::constant_covariance::narrate(constant_covariance::check(&Context::new(run, seed, th)))
+}
+
+/// The measured evidence of a constant-covariance result (panics when it did not measure).
+fn measured(r: &CheckResult) -> &Measured {
+    match &r.metrics {
+        Evidence::ConstantCovariance(e) => match &**e {
+            constant_covariance::Evidence::Measured(m) => m,
+            other => panic!("not measured: {other:?}"),
+        },
+        other => panic!("not constant_covariance evidence: {other:?}"),
+    }
 }
 
 /// Gives checkpoint i the rows of a disjoint random subset of the examples, of size sizes[i]:
@@ -102,10 +115,13 @@ impl Tally {
             Verdict::Fail => self.fail += 1,
             Verdict::Inconclusive => self.inconclusive += 1,
         }
-        let t = r.metrics.to_json()["test_used"]
-            .as_str()
-            .unwrap_or("?")
-            .to_string();
+        let t = match &r.metrics {
+            Evidence::ConstantCovariance(e) => match &**e {
+                constant_covariance::Evidence::Measured(m) => m.test_used.key().to_string(),
+                _ => "?".to_string(),
+            },
+            _ => "?".to_string(),
+        };
         *self.tests.entry(t).or_default() += 1;
     }
 }
@@ -162,7 +178,7 @@ fn independent_subsets_gaussian_pass() {
             let (mut run, _) = sim(s, &cfg, 2000 + seed);
             independent_subsets(&mut run, &sizes, seed);
             let r = check(&run, seed, &th);
-            assert_eq!(r.metrics.to_json()["design"], "independent", "{r:?}");
+            assert_eq!(measured(&r).design, Design::Independent, "{r:?}");
             tally.add(&r);
         }
         eprintln!("independent gaussian {label}: {tally:?}");
@@ -303,7 +319,7 @@ fn degenerate_inputs_are_handled_without_panics() {
     run.trajectory = None;
     let r = check(&run, 1, &th);
     assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
-    assert!(r.metrics.to_json()["sensitivity_per_stationary_sd"].is_null());
+    assert!(measured(&r).sensitivity_per_stationary_sd.is_none());
 }
 
 /// The report carries the evidence the issue asks for, and is reproducible.
@@ -314,32 +330,23 @@ fn report_carries_the_evidence_and_is_reproducible() {
     let (run, _) = sim(s, &SimConfig::default_for(s), 11);
     let r = check(&run, 3, &th);
     assert_eq!(r.verdict, Verdict::Fail);
-    let m = &r.metrics.to_json();
+    let m = measured(&r);
     let g = run.checkpoints.len();
-    for key in [
-        "distance",
-        "rel_change",
-        "rel_change_lo",
-        "rel_change_hi",
-        "rel_change_raw",
+    let p = &m.plot_change_vs_distance;
+    for (key, len) in [
+        ("distance", p.distance.len()),
+        ("rel_change", p.rel_change.len()),
+        ("rel_change_lo", p.rel_change_lo.len()),
+        ("rel_change_hi", p.rel_change_hi.len()),
+        ("rel_change_raw", p.rel_change_raw.len()),
     ] {
-        assert_eq!(
-            m["plot_change_vs_distance"][key].as_array().unwrap().len(),
-            g,
-            "{key}"
-        );
+        assert_eq!(len, g, "{key}");
     }
-    assert_eq!(m["per_checkpoint"].as_array().unwrap().len(), g);
-    assert_eq!(
-        m["per_checkpoint"][0]["eigenvalues"]
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
-    assert!(m["test_reason"].as_str().unwrap().len() > 20);
-    assert!(m["sensitivity_per_stationary_sd"].as_f64().unwrap() > 0.1);
-    assert_eq!(m["spread_source"], "trajectory");
+    assert_eq!(m.per_checkpoint.len(), g);
+    assert_eq!(m.per_checkpoint[0].eigenvalues.len(), 4);
+    assert!(m.test_reason.len() > 20);
+    assert!(m.sensitivity_per_stationary_sd.unwrap() > 0.1);
+    assert_eq!(m.spread_source, SpreadSource::Trajectory);
     let names: Vec<&str> = r.key_metrics.iter().map(|k| k.name.as_str()).collect();
     for want in [
         "rel_covariance_deviation",
@@ -382,7 +389,7 @@ fn paired_state_dependent_noise_fails_and_matches_truth() {
             (got - want).abs() <= 1e-8 * want.max(1.0),
             "seed {seed}: D = {got}, truth {want}"
         );
-        assert_eq!(r.metrics.to_json()["design"], "paired");
+        assert_eq!(measured(&r).design, Design::Paired);
         if want > 1.5 * th.covariance_max_rel_deviation {
             clear += 1;
             fails += usize::from(r.verdict == Verdict::Fail);

@@ -7,8 +7,9 @@
 
 use std::path::Path;
 
-use sgd_ou::checks::{small_step, Context, Thresholds, Verdict};
+use sgd_ou::checks::{small_step, Context, Evidence, Thresholds, Verdict};
 use sgd_ou::model::curvature;
+use sgd_ou::report::narrate;
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 
@@ -21,17 +22,23 @@ fn load(s: Scenario, cfg: &SimConfig, seed: u64, root: &Path) -> Run {
 fn small_step_verdict(run: &Run) -> (Verdict, f64, &'static str) {
     let th = Thresholds::default();
     let ctx = Context::new(run, 7, &th);
-    let r = small_step::check(&ctx);
+    let r = narrate::small_step::narrate(small_step::check(&ctx));
     let el = r
         .key_metrics
         .iter()
         .find(|m| m.name == "lr_lambda_max")
         .map(|m| m.estimate)
         .unwrap_or(f64::NAN);
-    let src = match r.metrics.to_json()["a_source"].as_str() {
-        Some("hessian") => "hessian",
-        Some("lag1") => "lag1",
-        Some("regression") => "regression",
+    let src = match &r.metrics {
+        Evidence::SmallStep(e) => match &**e {
+            small_step::Evidence::Measured(m) => match m.a_source.as_str() {
+                "hessian" => "hessian",
+                "lag1" => "lag1",
+                "regression" => "regression",
+                _ => "none",
+            },
+            small_step::Evidence::NoCurvature(_) => "none",
+        },
         _ => "none",
     };
     (r.verdict, el, src)
@@ -165,7 +172,7 @@ fn no_curvature_source_is_inconclusive_with_the_reason() {
     let run = load(Scenario::QuadraticGaussian, &cfg, 8100, root.path());
     let th = Thresholds::default();
     let ctx = Context::new(&run, 7, &th);
-    let r = small_step::check(&ctx);
+    let r = narrate::small_step::narrate(small_step::check(&ctx));
     assert_eq!(r.verdict, Verdict::Inconclusive);
     let why = r.reasons.join(" ");
     assert!(
