@@ -159,6 +159,7 @@ pub struct EstimateSummary {
     pub eigenvalues: Vec<f64>,
     #[serde(with = "crate::fmt::nullable_f64")]
     #[schemars(with = "Option<f64>")]
+    /// λ_max used for the step-size judgement (full-space for the Hessian when recorded).
     pub lambda_max: f64,
     /// [lo, hi].
     #[serde(with = "crate::fmt::nullable_vec")]
@@ -166,11 +167,13 @@ pub struct EstimateSummary {
     pub lambda_max_interval: Vec<f64>,
     /// How the interval was obtained, in words.
     pub interval_method: String,
+    /// Standard error of λ_max (delta method), when computed.
     pub lambda_max_se: Option<f64>,
     /// ‖A − Aᵀ‖_F/‖A‖_F of the raw estimate.
     #[serde(with = "crate::fmt::nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub asymmetry: f64,
+    /// Estimator-specific diagnostics.
     pub details: EstimateDetails,
 }
 
@@ -180,19 +183,24 @@ pub struct EstimateSummary {
 pub struct CurvatureSummary {
     /// Source of the estimate the checks used.
     pub primary: Option<String>,
+    /// Every available estimate of A, in priority order (hessian, lag1, regression).
     pub estimates: Vec<EstimateSummary>,
     /// Why each missing source is unavailable, source → reason (in priority order).
     pub unavailable: std::collections::BTreeMap<String, String>,
+    /// Pairwise agreement of the estimates.
     pub agreement: Vec<Agreement>,
     /// λ_max of the primary is only a lower bound of the full-space λ_max.
     pub lambda_max_is_lower_bound: bool,
+    /// Coverage of the λ_max intervals.
     pub ci_level: f64,
 }
 
 /// A pairwise comparison of two estimates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Agreement {
+    /// The estimate compared (a source name).
     pub estimate: String,
+    /// The estimate it is compared with.
     pub reference: String,
     #[serde(flatten)]
     pub agreement: EstimateAgreement,
