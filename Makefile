@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 SEED ?= 1
 
-.PHONY: all test demo examples lint fmt bench bench-peers bench-memory fuzz reference doc clean
+.PHONY: all test calibrate demo examples lint fmt bench bench-peers bench-memory fuzz reference doc clean
 
 all: lint test
 
@@ -11,6 +11,18 @@ all: lint test
 test:
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+
+## The calibration tests at full size (CALIBRATE_SCALE × the replicate counts of `make test`,
+## plus the long ignored tables), writing docs/calibration.md, which docs/methods.md quotes.
+CALIBRATE_SCALE ?= 5
+calibrate:
+	rm -rf target/calibration
+	SGD_OU_CALIBRATE_SCALE=$(CALIBRATE_SCALE) SGD_OU_CALIBRATION_OUT=$(CURDIR)/target/calibration \
+	  $(CARGO) test --release --test calibration -- --include-ignored
+	{ echo "# Calibration tables"; echo; \
+	  echo "Written by \`make calibrate\` (scale $(CALIBRATE_SCALE)); do not edit. Each row: scenario, replications,"; \
+	  echo "observed counts and the bound the test asserts (nominal rate + 2 Monte Carlo SE)."; echo; \
+	  for f in target/calibration/*.md; do echo "## $$(basename $$f .md)"; echo; cat $$f; echo; done; } > docs/calibration.md
 
 ## Verify the bundled example run (the README's first command, via make).
 demo:

@@ -111,13 +111,18 @@ fn assert_calibrated(rates: &[f64; 5], which: &[&str], n: usize, reps: usize) {
 }
 
 // R = 10 000: SE = 0.00218, 4 SE = 0.0087, accepted rates [0.0413, 0.0587].
-const REPS: usize = 10_000;
+const REPS_TEST: usize = 10_000;
+
+/// 10,000 replications in `make test`, times the calibration scale in `make calibrate`.
+fn reps() -> usize {
+    REPS_TEST * crate::common::calibration_scale()
+}
 
 /// K² is liberal at small n (this implementation, 100 000 replications: 0.057 at n = 20, 50
 /// and 100; scipy's `normaltest` shows the same, 0.060 at n = 20 over 20 000). Allowed: up to
 /// 0.01 above 0.05, beyond Monte Carlo error.
 fn assert_k2_at_most_slightly_liberal(rate: f64, n: usize) {
-    let tol = four_se(REPS);
+    let tol = four_se(reps());
     assert!(
         rate >= ALPHA - tol && rate <= ALPHA + 0.01 + tol,
         "dagostino_pearson at n = {n}: {rate}"
@@ -126,18 +131,18 @@ fn assert_k2_at_most_slightly_liberal(rate: f64, n: usize) {
 
 #[test]
 fn type_i_error_at_n_20() {
-    let r = rejection_rates(Dist::Normal, 20, REPS, "calibration/normal/n20");
+    let r = rejection_rates(Dist::Normal, 20, reps(), "calibration/normal/n20");
     assert_calibrated(
         &r,
         &["shapiro_wilk", "anderson_darling", "lilliefors"],
         20,
-        REPS,
+        reps(),
     );
     assert_k2_at_most_slightly_liberal(r[2], 20);
     // Jarque–Bera is conservative at n = 20 (scipy, 20 000 replications: 0.025): its rate is
     // below 0.05 by more than Monte Carlo error.
     assert!(
-        r[3] < ALPHA - four_se(REPS),
+        r[3] < ALPHA - four_se(reps()),
         "jarque_bera at n = 20: {}",
         r[3]
     );
@@ -145,17 +150,17 @@ fn type_i_error_at_n_20() {
 
 #[test]
 fn type_i_error_at_n_100() {
-    let r = rejection_rates(Dist::Normal, 100, REPS, "calibration/normal/n100");
+    let r = rejection_rates(Dist::Normal, 100, reps(), "calibration/normal/n100");
     assert_calibrated(
         &r,
         &["shapiro_wilk", "anderson_darling", "lilliefors"],
         100,
-        REPS,
+        reps(),
     );
     assert_k2_at_most_slightly_liberal(r[2], 100);
     // Jarque–Bera at n = 100 (scipy: 0.043) is conservative, never liberal.
     assert!(
-        r[3] <= ALPHA + four_se(REPS),
+        r[3] <= ALPHA + four_se(reps()),
         "jarque_bera at n = 100: {}",
         r[3]
     );
@@ -163,8 +168,8 @@ fn type_i_error_at_n_100() {
 
 #[test]
 fn type_i_error_at_n_500() {
-    let r = rejection_rates(Dist::Normal, 500, REPS, "calibration/normal/n500");
-    assert_calibrated(&r, &NAMES, 500, REPS);
+    let r = rejection_rates(Dist::Normal, 500, reps(), "calibration/normal/n500");
+    assert_calibrated(&r, &NAMES, 500, reps());
 }
 
 #[test]
@@ -185,16 +190,17 @@ fn power_against_t3_and_lognormal_at_n_500() {
 #[ignore = "long: 100 000 replications per n; run with --release --ignored --nocapture"]
 fn print_type_i_error_table() {
     let reps = 100_000;
-    println!("type-I error at alpha = 0.05, {reps} Gaussian replications (SE 0.0007)");
-    println!("n      {}", NAMES.join("  "));
+    let mut table = format!(
+        "Type-I error at α = 0.05, {reps} Gaussian replications per n (SE 0.0007):\n\n\
+         | n | {} |\n|---|{}\n",
+        NAMES.join(" | "),
+        "---|".repeat(NAMES.len())
+    );
     for n in [20, 50, 100, 200, 500, 1000] {
         let r = rejection_rates(Dist::Normal, n, reps, &format!("calibration/table/n{n}"));
-        println!(
-            "{n:<6} {}",
-            r.iter()
-                .map(|v| format!("{v:.4}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-        );
+        let cells: Vec<String> = r.iter().map(|v| format!("{v:.4}")).collect();
+        table.push_str(&format!("| {n} | {} |\n", cells.join(" | ")));
     }
+    println!("{table}");
+    crate::common::record_calibration("normality", &table);
 }

@@ -96,3 +96,50 @@ pub fn npy_bytes(path: &Path, descr: &str, fortran: bool, shape: &str, data: &[u
     bytes.extend_from_slice(data);
     std::fs::write(path, bytes).unwrap();
 }
+
+/// Replicate multiplier of the calibration tests: 1 in `make test` (reduced counts that can
+/// still fail), `SGD_OU_CALIBRATE_SCALE` (set by `make calibrate`) at full size.
+pub fn calibration_scale() -> usize {
+    std::env::var("SGD_OU_CALIBRATE_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&k| k >= 1)
+        .unwrap_or(1)
+}
+
+/// Most false fails allowed in `reps` replications at nominal rate `alpha`: the count at
+/// alpha + 2 Monte Carlo standard errors, alpha + 2·√(alpha(1 − alpha)/reps).
+pub fn max_false_fails(reps: usize, alpha: f64) -> usize {
+    let r = reps as f64;
+    (r * (alpha + 2.0 * (alpha * (1.0 - alpha) / r).sqrt())).floor() as usize
+}
+
+/// In `make calibrate` (`SGD_OU_CALIBRATION_OUT` set), appends a Markdown section to
+/// `<dir>/<name>.md`; the target concatenates them into docs/calibration.md. Does nothing in
+/// `make test`.
+pub fn record_calibration(name: &str, markdown: &str) {
+    let Some(dir) = std::env::var_os("SGD_OU_CALIBRATION_OUT") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.md")))
+        .unwrap();
+    writeln!(f, "{markdown}").unwrap();
+}
+
+/// As [`record_calibration`], one table row; `header` (the table's header lines) is written
+/// first when the file is new.
+pub fn record_calibration_row(name: &str, header: &str, row: &str) {
+    let Some(dir) = std::env::var_os("SGD_OU_CALIBRATION_OUT") else {
+        return;
+    };
+    if !PathBuf::from(dir).join(format!("{name}.md")).exists() {
+        record_calibration(name, header);
+    }
+    record_calibration(name, row);
+}
