@@ -134,6 +134,17 @@ impl Effect {
     }
 }
 
+/// The effect of one prediction [skewness, excess kurtosis, Berry–Esseen] with intervals from
+/// its bootstrap replicates. O(B).
+fn effect_of(e: [f64; 3], reps: &[[f64; 3]], z: f64) -> Effect {
+    let col = |q: usize| reps.iter().map(|v| v[q]).collect::<Vec<f64>>();
+    Effect {
+        skew: with_ci(e[0], &col(0), z),
+        kurt: with_ci(e[1], &col(1), z),
+        berry_esseen: Some(with_ci(e[2], &col(2), z)),
+    }
+}
+
 /// CLT route: per-checkpoint and pooled predictions with bootstrap intervals.
 /// Returns (pooled effects per direction, per-checkpoint rows per checkpoint).
 pub(super) fn clt_route(
@@ -182,14 +193,7 @@ pub(super) fn clt_route(
         }
         (wsum > 0.0).then(|| acc.map(|a| a / wsum))
     };
-    let mk_effect = |e: [f64; 3], r: &[[f64; 3]]| -> Effect {
-        let col = |q: usize| r.iter().map(|v| v[q]).collect::<Vec<f64>>();
-        Effect {
-            skew: with_ci(e[0], &col(0), z),
-            kurt: with_ci(e[1], &col(1), z),
-            berry_esseen: Some(with_ci(e[2], &col(2), z)),
-        }
-    };
+    let mk_effect = |e: [f64; 3], r: &[[f64; 3]]| effect_of(e, r, z);
     let pooled: Vec<Option<Effect>> = (0..k)
         .map(|j| {
             let e = pool(&|ci| est[ci][j])?;

@@ -198,27 +198,8 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
     };
     let tails = direct::tail_indices(ctx, &pass.direct, b);
     let multivariate = direct::multivariate(ctx, pass.whitened.as_deref(), p_mvn);
-    let per_direction = (0..k)
-        .map(|j| DirectionRow {
-            direction: j,
-            effect: effects[j],
-            direct_sample_moments: direct_moments[j],
-            k2_statistic: sig.k2_stat[j],
-            p_value_direct: direct_ok.then_some(sig.raw_p[j]),
-            p_value_per_example: sig.pe_p[j].is_finite().then_some(sig.pe_p[j]),
-            p_value_combined: sig.route_p[j].is_finite().then_some(sig.route_p[j]),
-            p_value_holm: sig.adj_p.get(j).copied(),
-            verdict: None,
-        })
-        .collect();
-    let per_checkpoint = (0..run.checkpoints.len())
-        .map(|ci| CheckpointRow {
-            step: run.checkpoints[ci].step,
-            samples: pass.samples[ci].clone(),
-            clt_prediction: clt_rows.as_ref().map(|r| r[ci].clone()),
-            direct: pass.per_checkpoint[ci].clone(),
-        })
-        .collect();
+    let per_direction = direction_rows(&effects, &direct_moments, &sig, direct_ok);
+    let per_checkpoint = checkpoint_rows(&pass, clt_rows);
     let ev = Evidence {
         route: if per_example {
             Route::CltPredictionAndDirect
@@ -247,6 +228,45 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
         qq_worst_direction: None,
     };
     (ev, pass.direct)
+}
+
+/// One row per checkpoint: its direct samples and their moments, and the CLT prediction.
+fn checkpoint_rows(
+    pass: &direct::DirectPass,
+    clt_rows: Option<Vec<Vec<Option<CltRow>>>>,
+) -> Vec<CheckpointRow> {
+    let mut clt = clt_rows.map(Vec::into_iter);
+    (0..pass.samples.len())
+        .map(|ci| CheckpointRow {
+            step: pass.samples[ci].step,
+            samples: pass.samples[ci].clone(),
+            clt_prediction: clt.as_mut().and_then(Iterator::next),
+            direct: pass.per_checkpoint[ci].clone(),
+        })
+        .collect()
+}
+
+/// One row per direction (verdicts filled in after the decision).
+fn direction_rows(
+    effects: &[Option<EffectRow>],
+    direct_moments: &[Option<EffectRow>],
+    sig: &direct::Significance,
+    direct_ok: bool,
+) -> Vec<DirectionRow> {
+    let finite = |p: f64| p.is_finite().then_some(p);
+    (0..effects.len())
+        .map(|j| DirectionRow {
+            direction: j,
+            effect: effects[j],
+            direct_sample_moments: direct_moments[j],
+            k2_statistic: sig.k2_stat[j],
+            p_value_direct: direct_ok.then_some(sig.raw_p[j]),
+            p_value_per_example: finite(sig.pe_p[j]),
+            p_value_combined: finite(sig.route_p[j]),
+            p_value_holm: sig.adj_p.get(j).copied(),
+            verdict: None,
+        })
+        .collect()
 }
 
 /// Headline metrics of the worst direction: |skewness| and |excess kurtosis| with their
@@ -290,6 +310,95 @@ fn key_metrics(e: &EffectRow, p_worst: Option<f64>, th: &Thresholds) -> Vec<KeyM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::{Applied as AnyApplied, CheckResult, Evidence as AnyEvidence, Verdict};
+    use crate::run::{LoadOptions, Run};
+    use crate::simulate::{simulate, Scenario, SimConfig};
+
+    fn checked(s: Scenario, cfg: &SimConfig, seed: u64) -> (Checked, Thresholds) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        simulate(s, cfg, seed, &out).unwrap();
+        let run = Run::load(&out, &LoadOptions { dims: 8, seed: 1 }).unwrap();
+        let th = Thresholds::default();
+        let c = check(&Context::new(&run, 7, &th));
+        (c, th)
+    }
+
+    /// Serialise → deserialise → serialise gives the same string, and the evidence comes back
+    /// as this check's variant (per-example and minibatch runs).
+    #[test]
+    fn report_round_trips_through_json() {
+        for minibatch in [false, true] {
+            let s = Scenario::HeavyTailedNoise;
+            let mut cfg = SimConfig::default_for(s);
+            cfg.minibatch_gradients = minibatch;
+            cfg.write_trajectory = false;
+            let (c, _) = checked(s, &cfg, 3);
+            let want = if minibatch {
+                Route::Direct
+            } else {
+                Route::CltPredictionAndDirect
+            };
+            assert_eq!(c.evidence.as_ref().unwrap().route, want);
+            let r = crate::report::narrate::gaussian_noise::narrate(c);
+            let json = serde_json::to_string(&r).unwrap();
+            let back: CheckResult = serde_json::from_str(&json).unwrap();
+            assert!(matches!(back.metrics, AnyEvidence::GaussianNoise(_)));
+            assert!(matches!(back.thresholds, AnyApplied::GaussianNoise(_)));
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
+    }
+
+    /// `decide` is a pure function of the evidence: it reproduces the check's decision, and an
+    /// effect moved above its tolerance with a significant p-value fails.
+    #[test]
+    fn decide_reads_only_the_evidence() {
+        let s = Scenario::QuadraticGaussian;
+        let mut cfg = SimConfig::default_for(s);
+        cfg.write_trajectory = false;
+        let (c, th) = checked(s, &cfg, 5);
+        let mut ev = c.evidence.clone().unwrap();
+        assert_eq!(decide(&ev, &th), c.decision);
+        assert_eq!(c.decision.verdict, Verdict::Pass, "{:?}", c.decision);
+        let row = &mut ev.per_direction[2];
+        let e = row.effect.as_mut().unwrap();
+        e.excess_kurtosis = 3.0 * th.gaussian_max_abs_excess_kurtosis;
+        e.excess_kurtosis_ci = Bounds(0.0, 6.0 * th.gaussian_max_abs_excess_kurtosis);
+        for d in ev.per_direction.iter_mut() {
+            d.p_value_holm = Some(if d.direction == 2 { 1e-6 } else { 1.0 });
+        }
+        let d = decide(&ev, &th);
+        assert_eq!(d.verdict, Verdict::Fail);
+        assert_eq!(d.worst, Some(2));
+        assert!(matches!(
+            d.reasons[0],
+            Reason::WorstDirection { direction: 2, .. }
+        ));
+    }
+
+    /// No directions or no checkpoints: inconclusive with the no-data reason, no evidence
+    /// (`{}`), the applied thresholds kept, and the JSON still round-trips.
+    #[test]
+    fn no_data_is_inconclusive_without_evidence() {
+        let th = Thresholds::default();
+        let c = Checked {
+            evidence: None,
+            applied: applied(&th),
+            decision: Decision::no_data(),
+            key_metrics: Vec::new(),
+        };
+        let r = crate::report::narrate::gaussian_noise::narrate(c);
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(
+            r.reasons,
+            ["the run has no checkpoint gradients in the analysis subspace"]
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""metrics":{}"#), "{json}");
+        let back: CheckResult = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back.metrics, AnyEvidence::None(_)));
+        assert!(matches!(back.thresholds, AnyApplied::GaussianNoise(_)));
+    }
 
     /// Exact enumeration of all C(N, S) minibatches of a skewed population.
     #[test]

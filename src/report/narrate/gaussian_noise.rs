@@ -1,7 +1,7 @@
 //! The words of the `gaussian_noise` check (summary and reasons) from its typed evidence and decision.
 
 use crate::checks::gaussian_noise::{
-    Checked, Evidence, Reason, Route, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL,
+    Checked, EffectRow, Evidence, Reason, Route, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL,
 };
 use crate::checks::{Applied, CheckResult, Evidence as AnyEvidence, NoEvidence, Verdict};
 use crate::fmt::p_text;
@@ -67,43 +67,19 @@ fn reason(r: &Reason) -> String {
         ),
         Reason::WorstDirection {
             direction,
-            effect: e,
+            effect,
             route,
             ci_level,
             p_holm,
             direct_samples,
-        } => {
-            let per_example = *route == Route::CltPredictionAndDirect;
-            format!(
-                "worst direction {direction}: minibatch skewness {:.3} [{:.3}, {:.3}], excess \
-                 kurtosis {:.3} [{:.3}, {:.3}] ({}; {:.0}% simultaneous intervals){}",
-                e.skewness,
-                e.skewness_ci.0,
-                e.skewness_ci.1,
-                e.excess_kurtosis,
-                e.excess_kurtosis_ci.0,
-                e.excess_kurtosis_ci.1,
-                if per_example {
-                    "CLT prediction from per-example gradients"
-                } else {
-                    "direct minibatch samples"
-                },
-                100.0 * ci_level,
-                match p_holm {
-                    Some(p) => format!(
-                        "; D'Agostino–Pearson K² p = {} (Holm over directions{}; \
-                         {direct_samples} direct samples)",
-                        p_text(Some(*p)),
-                        if per_example {
-                            ", Bonferroni over the direct and per-example tests"
-                        } else {
-                            ""
-                        }
-                    ),
-                    None => String::new(),
-                }
-            )
-        }
+        } => worst_direction(
+            *direction,
+            effect,
+            *route == Route::CltPredictionAndDirect,
+            *ci_level,
+            *p_holm,
+            *direct_samples,
+        ),
         Reason::TailIndices {
             direction,
             hill,
@@ -123,4 +99,44 @@ fn reason(r: &Reason) -> String {
                               checkpoint would decide"
             .into(),
     }
+}
+
+/// The worst direction's effect, intervals and corrected p-value.
+fn worst_direction(
+    direction: usize,
+    e: &EffectRow,
+    per_example: bool,
+    ci_level: f64,
+    p_holm: Option<f64>,
+    direct_samples: usize,
+) -> String {
+    format!(
+        "worst direction {direction}: minibatch skewness {:.3} [{:.3}, {:.3}], excess \
+         kurtosis {:.3} [{:.3}, {:.3}] ({}; {:.0}% simultaneous intervals){}",
+        e.skewness,
+        e.skewness_ci.0,
+        e.skewness_ci.1,
+        e.excess_kurtosis,
+        e.excess_kurtosis_ci.0,
+        e.excess_kurtosis_ci.1,
+        if per_example {
+            "CLT prediction from per-example gradients"
+        } else {
+            "direct minibatch samples"
+        },
+        100.0 * ci_level,
+        match p_holm {
+            Some(p) => format!(
+                "; D'Agostino–Pearson K² p = {} (Holm over directions{}; {direct_samples} \
+                 direct samples)",
+                p_text(Some(p)),
+                if per_example {
+                    ", Bonferroni over the direct and per-example tests"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        }
+    )
 }
