@@ -35,11 +35,11 @@
 //!    are minibatch gradients (centred and standardised per checkpoint). The standardised samples
 //!    of all checkpoints are pooled per direction and tested with D'Agostino–Pearson K²
 //!    (`scipy.stats.normaltest`), its p-value calibrated by a seeded Monte Carlo null
-//!    ([`UnivariateNull`], 999 draws) when the pooled sample has at most 2,000 values (K² is
+//!    ([`UnivariateNull`](crate::stats::mvn::UnivariateNull), 999 draws) when the pooled sample has at most 2,000 values (K² is
 //!    liberal at small n), Holm-corrected over the k directions. When the pooled sample allows it
 //!    (M ≥ 20p), Henze–Zirkler and Mardia are run on the first p = min(k, 5) directions after
 //!    whitening each checkpoint's samples (a systematic subsample of at most 1,000 of them), with
-//!    Monte Carlo p-values ([`MvnNull`], 199 draws) when M < 50p and asymptotic ones beyond.
+//!    Monte Carlo p-values ([`MvnNull`](crate::stats::mvn::MvnNull), 199 draws) when M < 50p and asymptotic ones beyond.
 //!    Tail indices of the direct samples (Hill with k = ⌊√M⌋, block-sum α with m = ⌊√M⌋, both with
 //!    percentile-bootstrap intervals) explain a failure.
 //!
