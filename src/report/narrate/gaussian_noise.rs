@@ -140,3 +140,61 @@ fn worst_direction(
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::gaussian_noise::tests::checked;
+    use crate::checks::gaussian_noise::Decision;
+    use crate::simulate::{Scenario, SimConfig};
+    use crate::thresholds::Thresholds;
+
+    /// Serialise → deserialise → serialise gives the same string, and the evidence comes back
+    /// as this check's variant (per-example and minibatch runs).
+    #[test]
+    fn report_round_trips_through_json() {
+        for minibatch in [false, true] {
+            let s = Scenario::HeavyTailedNoise;
+            let mut cfg = SimConfig::default_for(s);
+            cfg.minibatch_gradients = minibatch;
+            cfg.write_trajectory = false;
+            let (c, _) = checked(s, &cfg, 3);
+            let want = if minibatch {
+                Route::Direct
+            } else {
+                Route::CltPredictionAndDirect
+            };
+            assert_eq!(c.evidence.as_ref().unwrap().route, want);
+            let r = narrate(c);
+            let json = serde_json::to_string(&r).unwrap();
+            let back: CheckResult = serde_json::from_str(&json).unwrap();
+            assert!(matches!(back.metrics, AnyEvidence::GaussianNoise(_)));
+            assert!(matches!(back.thresholds, Applied::GaussianNoise(_)));
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
+    }
+
+    /// No directions or no checkpoints: inconclusive with the no-data reason, no evidence
+    /// (`{}`), the applied thresholds kept, and the JSON still round-trips.
+    #[test]
+    fn no_data_is_inconclusive_without_evidence() {
+        let th = Thresholds::default();
+        let c = Checked {
+            evidence: None,
+            applied: crate::checks::gaussian_noise::applied(&th),
+            decision: Decision::no_data(),
+            key_metrics: Vec::new(),
+        };
+        let r = narrate(c);
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(
+            r.reasons,
+            ["the run has no checkpoint gradients in the analysis subspace"]
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""metrics":{}"#), "{json}");
+        let back: CheckResult = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back.metrics, AnyEvidence::None(_)));
+        assert!(matches!(back.thresholds, Applied::GaussianNoise(_)));
+    }
+}
