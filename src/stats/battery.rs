@@ -198,3 +198,55 @@ impl CovEqualBattery {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    fn sample(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        DMatrix::from_fn(n, d, |_, _| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            z.exp() // lognormal: clearly non-normal
+        })
+    }
+
+    /// Without a null the analytic p-values; with one, the Monte Carlo p-values of that null.
+    #[test]
+    fn p_value_choice_follows_the_null() {
+        let x = sample(60, 3, 1);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let a = MvnBattery::run(&x, 0, &mut rng).unwrap();
+        let pa = a.p_values().unwrap();
+        assert!(!pa.monte_carlo && a.null.is_none());
+        assert_eq!(pa.henze_zirkler, a.henze_zirkler.as_ref().unwrap().p_value);
+        let b = MvnBattery::run(&x, 49, &mut rng).unwrap();
+        let pb = b.p_values().unwrap();
+        let null = b.null.as_ref().unwrap();
+        assert!(pb.monte_carlo);
+        let hz = b.henze_zirkler.as_ref().unwrap().statistic;
+        assert_eq!(pb.henze_zirkler, null.p_henze_zirkler(hz));
+        // Strongly non-normal data: the smallest attainable Monte Carlo p-value, 1/(B + 1).
+        assert_eq!(pb.henze_zirkler, 1.0 / 50.0);
+        // d ≥ n − 1: no affine-invariant test, no p-values, no null simulated.
+        let w = MvnBattery::run(&sample(4, 5, 3), 49, &mut rng).unwrap();
+        assert!(w.p_values().is_none() && w.null.is_none());
+    }
+
+    #[test]
+    fn cov_equal_effects_are_against_the_first_group() {
+        let g = vec![sample(40, 3, 4), sample(50, 3, 5), sample(2, 3, 6)];
+        assert!(too_small_groups(&g).is_empty());
+        assert_eq!(too_small_groups(&[sample(1, 3, 7)]), [0]);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        let b = CovEqualBattery::run(&g[..2], 19, &mut rng);
+        assert_eq!(b.effects.len(), 1);
+        let e = &b.effects[0];
+        assert_eq!((e.group, e.principal_angles_top), (1, 3));
+        let c: Vec<_> = g[..2].iter().map(covariance_matrix).collect();
+        assert_eq!(e.relative_frobenius, relative_frobenius(&c[1], &c[0]));
+        assert!(b.box_m.is_ok() && b.permutation.is_ok());
+    }
+}
