@@ -142,7 +142,7 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
         return build_report(full, run, options, phases, window, assumptions, inc());
     }
     let (gaussian_noise, (constant_covariance, (small_step, quadratic_loss))) = rayon::join(
-        || checks::gaussian_noise::check(&ctx),
+        || report::narrate::gaussian_noise::narrate(checks::gaussian_noise::check(&ctx)),
         || {
             rayon::join(
                 || {

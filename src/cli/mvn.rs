@@ -1,4 +1,6 @@
-//! `sgd-ou stats mvn FILE.npy` and `sgd-ou stats cov-equal FILE1.npy FILE2.npy ...`.
+//! `sgd-ou stats mvn FILE.npy` and `sgd-ou stats cov-equal FILE1.npy FILE2.npy ...`: argument
+//! structs, reading and printing; the batteries of tests themselves (and the p-value choice they
+//! share with the `gaussian_noise` check) are [`sgd_ou::stats::battery`].
 //!
 //! Exit codes: 0 when every test was computed, 3 when at least one was inconclusive (for
 //! example an affine-invariant test at d ≥ n − 1, or a group with fewer than 2 rows), 2 for
@@ -14,12 +16,9 @@ use serde_json::{json, Map, Value};
 
 use sgd_ou::rng;
 use sgd_ou::run::npy;
-use sgd_ou::stats::covariance::{
-    box_m, permutation_cov_test, principal_angles, relative_frobenius, top_eigenvalue_ratio,
+use sgd_ou::stats::battery::{
+    calibrated_projection_test, too_small_groups, CovEffect, CovEqualBattery, MvnBattery,
 };
-use sgd_ou::stats::descriptive::covariance_matrix;
-use sgd_ou::stats::mvn::{henze_zirkler, mardia, projection_test, MvnNull, UnivariateNull};
-use sgd_ou::stats::normality::dagostino_pearson;
 use sgd_ou::stats::StatsError;
 
 /// Ceiling of `--projections` (the directions are a d × P matrix; each costs O(n d) plus the
@@ -161,6 +160,56 @@ fn print_table(rows: &Map<String, Value>, keys: &[&str]) {
     }
 }
 
+/// The table of `stats mvn`, with a note when Mardia's χ² p-value is liberal (d/n ≥ 0.05) and no
+/// Monte Carlo null was asked for.
+fn print_mvn_table(args: &MvnArgs, out: &Map<String, Value>, (n, d): (usize, usize), mc: bool) {
+    println!(
+        "{}: n = {n}, d = {d}, seed = {}",
+        args.file.display(),
+        args.seed
+    );
+    print_table(
+        out,
+        &[
+            "henze_zirkler",
+            "mardia_skewness",
+            "mardia_kurtosis",
+            "projection",
+        ],
+    );
+    if !mc && d * 20 >= n && d + 1 < n {
+        println!(
+            "note: d/n ≥ 0.05: the χ² p-value of Mardia skewness is liberal here; rerun \
+             with --mc-draws 999 for Monte Carlo p-values"
+        );
+    }
+}
+
+/// The three affine-invariant tests as JSON entries, with their Monte Carlo p-values when the
+/// battery simulated a null.
+fn mvn_entries(b: &MvnBattery, inconclusive: &mut bool) -> [Value; 3] {
+    let mut hz_v = entry(b.henze_zirkler.clone(), inconclusive);
+    let (mut skew_v, mut kurt_v) = match &b.mardia {
+        Ok(m) => (
+            entry(Ok::<_, StatsError>(m.skewness), inconclusive),
+            entry(Ok::<_, StatsError>(m.kurtosis), inconclusive),
+        ),
+        Err(e) => (
+            entry::<()>(Err(e.clone()), inconclusive),
+            entry::<()>(Err(e.clone()), inconclusive),
+        ),
+    };
+    if let (Some(null), Some(p)) = (&b.null, b.p_values().filter(|p| p.monte_carlo)) {
+        hz_v["p_value_monte_carlo"] = json!(p.henze_zirkler);
+        skew_v["p_value_monte_carlo"] = json!(p.mardia_skewness);
+        kurt_v["p_value_monte_carlo"] = json!(p.mardia_kurtosis);
+        for v in [&mut hz_v, &mut skew_v, &mut kurt_v] {
+            v["monte_carlo_draws"] = json!(null.draws());
+        }
+    }
+    [hz_v, skew_v, kurt_v]
+}
+
 pub fn run_mvn(args: &MvnArgs) -> anyhow::Result<i32> {
     let x = read_matrix(&args.file)?;
     let (n, d) = x.shape();
@@ -171,59 +220,24 @@ pub fn run_mvn(args: &MvnArgs) -> anyhow::Result<i32> {
     out.insert("d".into(), json!(d));
     out.insert("seed".into(), json!(args.seed));
 
-    let hz = henze_zirkler(&x);
-    let m = mardia(&x);
-    let null = if args.mc_draws > 0 && hz.is_ok() {
-        Some(
-            MvnNull::simulate(
-                n,
-                d,
-                args.mc_draws,
-                &mut rng::stream(args.seed, "stats-mvn/mc-null"),
-            )
-            .context("Monte Carlo null of HZ and Mardia")?,
-        )
-    } else {
-        None
-    };
-    let mut hz_v = entry(hz.clone(), &mut inconclusive);
-    let (mut skew_v, mut kurt_v) = match &m {
-        Ok(m) => (
-            entry(Ok::<_, StatsError>(m.skewness), &mut inconclusive),
-            entry(Ok::<_, StatsError>(m.kurtosis), &mut inconclusive),
-        ),
-        Err(e) => (
-            entry::<()>(Err(e.clone()), &mut inconclusive),
-            entry::<()>(Err(e.clone()), &mut inconclusive),
-        ),
-    };
-    if let (Some(null), Ok(h), Ok(m)) = (&null, &hz, &m) {
-        hz_v["p_value_monte_carlo"] = json!(null.p_henze_zirkler(h.statistic));
-        skew_v["p_value_monte_carlo"] = json!(null.p_skewness(m.skewness.b1));
-        kurt_v["p_value_monte_carlo"] = json!(null.p_kurtosis(m.kurtosis.b2));
-        for v in [&mut hz_v, &mut skew_v, &mut kurt_v] {
-            v["monte_carlo_draws"] = json!(null.draws());
-        }
-    }
+    let battery = MvnBattery::run(
+        &x,
+        args.mc_draws,
+        &mut rng::stream(args.seed, "stats-mvn/mc-null"),
+    )
+    .context("Monte Carlo null of HZ and Mardia")?;
+    let [hz_v, skew_v, kurt_v] = mvn_entries(&battery, &mut inconclusive);
     out.insert("henze_zirkler".into(), hz_v);
     out.insert("mardia_skewness".into(), skew_v);
     out.insert("mardia_kurtosis".into(), kurt_v);
 
-    let univariate = |y: &[f64]| dagostino_pearson(y).map(|t| t.p_value);
-    let projection = UnivariateNull::simulate(
-        n,
+    let projection = calibrated_projection_test(
+        &x,
+        args.projections,
         args.univariate_null_draws,
         &mut rng::stream(args.seed, "stats-mvn/univariate-null"),
-        univariate,
-    )
-    .and_then(|null| {
-        projection_test(
-            &x,
-            args.projections,
-            &mut rng::stream(args.seed, "stats-mvn/directions"),
-            |y| Ok(null.p_value(univariate(y)?)),
-        )
-    });
+        &mut rng::stream(args.seed, "stats-mvn/directions"),
+    );
     let mut proj_v = entry(projection, &mut inconclusive);
     proj_v["univariate_test"] = json!(format!(
         "D'Agostino–Pearson K², p-value calibrated on {} simulated N(0, 1) samples of size {n}",
@@ -235,63 +249,114 @@ pub fn run_mvn(args: &MvnArgs) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
     } else {
-        println!(
-            "{}: n = {n}, d = {d}, seed = {}",
-            args.file.display(),
-            args.seed
-        );
-        print_table(
-            &out,
-            &[
-                "henze_zirkler",
-                "mardia_skewness",
-                "mardia_kurtosis",
-                "projection",
-            ],
-        );
-        if null.is_none() && d * 20 >= n && d + 1 < n {
-            println!(
-                "note: d/n ≥ 0.05: the χ² p-value of Mardia skewness is liberal here; rerun \
-                 with --mc-draws 999 for Monte Carlo p-values"
-            );
-        }
+        print_mvn_table(args, &out, (n, d), battery.null.is_some());
     }
     Ok(if inconclusive { 3 } else { 0 })
 }
 
-pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
-    let groups: Vec<DMatrix<f64>> = args
-        .files
+/// Reads the groups of `stats cov-equal`; an error naming the file when the dimensions differ.
+fn read_groups(files: &[PathBuf]) -> anyhow::Result<Vec<DMatrix<f64>>> {
+    let groups: Vec<DMatrix<f64>> = files
         .iter()
         .map(|p| read_matrix(p))
         .collect::<anyhow::Result<_>>()?;
     let d = groups[0].ncols();
-    for (p, g) in args.files.iter().zip(&groups) {
+    for (p, g) in files.iter().zip(&groups) {
         if g.ncols() != d {
             bail!(
                 "{}: has d = {} columns, {} has d = {d}; all groups must have the same d",
                 p.display(),
                 g.ncols(),
-                args.files[0].display()
+                files[0].display()
             );
         }
     }
-    // A covariance needs 2 rows: say so instead of reporting NaN effect sizes.
-    let too_small: Vec<String> = args
-        .files
-        .iter()
-        .zip(&groups)
-        .filter(|(_, g)| g.nrows() < 2)
-        .map(|(p, g)| {
+    Ok(groups)
+}
+
+/// One effect-size entry of the JSON report.
+fn effect_json(e: &CovEffect) -> Value {
+    let (angles, degrees) = match &e.principal_angles {
+        Ok(a) => {
+            let deg: Vec<f64> = a.iter().map(|x| x.to_degrees()).collect();
+            (json!(a), json!(deg))
+        }
+        Err(err) => {
+            let why = json!({"inconclusive": err.to_string()});
+            (why.clone(), why)
+        }
+    };
+    json!({
+        "group": e.group,
+        "reference_group": 0,
+        "relative_frobenius": e.relative_frobenius,
+        "top_eigenvalue_ratio": e.top_eigenvalue_ratio,
+        "principal_angles_top": e.principal_angles_top,
+        "principal_angles_rad": angles,
+        "principal_angles_deg": degrees,
+    })
+}
+
+/// The table of `stats cov-equal`.
+fn print_cov_equal(
+    groups: &[DMatrix<f64>],
+    seed: u64,
+    out: &Map<String, Value>,
+    effects: &[Value],
+) {
+    let d = groups[0].ncols();
+    println!(
+        "{} groups, d = {d}, n = {:?}, seed = {}",
+        groups.len(),
+        groups.iter().map(|g| g.nrows()).collect::<Vec<_>>(),
+        seed
+    );
+    print_table(out, &["box_m", "studentized_permutation"]);
+    let r = d.min(3);
+    for e in effects {
+        let angles = match e["principal_angles_deg"].as_array() {
+            Some(a) => a
+                .iter()
+                .map(|x| format!("{}°", fmt(x)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => format!(
+                "inconclusive: {}",
+                e["principal_angles_deg"]["inconclusive"]
+                    .as_str()
+                    .unwrap_or("")
+            ),
+        };
+        println!(
+            "group {} vs 0: relative Frobenius {}, top-eigenvalue ratio {}, principal angles \
+             (top {r}) {angles}",
+            e["group"],
+            fmt(&e["relative_frobenius"]),
+            fmt(&e["top_eigenvalue_ratio"]),
+        );
+    }
+}
+
+/// Groups with fewer than 2 rows: the reason, naming each file.
+fn too_small_reason(files: &[PathBuf], groups: &[DMatrix<f64>]) -> Option<String> {
+    let d = groups[0].ncols();
+    let small: Vec<String> = too_small_groups(groups)
+        .into_iter()
+        .map(|i| {
+            let rows = groups[i].nrows();
             format!(
-                "group {} has {} row{}; each group needs at least 2 rows (d + 1 = {} for Box's M)",
-                p.display(),
-                g.nrows(),
-                if g.nrows() == 1 { "" } else { "s" },
+                "group {} has {rows} row{}; each group needs at least 2 rows (d + 1 = {} for Box's M)",
+                files[i].display(),
+                if rows == 1 { "" } else { "s" },
                 d + 1
             )
         })
         .collect();
+    (!small.is_empty()).then(|| small.join("; "))
+}
+
+pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
+    let groups = read_groups(&args.files)?;
     let mut inconclusive = false;
     let mut out = Map::new();
     out.insert(
@@ -306,10 +371,9 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
         "n".into(),
         json!(groups.iter().map(|g| g.nrows()).collect::<Vec<_>>()),
     );
-    out.insert("d".into(), json!(d));
+    out.insert("d".into(), json!(groups[0].ncols()));
     out.insert("seed".into(), json!(args.seed));
-    if !too_small.is_empty() {
-        let reason = too_small.join("; ");
+    if let Some(reason) = too_small_reason(&args.files, &groups) {
         for key in ["box_m", "studentized_permutation"] {
             let e = entry::<()>(
                 Err(StatsError::Degenerate(reason.clone())),
@@ -325,80 +389,22 @@ pub fn run_cov_equal(args: &CovEqualArgs) -> anyhow::Result<i32> {
         }
         return Ok(3);
     }
-    out.insert("box_m".into(), entry(box_m(&groups), &mut inconclusive));
-    let perm = permutation_cov_test(
+    let b = CovEqualBattery::run(
         &groups,
         args.permutations,
         &mut rng::stream(args.seed, "stats-cov-equal/permutations"),
     );
+    out.insert("box_m".into(), entry(b.box_m, &mut inconclusive));
     out.insert(
         "studentized_permutation".into(),
-        entry(perm, &mut inconclusive),
+        entry(b.permutation, &mut inconclusive),
     );
-
-    // Effect sizes of each group's covariance against the first file's.
-    let covs: Vec<DMatrix<f64>> = groups.iter().map(covariance_matrix).collect();
-    let r = d.min(3);
-    let effects: Vec<Value> = covs
-        .iter()
-        .enumerate()
-        .skip(1)
-        .map(|(i, c)| {
-            let (angles, degrees) = match principal_angles(c, &covs[0], r) {
-                Ok(a) => {
-                    let deg: Vec<f64> = a.iter().map(|x| x.to_degrees()).collect();
-                    (json!(a), json!(deg))
-                }
-                Err(e) => {
-                    let why = json!({"inconclusive": e.to_string()});
-                    (why.clone(), why)
-                }
-            };
-            json!({
-                "group": i,
-                "reference_group": 0,
-                "relative_frobenius": relative_frobenius(c, &covs[0]),
-                "top_eigenvalue_ratio": top_eigenvalue_ratio(c, &covs[0]),
-                "principal_angles_top": r,
-                "principal_angles_rad": angles,
-                "principal_angles_deg": degrees,
-            })
-        })
-        .collect();
+    let effects: Vec<Value> = b.effects.iter().map(effect_json).collect();
     out.insert("effect_sizes".into(), json!(effects));
-
     if args.json {
         println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
     } else {
-        println!(
-            "{} groups, d = {d}, n = {:?}, seed = {}",
-            groups.len(),
-            groups.iter().map(|g| g.nrows()).collect::<Vec<_>>(),
-            args.seed
-        );
-        print_table(&out, &["box_m", "studentized_permutation"]);
-        for e in &effects {
-            let angles = match e["principal_angles_deg"].as_array() {
-                Some(a) => a
-                    .iter()
-                    .map(|x| format!("{}°", fmt(x)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                None => format!(
-                    "inconclusive: {}",
-                    e["principal_angles_deg"]["inconclusive"]
-                        .as_str()
-                        .unwrap_or("")
-                ),
-            };
-            println!(
-                "group {} vs 0: relative Frobenius {}, top-eigenvalue ratio {}, principal angles \
-                 (top {r}) {angles}",
-                e["group"],
-                fmt(&e["relative_frobenius"]),
-                fmt(&e["top_eigenvalue_ratio"]),
-            );
-        }
+        print_cov_equal(&groups, args.seed, &out, &effects);
     }
     Ok(if inconclusive { 3 } else { 0 })
 }

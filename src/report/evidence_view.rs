@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use super::Report;
+use crate::checks::gaussian_noise::{Multivariate, Route};
 use crate::checks::{constant_covariance, CheckResult, Evidence, IntervalMethod};
 
 fn f64s(v: &Value) -> Option<Vec<f64>> {
@@ -56,14 +57,21 @@ pub struct QqData {
     pub sample: Vec<f64>,
 }
 
+/// The typed evidence of the Gaussian-noise check, when it ran.
+fn gaussian_evidence(r: &Report) -> Option<&crate::checks::gaussian_noise::Evidence> {
+    match &r.assumptions.gaussian_noise.metrics {
+        Evidence::GaussianNoise(e) => Some(e),
+        _ => None,
+    }
+}
+
 /// `gaussian_noise.metrics.qq_worst_direction`.
 pub fn qq_worst_direction(r: &Report) -> Option<QqData> {
-    let m = r.assumptions.gaussian_noise.metrics.to_json();
-    let q = &m["qq_worst_direction"];
+    let q = gaussian_evidence(r)?.qq_worst_direction.as_ref()?;
     let d = QqData {
-        direction: q["direction"].as_u64()? as usize,
-        theoretical: f64s(&q["theoretical"])?,
-        sample: f64s(&q["sample"])?,
+        direction: q.direction,
+        theoretical: q.theoretical.clone(),
+        sample: q.sample.clone(),
     };
     (d.sample.len() == d.theoretical.len() && d.sample.len() >= 3).then_some(d)
 }
@@ -137,38 +145,29 @@ pub fn curvature_eigenvalues(r: &Report) -> Option<(String, Vec<f64>)> {
     (!ev.is_empty() && ev.iter().all(|v| v.is_finite())).then_some((src, ev))
 }
 
-/// A per-coordinate screen (values, names, threshold) when a check reports one under
-/// `metrics.coordinate_screen` (`values`, `names`, `threshold`).
-pub fn coordinate_screen(r: &Report) -> Option<(Vec<f64>, Vec<String>, f64)> {
-    let m = r.assumptions.gaussian_noise.metrics.to_json();
-    let s = &m["coordinate_screen"];
-    let values = f64s(&s["values"])?;
-    let names = s["names"]
-        .as_array()?
-        .iter()
-        .map(|n| n.as_str().map(str::to_string))
-        .collect::<Option<Vec<_>>>()?;
-    let t = s["threshold"].as_f64()?;
-    (values.len() == names.len() && !values.is_empty()).then_some((values, names, t))
+/// A per-coordinate screen (values, names, threshold) of the minibatch noise. The
+/// Gaussian-noise check does not compute one yet (the screen of `stats::screen` runs in
+/// `sgd-ou screen`), so this is `None` until its evidence carries one.
+pub fn coordinate_screen(_r: &Report) -> Option<(Vec<f64>, Vec<String>, f64)> {
+    None
 }
 
 /// The multivariate normality p-values (Henze–Zirkler, Mardia skewness, Mardia kurtosis).
 pub fn multivariate_p_values(r: &Report) -> Option<[f64; 3]> {
-    let mm = r.assumptions.gaussian_noise.metrics.to_json();
-    let m = &mm["multivariate"];
-    Some([
-        m["henze_zirkler_p"].as_f64()?,
-        m["mardia_skewness_p"].as_f64()?,
-        m["mardia_kurtosis_p"].as_f64()?,
-    ])
+    match &gaussian_evidence(r)?.multivariate {
+        Multivariate::Tests(m) => {
+            Some([m.henze_zirkler_p, m.mardia_skewness_p, m.mardia_kurtosis_p])
+        }
+        Multivariate::NotRun { .. } => None,
+    }
 }
 
 /// Smallest Holm-corrected per-direction D'Agostino K² p-value of the Gaussian-noise check.
 pub fn min_direction_p_value(r: &Report) -> Option<f64> {
-    r.assumptions.gaussian_noise.metrics.to_json()["per_direction"]
-        .as_array()?
+    gaussian_evidence(r)?
+        .per_direction
         .iter()
-        .filter_map(|d| d["p_value_holm"].as_f64())
+        .filter_map(|d| d.p_value_holm)
         .min_by(f64::total_cmp)
 }
 
@@ -204,9 +203,9 @@ fn recorded_method(c: &CheckResult, metric: &str) -> Option<IntervalMethod> {
 /// `ci.method: "unrecorded"` for now; these descriptions follow docs/methods.md.
 pub fn interval_method(c: &CheckResult, metric: &str) -> &'static str {
     match metric {
-        "minibatch_abs_skewness" | "minibatch_abs_excess_kurtosis" | "minibatch_berry_esseen_bound" => {
-            "simultaneous normal-approximation interval from a bootstrap SE (central-limit route at S)"
-        }
+        "minibatch_abs_skewness"
+        | "minibatch_abs_excess_kurtosis"
+        | "minibatch_berry_esseen_bound" => gaussian_interval(c, metric),
         "rel_covariance_deviation" | "top_eigenvalue_ratio" | "max_principal_angle_deg"
         | "covariance_sensitivity_per_sd" => match recorded_method(c, metric) {
             Some(IntervalMethod::BasicBootstrap) => {
@@ -231,6 +230,28 @@ pub fn interval_method(c: &CheckResult, metric: &str) -> &'static str {
             "mean ± z·sd/√ESS of the trajectory's squared distance (ESS by Geyer)"
         }
         _ => "see docs/methods.md",
+    }
+}
+
+/// The Gaussian-noise check's intervals, from the method each key metric records and the
+/// route whose effect it is.
+fn gaussian_interval(c: &CheckResult, metric: &str) -> &'static str {
+    let m = c.key_metrics.iter().find(|m| m.name == metric);
+    let Some(method) = m.and_then(|m| m.ci).map(|ci| ci.method) else {
+        return "see docs/methods.md";
+    };
+    let route = match &c.metrics {
+        Evidence::GaussianNoise(e) => Some(e.route),
+        _ => None,
+    };
+    match (method, route) {
+        (IntervalMethod::NormalBootstrapSe, Some(Route::CltPredictionAndDirect)) => {
+            "simultaneous normal-approximation interval from a bootstrap SE (central-limit route at S)"
+        }
+        (IntervalMethod::NormalBootstrapSe, Some(Route::Direct)) => {
+            "simultaneous normal-approximation interval from a bootstrap SE (direct minibatch samples)"
+        }
+        (other, _) => other.describe(),
     }
 }
 

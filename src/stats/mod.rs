@@ -4,6 +4,7 @@
 //! Every test returns its statistic and p-value and documents the formula, the reference
 //! implementation it is checked against (see `tests/reference/`) and its cost.
 
+pub mod battery;
 pub mod covariance;
 pub mod descriptive;
 pub mod ess;

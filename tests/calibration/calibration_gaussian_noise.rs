@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use sgd_ou::checks::gaussian_noise::{self, minibatch_mean_shape};
-use sgd_ou::checks::{CheckResult, Context, Thresholds, Verdict};
+use sgd_ou::checks::gaussian_noise::{self, minibatch_mean_shape, Multivariate, Route};
+use sgd_ou::checks::{CheckResult, Context, Evidence, Thresholds, Verdict};
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 
@@ -25,7 +25,15 @@ fn check_dir(dir: &Path, seed: u64) -> CheckResult {
     .expect("load");
     let th = Thresholds::default();
     let ctx = Context::new(&run, seed, &th);
-    gaussian_noise::check(&ctx)
+    sgd_ou::report::narrate::gaussian_noise::narrate(gaussian_noise::check(&ctx))
+}
+
+/// The typed evidence of a Gaussian-noise result.
+fn evidence(r: &CheckResult) -> &gaussian_noise::Evidence {
+    match &r.metrics {
+        Evidence::GaussianNoise(e) => e,
+        other => panic!("not Gaussian-noise evidence: {other:?}"),
+    }
 }
 
 fn run_once(s: Scenario, cfg: &SimConfig, seed: u64) -> CheckResult {
@@ -185,8 +193,8 @@ fn minibatch_gradient_runs() {
         let mut c = [0; 3];
         for seed in 5000..5010 {
             let r = run_once(s, &cfg, seed);
-            assert_eq!(r.metrics.to_json()["route"], "direct");
-            assert_eq!(r.metrics.to_json()["direct_samples_per_direction"], 8192);
+            assert_eq!(evidence(&r).route, Route::Direct);
+            assert_eq!(evidence(&r).direct_samples_per_direction, 8192);
             match r.verdict {
                 Verdict::Pass => c[0] += 1,
                 Verdict::Fail => c[1] += 1,
@@ -208,22 +216,23 @@ fn report_carries_the_evidence() {
     let s = Scenario::HeavyTailedNoise;
     let r = run_once(s, &SimConfig::default_for(s), 20170404);
     assert_eq!(r.verdict, Verdict::Fail);
-    let m = &r.metrics.to_json();
-    assert_eq!(m["direct_samples_per_direction"], 256);
-    assert_eq!(m["samples"][0]["minibatch_samples"], 32);
-    assert_eq!(m["per_checkpoint"].as_array().unwrap().len(), 8);
-    let w = m["worst_direction"].as_u64().unwrap() as usize;
-    assert!(m["per_direction"][w]["p_value_holm"].as_f64().unwrap() < 0.05);
-    let hill = m["tail_indices"][w]["hill"]["estimate"].as_f64().unwrap();
+    let m = evidence(&r);
+    assert_eq!(m.direct_samples_per_direction, 256);
+    assert_eq!(m.samples[0].minibatch_samples, 32);
+    assert_eq!(m.per_checkpoint.len(), 8);
+    let w = m.worst_direction;
+    assert!(m.per_direction[w].p_value_holm.unwrap() < 0.05);
+    let hill = m.tail_indices[w]
+        .hill
+        .as_ref()
+        .and_then(|h| h.estimate())
+        .unwrap();
     assert!(hill < 4.0, "Hill {hill}");
-    assert_eq!(
-        m["qq_worst_direction"]["sample"].as_array().unwrap().len(),
-        256
-    );
+    assert_eq!(m.qq_worst_direction.as_ref().unwrap().sample.len(), 256);
     assert!(
-        m["multivariate"]["henze_zirkler_p"].as_f64().is_some(),
-        "{}",
-        m["multivariate"]
+        matches!(m.multivariate, Multivariate::Tests(_)),
+        "{:?}",
+        m.multivariate
     );
     assert!(r.key_metrics.len() >= 2);
 }

@@ -76,10 +76,10 @@ fn new_path(old: &str, pinned: &Value) -> String {
 }
 
 /// Values changed on purpose, with the reason.
-fn changed_on_purpose(path: &str) -> bool {
-    // Schema 2 (issue 12): typed checks. Key metrics' intervals record their method (pinned
-    // as "unrecorded").
-    path == "schema_version" || path.ends_with(".ci.method")
+fn changed_on_purpose(path: &str, pinned: &Value) -> bool {
+    // Schema 2 (issue 12): typed checks; key metrics record how their interval was computed
+    // where the pin says "unrecorded".
+    path == "schema_version" || (path.ends_with(".ci.method") && pinned == "unrecorded")
 }
 
 fn values_of(run: &Path) -> BTreeMap<String, Value> {
@@ -128,7 +128,7 @@ fn every_verdict_and_value_is_as_pinned() {
     for (name, old) in &pinned {
         let got = &now[name];
         for (path, want) in old {
-            if changed_on_purpose(path) {
+            if changed_on_purpose(path, want) {
                 continue;
             }
             let np = new_path(path, want);

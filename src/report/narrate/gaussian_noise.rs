@@ -1,1 +1,200 @@
 //! The words of the `gaussian_noise` check (summary and reasons) from its typed evidence and decision.
+
+use crate::checks::gaussian_noise::{
+    Checked, EffectRow, Evidence, Reason, Route, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL,
+};
+use crate::checks::{Applied, CheckResult, Evidence as AnyEvidence, NoEvidence, Verdict};
+use crate::fmt::p_text;
+
+/// The check's result as the report prints it.
+pub fn narrate(c: Checked) -> CheckResult {
+    let reasons = c.decision.reasons.iter().map(reason).collect();
+    let summary = match &c.evidence {
+        None => "The minibatch noise cannot be assessed: no checkpoints or no analysis directions."
+            .to_string(),
+        Some(ev) => summary(c.decision.verdict, ev),
+    };
+    CheckResult {
+        verdict: c.decision.verdict,
+        summary,
+        reasons,
+        key_metrics: c.key_metrics,
+        metrics: match c.evidence {
+            Some(ev) => AnyEvidence::GaussianNoise(Box::new(ev)),
+            None => AnyEvidence::None(NoEvidence {}),
+        },
+        thresholds: Applied::GaussianNoise(c.applied),
+    }
+}
+
+fn summary(verdict: Verdict, ev: &Evidence) -> String {
+    let (s, k, w) = (ev.batch_size, ev.directions, ev.worst_direction);
+    match verdict {
+        Verdict::Pass => format!(
+            "The minibatch noise at S = {s} is Gaussian within tolerance in all {k} directions."
+        ),
+        Verdict::Fail => format!(
+            "The minibatch noise at S = {s} is significantly and materially non-Gaussian \
+             (worst direction {w})."
+        ),
+        Verdict::Inconclusive => format!(
+            "The data cannot decide whether the minibatch noise at S = {s} is Gaussian within \
+             tolerance."
+        ),
+    }
+}
+
+fn reason(r: &Reason) -> String {
+    match r {
+        Reason::NoData => "the run has no checkpoint gradients in the analysis subspace".into(),
+        Reason::Degenerate { directions } => format!(
+            "direction(s) {directions:?}: no noise or too few rows to estimate the minibatch \
+             noise's shape (constant gradients, S ≥ N, or fewer than 8 samples)"
+        ),
+        Reason::DirectTestsNotRun {
+            samples,
+            minimum,
+            clt_route,
+        } => format!(
+            "only {samples} direct minibatch-noise samples per direction (fewer than {minimum}): \
+             the direct normality tests were not run{}",
+            if *clt_route {
+                "; the verdict rests on the CLT intervals alone (export n ≥ 20·S rows over all \
+                 checkpoints for the direct tests)"
+            } else {
+                ""
+            }
+        ),
+        Reason::WorstDirection {
+            direction,
+            effect,
+            route,
+            ci_level,
+            p_holm,
+            direct_samples,
+        } => worst_direction(
+            *direction,
+            effect,
+            *route == Route::CltPredictionAndDirect,
+            *ci_level,
+            *p_holm,
+            *direct_samples,
+        ),
+        Reason::TailIndices {
+            direction,
+            hill,
+            block_sum,
+        } => format!(
+            "tail indices of the minibatch noise, direction {direction}: Hill α̂ = {hill:.2}, \
+             block-sum α̂ = {block_sum:.2} (Gaussian noise gives Hill ≈ 4–6 and block-sum ≈ 2; \
+             {})",
+            if *block_sum < HEAVY_TAIL_BLOCK_SUM || *hill < HEAVY_TAIL_HILL {
+                "these values point to heavy tails, the published objection to this assumption"
+            } else {
+                "no sign of heavy tails"
+            }
+        ),
+        Reason::Undecided => "an effect's confidence interval straddles its tolerance, or the \
+                              deviation is large but not significant: more examples per \
+                              checkpoint would decide"
+            .into(),
+    }
+}
+
+/// The worst direction's effect, intervals and corrected p-value.
+fn worst_direction(
+    direction: usize,
+    e: &EffectRow,
+    per_example: bool,
+    ci_level: f64,
+    p_holm: Option<f64>,
+    direct_samples: usize,
+) -> String {
+    format!(
+        "worst direction {direction}: minibatch skewness {:.3} [{:.3}, {:.3}], excess \
+         kurtosis {:.3} [{:.3}, {:.3}] ({}; {:.0}% simultaneous intervals){}",
+        e.skewness,
+        e.skewness_ci.0,
+        e.skewness_ci.1,
+        e.excess_kurtosis,
+        e.excess_kurtosis_ci.0,
+        e.excess_kurtosis_ci.1,
+        if per_example {
+            "CLT prediction from per-example gradients"
+        } else {
+            "direct minibatch samples"
+        },
+        100.0 * ci_level,
+        match p_holm {
+            Some(p) => format!(
+                "; D'Agostino–Pearson K² p = {} (Holm over directions{}; {direct_samples} \
+                 direct samples)",
+                p_text(Some(p)),
+                if per_example {
+                    ", Bonferroni over the direct and per-example tests"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::gaussian_noise::tests::checked;
+    use crate::checks::gaussian_noise::Decision;
+    use crate::simulate::{Scenario, SimConfig};
+    use crate::thresholds::Thresholds;
+
+    /// Serialise → deserialise → serialise gives the same string, and the evidence comes back
+    /// as this check's variant (per-example and minibatch runs).
+    #[test]
+    fn report_round_trips_through_json() {
+        for minibatch in [false, true] {
+            let s = Scenario::HeavyTailedNoise;
+            let mut cfg = SimConfig::default_for(s);
+            cfg.minibatch_gradients = minibatch;
+            cfg.write_trajectory = false;
+            let (c, _) = checked(s, &cfg, 3);
+            let want = if minibatch {
+                Route::Direct
+            } else {
+                Route::CltPredictionAndDirect
+            };
+            assert_eq!(c.evidence.as_ref().unwrap().route, want);
+            let r = narrate(c);
+            let json = serde_json::to_string(&r).unwrap();
+            let back: CheckResult = serde_json::from_str(&json).unwrap();
+            assert!(matches!(back.metrics, AnyEvidence::GaussianNoise(_)));
+            assert!(matches!(back.thresholds, Applied::GaussianNoise(_)));
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
+    }
+
+    /// No directions or no checkpoints: inconclusive with the no-data reason, no evidence
+    /// (`{}`), the applied thresholds kept, and the JSON still round-trips.
+    #[test]
+    fn no_data_is_inconclusive_without_evidence() {
+        let th = Thresholds::default();
+        let c = Checked {
+            evidence: None,
+            applied: crate::checks::gaussian_noise::applied(&th),
+            decision: Decision::no_data(),
+            key_metrics: Vec::new(),
+        };
+        let r = narrate(c);
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(
+            r.reasons,
+            ["the run has no checkpoint gradients in the analysis subspace"]
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""metrics":{}"#), "{json}");
+        let back: CheckResult = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back.metrics, AnyEvidence::None(_)));
+        assert!(matches!(back.thresholds, Applied::GaussianNoise(_)));
+    }
+}

@@ -1,0 +1,387 @@
+//! Assumption 1: the minibatch gradient noise ĝ_S(θ) − g(θ) at the run's batch size S is
+//! Gaussian, N(0, C(θ)/S) (design document, eq. 4).
+//!
+//! What is tested is the *minibatch* noise at each checkpoint, never the per-example gradients
+//! pooled as if they were the noise (per-example gradients are far from Gaussian even when the
+//! minibatch mean is), and always direction by direction across samples, never coordinates pooled
+//! across parameters (pooling mixes scales and makes anisotropic Gaussian noise look heavy-tailed;
+//! Xie, Sato & Sugiyama 2021; Xie et al. 2023). Two routes, both reported (docs/methods.md §1):
+//!
+//! 1. **CLT prediction** (per-example runs). At checkpoint c and direction j let m₂, m₃, m₄ be
+//!    the central moments (divisor n) of the n per-example gradients, estimates of the moments of
+//!    the data set's N per-example gradients. The mean of S draws has
+//!    * with replacement: skewness γ₁/√S and excess kurtosis γ₂/S (cumulants of a sum of i.i.d.
+//!      terms add);
+//!    * without replacement from N (finite-population correction, Tukey's polykays; e.g.
+//!      Kendall & Stuart, *Advanced Theory of Statistics* vol. 1, §12.20, and Cochran 1977 Thm 2.2
+//!      for the variance):
+//!      μ₂(ȳ) = m₂ (N − S)/(S(N − 1)),
+//!      μ₃(ȳ) = m₃ (N − S)(N − 2S)/(S²(N − 1)(N − 2)),
+//!      μ₄(ȳ) = (N − S)[(N(N + 1) − 6S(N − S)) m₄ + 3N(S − 1)(N − S − 1) m₂²] / (S³(N − 1)(N − 2)(N − 3)),
+//!      skewness μ₃/μ₂^{3/2}, excess kurtosis μ₄/μ₂² − 3 ([`minibatch_mean_shape`]; checked by
+//!      exact enumeration of all subsets in the tests).
+//!
+//!    Per direction the checkpoints' predictions are averaged with weights n_c. Intervals: normal
+//!    approximation with bootstrap standard errors (rows resampled jointly across checkpoints that
+//!    hold the same examples, [`Context::bootstrap_indices`]), Bonferroni over the 2k intervals
+//!    (skewness and kurtosis of k directions) so that they hold simultaneously. Also reported: the
+//!    Berry–Esseen bound sup_x |F(x) − Φ(x)| ≤ 0.4748·ρ/(σ³√S), ρ = E|X − μ|³ (Shevtsova 2011,
+//!    i.i.d. summands), a diagnostic only (it is ≥ 0.76/√S even for Gaussian data, so it can never
+//!    certify a pass at practical S).
+//! 2. **Direct**. At each checkpoint the rows are shuffled with the seeded generator and cut into
+//!    ⌊n/S⌋ disjoint minibatches; each minibatch mean minus the mean of all n rows is one noise
+//!    sample, standardised by its exact standard deviation for sampling the n rows without
+//!    replacement, sqrt(m₂ (n − S)/(S(n − 1))). With `gradients: "minibatch"` the rows themselves
+//!    are minibatch gradients (centred and standardised per checkpoint). The standardised samples
+//!    of all checkpoints are pooled per direction and tested with D'Agostino–Pearson K²
+//!    (`scipy.stats.normaltest`), its p-value calibrated by a seeded Monte Carlo null
+//!    ([`UnivariateNull`](crate::stats::mvn::UnivariateNull), 999 draws) when the pooled sample has at most 2,000 values (K² is
+//!    liberal at small n), Holm-corrected over the k directions. When the pooled sample allows it
+//!    (M ≥ 20p), Henze–Zirkler and Mardia are run on the first p = min(k, 5) directions after
+//!    whitening each checkpoint's samples (a systematic subsample of at most 1,000 of them), with
+//!    Monte Carlo p-values ([`MvnNull`](crate::stats::mvn::MvnNull), 199 draws) when M < 50p and asymptotic ones beyond.
+//!    Tail indices of the direct samples (Hill with k = ⌊√M⌋, block-sum α with m = ⌊√M⌋, both with
+//!    percentile-bootstrap intervals) explain a failure.
+//!
+//! **Significance** per direction: the direct K² p-value; in per-example runs Bonferroni-combined
+//! with the smallest per-checkpoint K² p-value of the per-example gradients (×K checkpoints),
+//! valid for exact Gaussianity of the minibatch mean by Cramér's decomposition theorem; then Holm
+//! over the k directions.
+//!
+//! **Verdict** (per direction and moment, then combined; [`decide`]): fail when the direction is
+//! significant after Holm correction and the effect (|skewness| or |excess kurtosis| of the
+//! minibatch noise: the CLT prediction for per-example runs, the direct sample moment for
+//! minibatch runs) exceeds its tolerance, or when the effect's simultaneous interval lies above
+//! the tolerance; pass when every interval lies within the tolerances; inconclusive otherwise.
+//! The multivariate tests, tail indices and Berry–Esseen bound are reported, not voted.
+//!
+//! Cost: one pass over the gradients per checkpoint for the moments and the direct samples,
+//! O(n k); the bootstrap O(B n k) per checkpoint (B = `bootstrap_resamples`); the K² null
+//! O(999 M) per direction (M ≤ 2,000); the multivariate tests O(M² p) with M ≤ 1,000 (and their
+//! null O(199 M² p) only when M < 50p).
+
+mod clt;
+mod decide;
+mod direct;
+mod evidence;
+
+pub use clt::minibatch_mean_shape;
+pub use decide::{decide, Decision, Reason, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL};
+pub use evidence::*;
+
+use super::{Context, IntervalMethod, KeyMetric, Tolerance};
+use crate::run::{GradientKind, Sampling};
+use crate::thresholds::Thresholds;
+use decide::abs_interval;
+
+/// Berry–Esseen constant for i.i.d. summands (Shevtsova 2011, *Dokl. Math.* 83:1).
+pub const BERRY_ESSEEN_C: f64 = 0.4748;
+
+/// Largest pooled direct sample for which the K² p-value is calibrated by simulation.
+const K2_NULL_MAX_N: usize = 2000;
+/// Monte Carlo draws of the K² null.
+const K2_NULL_DRAWS: usize = 999;
+/// Monte Carlo draws of the multivariate null.
+const MVN_NULL_DRAWS: usize = 199;
+/// Pooled samples per dimension from which the multivariate tests use asymptotic p-values.
+const MVN_ASYMPTOTIC_RATIO: usize = 50;
+/// Largest pooled sample of the multivariate tests (their cost is O(M²p)).
+const MVN_MAX_SAMPLES: usize = 1000;
+/// Largest dimension of the multivariate tests.
+const MVN_MAX_DIM: usize = 5;
+
+/// The typed outcome of the check: what [`crate::report::narrate::gaussian_noise`] words.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The evidence; `None` when there was nothing to analyse.
+    pub evidence: Option<Evidence>,
+    /// The thresholds applied.
+    pub applied: Applied,
+    /// Verdict and reasons.
+    pub decision: Decision,
+    /// Headline metrics of the worst direction.
+    pub key_metrics: Vec<KeyMetric>,
+}
+
+/// The thresholds as the report records them.
+pub fn applied(th: &Thresholds) -> Applied {
+    Applied {
+        max_abs_skewness: th.gaussian_max_abs_skewness,
+        max_abs_excess_kurtosis: th.gaussian_max_abs_excess_kurtosis,
+        alpha: th.alpha,
+        ci_level: th.ci_level,
+        min_minibatch_samples: th.gaussian_min_minibatch_samples,
+        bootstrap_resamples: th.bootstrap_resamples,
+    }
+}
+
+/// Runs the check: computes the evidence, decides, and picks the headline metrics.
+/// Cost: module docs.
+pub fn check(ctx: &Context) -> Checked {
+    let th = ctx.thresholds;
+    let run = ctx.run;
+    let s = run.manifest.batch_size as usize;
+    if run.k() == 0 || run.checkpoints.is_empty() || s == 0 {
+        return Checked {
+            evidence: None,
+            applied: applied(th),
+            decision: Decision::no_data(),
+            key_metrics: Vec::new(),
+        };
+    }
+    let (mut ev, direct) = evidence(ctx, s);
+    let decision = decide(&ev, th);
+    for (row, v) in ev.per_direction.iter_mut().zip(&decision.per_direction) {
+        row.verdict = Some(*v);
+    }
+    let w = decision.worst.unwrap_or(0);
+    ev.worst_direction = w;
+    ev.qq_worst_direction = direct::qq(&direct[w], w);
+    let key_metrics = decision
+        .worst
+        .and_then(|w| ev.per_direction[w].effect)
+        .map_or_else(Vec::new, |e| {
+            key_metrics(&e, ev.per_direction[w].p_value_holm, th)
+        });
+    Checked {
+        evidence: Some(ev),
+        applied: applied(th),
+        decision,
+        key_metrics,
+    }
+}
+
+/// The evidence before the decision (per-direction verdicts, worst direction and Q–Q data are
+/// filled in by [`check`]), and the pooled direct samples per direction.
+fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
+    let (th, run) = (ctx.thresholds, ctx.run);
+    let k = run.k();
+    let per_example = run.manifest.gradients == GradientKind::PerExample;
+    let pop = match run.manifest.sampling {
+        Sampling::WithReplacement => None,
+        Sampling::WithoutReplacement => Some(run.manifest.dataset_size as usize),
+    };
+    let p_mvn = k.min(MVN_MAX_DIM);
+    let pass = direct::collect(ctx, s, per_example, p_mvn);
+    let m_direct = pass.direct.iter().map(Vec::len).min().unwrap_or(0);
+    let m_available: usize = run
+        .checkpoints
+        .iter()
+        .map(|c| if per_example { c.n / s } else { c.n })
+        .sum();
+    let direct_ok = m_direct >= th.gaussian_min_minibatch_samples.max(8);
+    let sig = direct::significance(ctx, &pass.direct, m_direct, direct_ok, per_example);
+
+    // Effect sizes with simultaneous intervals (2k intervals: two moments per direction).
+    let z = ctx.z_simultaneous(2 * k);
+    let b = th.bootstrap_resamples.max(20);
+    let direct_effects = |label: &str| {
+        let mut brng = ctx.rng(label);
+        let v: Vec<Option<EffectRow>> = pass
+            .direct
+            .iter()
+            .map(|x| direct::direct_effect(x, z, b, &mut brng).map(|e| e.row()))
+            .collect();
+        v
+    };
+    let (effects, clt_rows, direct_moments) = if per_example {
+        let (eff, rows) = clt::clt_route(ctx, s, pop, z, b);
+        let eff: Vec<Option<EffectRow>> = eff.iter().map(|e| e.map(|e| e.row())).collect();
+        (
+            eff,
+            Some(rows),
+            direct_effects("gaussian_noise/direct_bootstrap"),
+        )
+    } else {
+        let eff = direct_effects("gaussian_noise/bootstrap");
+        (eff.clone(), None, eff)
+    };
+    let tails = direct::tail_indices(ctx, &pass.direct, b);
+    let multivariate = direct::multivariate(ctx, pass.whitened.as_deref(), p_mvn);
+    let per_direction = direction_rows(&effects, &direct_moments, &sig, direct_ok);
+    let per_checkpoint = checkpoint_rows(&pass, clt_rows);
+    let ev = Evidence {
+        route: if per_example {
+            Route::CltPredictionAndDirect
+        } else {
+            Route::Direct
+        },
+        batch_size: s,
+        population: pop,
+        finite_population_correction: pop.is_some(),
+        directions: k,
+        samples: pass.samples.clone(),
+        direct_samples_per_direction: m_direct,
+        direct_samples_available: m_available,
+        direct_tests_run: direct_ok,
+        k2_p_values: if sig.k2_null {
+            format!("Monte Carlo null, {K2_NULL_DRAWS} draws at n = {m_direct}")
+        } else {
+            "asymptotic χ²₂".to_string()
+        },
+        simultaneous_z: z,
+        per_direction,
+        per_checkpoint,
+        tail_indices: tails,
+        multivariate,
+        worst_direction: 0,
+        qq_worst_direction: None,
+    };
+    (ev, pass.direct)
+}
+
+/// One row per checkpoint: its direct samples and their moments, and the CLT prediction.
+fn checkpoint_rows(
+    pass: &direct::DirectPass,
+    clt_rows: Option<Vec<Vec<Option<CltRow>>>>,
+) -> Vec<CheckpointRow> {
+    let mut clt = clt_rows.map(Vec::into_iter);
+    (0..pass.samples.len())
+        .map(|ci| CheckpointRow {
+            step: pass.samples[ci].step,
+            samples: pass.samples[ci].clone(),
+            clt_prediction: clt.as_mut().and_then(Iterator::next),
+            direct: pass.per_checkpoint[ci].clone(),
+        })
+        .collect()
+}
+
+/// One row per direction (verdicts filled in after the decision).
+fn direction_rows(
+    effects: &[Option<EffectRow>],
+    direct_moments: &[Option<EffectRow>],
+    sig: &direct::Significance,
+    direct_ok: bool,
+) -> Vec<DirectionRow> {
+    let finite = |p: f64| p.is_finite().then_some(p);
+    (0..effects.len())
+        .map(|j| DirectionRow {
+            direction: j,
+            effect: effects[j],
+            direct_sample_moments: direct_moments[j],
+            k2_statistic: sig.k2_stat[j],
+            p_value_direct: direct_ok.then_some(sig.raw_p[j]),
+            p_value_per_example: finite(sig.pe_p[j]),
+            p_value_combined: finite(sig.route_p[j]),
+            p_value_holm: sig.adj_p.get(j).copied(),
+            verdict: None,
+        })
+        .collect()
+}
+
+/// Headline metrics of the worst direction: |skewness| and |excess kurtosis| with their
+/// simultaneous intervals, tolerances and Holm p-value, and the Berry–Esseen bound (CLT route).
+fn key_metrics(e: &EffectRow, p_worst: Option<f64>, th: &Thresholds) -> Vec<KeyMetric> {
+    let how = IntervalMethod::NormalBootstrapSe;
+    let sk = abs_interval(e.skewness_ci.0, e.skewness_ci.1);
+    let ku = abs_interval(e.excess_kurtosis_ci.0, e.excess_kurtosis_ci.1);
+    let mut out = vec![
+        KeyMetric::new(
+            "minibatch_abs_skewness",
+            "|skewness| of the minibatch noise in the worst direction",
+            e.skewness.abs(),
+        )
+        .ci_by(sk[0], sk[1], th.ci_level, how)
+        .tolerance(Tolerance::at_most(th.gaussian_max_abs_skewness))
+        .p_value_opt(p_worst),
+        KeyMetric::new(
+            "minibatch_abs_excess_kurtosis",
+            "|excess kurtosis| of the minibatch noise in the worst direction",
+            e.excess_kurtosis.abs(),
+        )
+        .ci_by(ku[0], ku[1], th.ci_level, how)
+        .tolerance(Tolerance::at_most(th.gaussian_max_abs_excess_kurtosis))
+        .p_value_opt(p_worst),
+    ];
+    if let (Some(be), Some(ci)) = (e.berry_esseen_bound, e.berry_esseen_bound_ci) {
+        out.push(
+            KeyMetric::new(
+                "minibatch_berry_esseen_bound",
+                "Berry–Esseen bound on the Kolmogorov distance of the minibatch noise from \
+                 the normal law, worst direction (diagnostic; ≥ 0.76/√S even for Gaussian data)",
+                be,
+            )
+            .ci_by(ci.0.max(0.0), ci.1, th.ci_level, how),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::checks::Verdict;
+    use crate::run::{LoadOptions, Run};
+    use crate::simulate::{simulate, Scenario, SimConfig};
+
+    pub(crate) fn checked(s: Scenario, cfg: &SimConfig, seed: u64) -> (Checked, Thresholds) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        simulate(s, cfg, seed, &out).unwrap();
+        let run = Run::load(&out, &LoadOptions { dims: 8, seed: 1 }).unwrap();
+        let th = Thresholds::default();
+        let c = check(&Context::new(&run, 7, &th));
+        (c, th)
+    }
+
+    /// `decide` is a pure function of the evidence: it reproduces the check's decision, and an
+    /// effect moved above its tolerance with a significant p-value fails.
+    #[test]
+    fn decide_reads_only_the_evidence() {
+        let s = Scenario::QuadraticGaussian;
+        let mut cfg = SimConfig::default_for(s);
+        cfg.write_trajectory = false;
+        let (c, th) = checked(s, &cfg, 5);
+        let mut ev = c.evidence.clone().unwrap();
+        assert_eq!(decide(&ev, &th), c.decision);
+        assert_eq!(c.decision.verdict, Verdict::Pass, "{:?}", c.decision);
+        let row = &mut ev.per_direction[2];
+        let e = row.effect.as_mut().unwrap();
+        e.excess_kurtosis = 3.0 * th.gaussian_max_abs_excess_kurtosis;
+        e.excess_kurtosis_ci = Bounds(0.0, 6.0 * th.gaussian_max_abs_excess_kurtosis);
+        for d in ev.per_direction.iter_mut() {
+            d.p_value_holm = Some(if d.direction == 2 { 1e-6 } else { 1.0 });
+        }
+        let d = decide(&ev, &th);
+        assert_eq!(d.verdict, Verdict::Fail);
+        assert_eq!(d.worst, Some(2));
+        assert!(matches!(
+            d.reasons[0],
+            Reason::WorstDirection { direction: 2, .. }
+        ));
+    }
+
+    /// Exact enumeration of all C(N, S) minibatches of a skewed population.
+    #[test]
+    fn finite_population_shape_is_exact() {
+        let y = [0.1, 0.3, 0.35, 0.9, 1.4, 2.2, 3.9, 7.5, 0.05];
+        let n = y.len();
+        let mean = y.iter().sum::<f64>() / n as f64;
+        let mom = |p: i32| y.iter().map(|v| (v - mean).powi(p)).sum::<f64>() / n as f64;
+        for s in 1..n {
+            let (mut e2, mut e3, mut e4, mut cnt) = (0.0, 0.0, 0.0, 0.0);
+            for mask in 0u32..(1 << n) {
+                if mask.count_ones() as usize != s {
+                    continue;
+                }
+                let m = (0..n)
+                    .filter(|i| mask >> i & 1 == 1)
+                    .map(|i| y[i])
+                    .sum::<f64>()
+                    / s as f64
+                    - mean;
+                e2 += m * m;
+                e3 += m * m * m;
+                e4 += m * m * m * m;
+                cnt += 1.0;
+            }
+            let (e2, e3, e4) = (e2 / cnt, e3 / cnt, e4 / cnt);
+            let (sk, ku) = minibatch_mean_shape(mom(2), mom(3), mom(4), s, Some(n)).unwrap();
+            assert!((sk - e3 / e2.powf(1.5)).abs() < 1e-9, "S = {s}");
+            assert!((ku - (e4 / (e2 * e2) - 3.0)).abs() < 1e-9, "S = {s}");
+        }
+        assert!(minibatch_mean_shape(1.0, 0.0, 3.0, 9, Some(9)).is_none());
+        let (sk, ku) = minibatch_mean_shape(1.0, 2.0, 9.0, 4, None).unwrap();
+        assert!((sk - 1.0).abs() < 1e-12 && (ku - 1.5).abs() < 1e-12);
+    }
+}
