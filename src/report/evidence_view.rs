@@ -206,7 +206,9 @@ pub fn interval_method(c: &CheckResult, metric: &str) -> &'static str {
         "minibatch_abs_skewness"
         | "minibatch_abs_excess_kurtosis"
         | "minibatch_berry_esseen_bound" => gaussian_interval(c, metric),
-        "rel_covariance_deviation" | "top_eigenvalue_ratio" | "max_principal_angle_deg"
+        "rel_covariance_deviation"
+        | "top_eigenvalue_ratio"
+        | "max_principal_angle_deg"
         | "covariance_sensitivity_per_sd" => match recorded_method(c, metric) {
             Some(IntervalMethod::BasicBootstrap) => {
                 "basic bootstrap interval (rows resampled per checkpoint)"
