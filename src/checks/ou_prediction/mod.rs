@@ -244,49 +244,33 @@ pub fn check(ctx: &Context) -> CheckResult {
     }
 }
 
-/// 1. *Stationary covariance*: Σ̂ of the trajectory window (≥ 8 rows) against the predictions;
-/// pushes a verdict only when tr Σ̂ has an interval. Cost O(T k² + k³).
-fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovariance> {
-    let (p, sc, sd) = inp.preds.as_ref()?;
-    let Some(win) = inp.window.as_ref().filter(|w| w.params.nrows() >= 8) else {
-        tally.reasons.push(
-            "stationary covariance: no trajectory with at least 8 steps between the first and \
-             last checkpoint"
-                .into(),
-        );
-        return None;
-    };
+/// tr Σ̂ against the two predictions, with tr Σ̂'s interval (lo, hi, ESS) when it has one.
+#[derive(Clone, Copy)]
+struct TraceInterval {
+    rd: f64,
+    rc: f64,
+    trd: f64,
+    trc: f64,
+    /// t/(t − 1), the unbiasing factor of the interval ends.
+    f: f64,
+    t: usize,
+    closer: &'static str,
+    iv: Option<(f64, f64, f64)>,
+}
+
+/// The covariance ratios' key metrics, verdict and reason; returns the ESS of the interval.
+fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<f64> {
     let (level, tol) = (inp.level, inp.tol);
-    let w = &win.params;
-    let (t, k) = (w.nrows(), w.ncols());
-    let mean = w.row_mean();
-    let centred = DMatrix::from_fn(t, k, |i, j| w[(i, j)] - mean[j]);
-    let sq: Vec<f64> = (0..t).map(|i| centred.row(i).norm_squared()).collect();
-    let emp = centred.transpose() * &centred / (t as f64 - 1.0);
-    let (tr_hat, iv) = mean_ess_interval(&sq, inp.z);
-    // Centring at the window mean removes Var(θ̄) ≈ Σ_j s_j²/ESS_j from the trace (large when
-    // the slowest mode has few independent excursions); add it back (first-order correction,
-    // ESS of each coordinate's mean).
-    let bias: f64 = (0..k)
-        .map(|j| {
-            let col: Vec<f64> = w.column(j).iter().cloned().collect();
-            let var = emp[(j, j)];
-            crate::stats::ess::effective_sample_size(&col).map_or(0.0, |e| var / e.ess.max(1.0))
-        })
-        .sum();
-    let f = t as f64 / (t as f64 - 1.0);
-    let tr_hat = tr_hat * f + bias;
-    let iv = iv.map(|(lo, hi, e)| (lo + bias / f, hi + bias / f, e));
-    let (trd, trc) = (sd.trace(), sc.trace());
-    let (rd, rc) = (tr_hat / trd, tr_hat / trc);
-    let gd = ou::covariance_gap(&emp, sd).ok();
-    let gc = ou::covariance_gap(&emp, sc).ok();
-    let closer = match (&gd, &gc) {
-        (Some(a), Some(b)) if a.kl <= b.kl => "discrete",
-        (Some(_), Some(_)) => "continuous",
-        _ if (rd - 1.0).abs() <= (rc - 1.0).abs() => "discrete",
-        _ => "continuous",
-    };
+    let TraceInterval {
+        rd,
+        rc,
+        trd,
+        trc,
+        f,
+        t,
+        closer,
+        iv,
+    } = *tr;
     let mut md = KeyMetric::new(
         "covariance_ratio_discrete",
         "tr Σ̂ (trajectory) / tr Σ_discrete (exact discrete Lyapunov prediction)",
@@ -324,6 +308,62 @@ fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovarian
     }
     tally.key_metrics.push(md);
     tally.key_metrics.push(mc);
+    ess
+}
+
+/// 1. *Stationary covariance*: Σ̂ of the trajectory window (≥ 8 rows) against the predictions;
+/// pushes a verdict only when tr Σ̂ has an interval. Cost O(T k² + k³).
+fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovariance> {
+    let (p, sc, sd) = inp.preds.as_ref()?;
+    let Some(win) = inp.window.as_ref().filter(|w| w.params.nrows() >= 8) else {
+        tally.reasons.push(
+            "stationary covariance: no trajectory with at least 8 steps between the first and \
+             last checkpoint"
+                .into(),
+        );
+        return None;
+    };
+    let w = &win.params;
+    let (t, k) = (w.nrows(), w.ncols());
+    let mean = w.row_mean();
+    let centred = DMatrix::from_fn(t, k, |i, j| w[(i, j)] - mean[j]);
+    let sq: Vec<f64> = (0..t).map(|i| centred.row(i).norm_squared()).collect();
+    let emp = centred.transpose() * &centred / (t as f64 - 1.0);
+    let (tr_hat, iv) = mean_ess_interval(&sq, inp.z);
+    // Centring at the window mean removes Var(θ̄) ≈ Σ_j s_j²/ESS_j from the trace (large when
+    // the slowest mode has few independent excursions); add it back (first-order correction,
+    // ESS of each coordinate's mean).
+    let bias: f64 = (0..k)
+        .map(|j| {
+            let col: Vec<f64> = w.column(j).iter().cloned().collect();
+            let var = emp[(j, j)];
+            crate::stats::ess::effective_sample_size(&col).map_or(0.0, |e| var / e.ess.max(1.0))
+        })
+        .sum();
+    let f = t as f64 / (t as f64 - 1.0);
+    let tr_hat = tr_hat * f + bias;
+    let iv = iv.map(|(lo, hi, e)| (lo + bias / f, hi + bias / f, e));
+    let (trd, trc) = (sd.trace(), sc.trace());
+    let (rd, rc) = (tr_hat / trd, tr_hat / trc);
+    let gd = ou::covariance_gap(&emp, sd).ok();
+    let gc = ou::covariance_gap(&emp, sc).ok();
+    let closer = match (&gd, &gc) {
+        (Some(a), Some(b)) if a.kl <= b.kl => "discrete",
+        (Some(_), Some(_)) => "continuous",
+        _ if (rd - 1.0).abs() <= (rc - 1.0).abs() => "discrete",
+        _ => "continuous",
+    };
+    let trace = TraceInterval {
+        rd,
+        rc,
+        trd,
+        trc,
+        f,
+        t,
+        closer,
+        iv,
+    };
+    let ess = trace_metrics(inp, &trace, tally);
     if p.source == "lag1" {
         tally.reasons.push(
             "A was estimated from the same trajectory (lag-1 fit), so the covariance comparison \

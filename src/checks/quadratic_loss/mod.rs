@@ -639,42 +639,26 @@ fn probe_direction(
     (row, Some(fit))
 }
 
-/// *Loss probes*: along each probe direction v_j of each checkpoint, the quadratic-model error δ
-/// over the region the iterates occupy, R_j = {u : |u − μ_j| ≤ c σ_j} in the coordinate
-/// u = v_jᵀθ (μ_j, σ_j over the trajectory, else over the checkpoints; c =
-/// `quadratic_region_sds`), i.e. offsets t with (μ_j − cσ_j − v_jᵀθ_c)/‖v_j‖² ≤ t ≤ (μ_j + cσ_j −
-/// v_jᵀθ_c)/‖v_j‖². The interval of δ covers the uncertainty of σ_j: σ_j's χ² interval on its
-/// effective sample size n_e, (n_e − 1)s²/χ²_{n_e−1}, at level 1 − (1 − ci_level)/J (Bonferroni
-/// over the J directions), with δ evaluated on 7 region widths spanning it. Probe losses are taken
-/// as exact. Effect: the largest δ over directions; the interval: the largest lower and upper
-/// ends. Cost O(J p) per width.
-fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
-    let th = ctx.thresholds;
-    let with: Vec<&crate::run::Checkpoint> = ctx
-        .run
-        .checkpoints
-        .iter()
-        .filter(|c| c.probes.is_some())
-        .collect();
-    if with.is_empty() {
-        return PartEvidence::unavailable(LossProbes::unavailable(
-            "no checkpoint has probe_directions.npy, probe_offsets.npy and probe_losses.npy",
-        ));
-    }
-    let j_total: usize = with
-        .iter()
-        .filter_map(|c| c.probes.as_ref())
-        .map(|p| p.m())
-        .sum();
-    let a = (1.0 - th.ci_level) / j_total as f64;
-    let c_sd = th.quadratic_region_sds;
-    let tol = th.quadratic_max_probe_error;
+/// Every probe direction of the checkpoints `with`: their rows, the largest δ and interval ends
+/// over the decided ones, and the labels of the undecided and non-convex ones.
+struct ProbeScan {
+    rows: Vec<ProbeDirection>,
+    est: f64,
+    lo_all: f64,
+    hi_all: f64,
+    undecided: Vec<String>,
+    concave: Vec<String>,
+    decided: bool,
+}
+
+/// Scans the probe directions of the checkpoints `with` ([`probe_direction`] each).
+fn scan_probes(with: &[&crate::run::Checkpoint], a: f64, c_sd: f64) -> ProbeScan {
     let mut rows = Vec::new();
     let (mut est, mut lo_all, mut hi_all) = (0.0f64, 0.0f64, 0.0f64);
     let mut undecided = Vec::new();
     let mut concave = Vec::new();
     let mut decided = false;
-    for c in &with {
+    for c in with {
         for j in 0..c.probes.as_ref().map_or(0, |p| p.m()) {
             let (row, fit) = probe_direction(c, j, a, c_sd);
             // No spread (no status, or the no-spread status) against too few offsets.
@@ -706,6 +690,56 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
             hi_all = hi_all.max(f.hi);
         }
     }
+    ProbeScan {
+        rows,
+        est,
+        lo_all,
+        hi_all,
+        undecided,
+        concave,
+        decided,
+    }
+}
+
+/// *Loss probes*: along each probe direction v_j of each checkpoint, the quadratic-model error δ
+/// over the region the iterates occupy, R_j = {u : |u − μ_j| ≤ c σ_j} in the coordinate
+/// u = v_jᵀθ (μ_j, σ_j over the trajectory, else over the checkpoints; c =
+/// `quadratic_region_sds`), i.e. offsets t with (μ_j − cσ_j − v_jᵀθ_c)/‖v_j‖² ≤ t ≤ (μ_j + cσ_j −
+/// v_jᵀθ_c)/‖v_j‖². The interval of δ covers the uncertainty of σ_j: σ_j's χ² interval on its
+/// effective sample size n_e, (n_e − 1)s²/χ²_{n_e−1}, at level 1 − (1 − ci_level)/J (Bonferroni
+/// over the J directions), with δ evaluated on 7 region widths spanning it. Probe losses are taken
+/// as exact. Effect: the largest δ over directions; the interval: the largest lower and upper
+/// ends. Cost O(J p) per width.
+fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
+    let th = ctx.thresholds;
+    let with: Vec<&crate::run::Checkpoint> = ctx
+        .run
+        .checkpoints
+        .iter()
+        .filter(|c| c.probes.is_some())
+        .collect();
+    if with.is_empty() {
+        return PartEvidence::unavailable(LossProbes::unavailable(
+            "no checkpoint has probe_directions.npy, probe_offsets.npy and probe_losses.npy",
+        ));
+    }
+    let j_total: usize = with
+        .iter()
+        .filter_map(|c| c.probes.as_ref())
+        .map(|p| p.m())
+        .sum();
+    let a = (1.0 - th.ci_level) / j_total as f64;
+    let c_sd = th.quadratic_region_sds;
+    let tol = th.quadratic_max_probe_error;
+    let ProbeScan {
+        rows,
+        est,
+        lo_all,
+        hi_all,
+        undecided,
+        concave,
+        decided,
+    } = scan_probes(&with, a, c_sd);
     if !decided {
         return PartEvidence {
             verdict: Some(Verdict::Inconclusive),
@@ -921,6 +955,50 @@ fn block_bootstrap(
     us
 }
 
+/// The loss model's responses: L − ½θᵀAθ with A fixed (`a`), else L; then θ, and the losses
+/// with the responses, rescaled by powers of two when their magnitude is extreme (the quadratic
+/// features would overflow or underflow): exact, and RSS/TSS does not change under either
+/// scaling. Returns (θ, responses, losses).
+fn responses(
+    x: DMatrix<f64>,
+    y: Vec<f64>,
+    a: Option<&DMatrix<f64>>,
+) -> (DMatrix<f64>, Vec<f64>, Vec<f64>) {
+    let r: Vec<f64> = (0..y.len())
+        .map(|i| match a {
+            None => y[i],
+            Some(a) => {
+                let th_i = x.row(i).transpose();
+                y[i] - 0.5 * th_i.dot(&(a * &th_i))
+            }
+        })
+        .collect();
+    let sx = pow2_rescale(x.camax());
+    let x = x * sx;
+    let sy = pow2_rescale(r.iter().chain(&y).fold(0.0, |m: f64, v| m.max(v.abs())));
+    if sy == 1.0 {
+        return (x, r, y);
+    }
+    let scale = |v: &[f64]| v.iter().map(|v| v * sy).collect();
+    (x, scale(&r), scale(&y))
+}
+
+/// RSS/TSS of the least-squares regression of `r` on the features over all rows (TSS of `y`);
+/// `None` when the fit fails or `y` does not vary (TSS ≤ 1e-24·ȳ²·n). Cost O(n q²).
+fn rss_over_tss(f: &Features, r: &[f64], y: &[f64]) -> Option<f64> {
+    let m = y.len();
+    let cols = f.cols();
+    let rows: Vec<Vec<f64>> = (0..m).map(|i| f.row(i)).collect();
+    let design = DMatrix::from_fn(m, cols, |i, j| rows[i][j]);
+    let rv = DMatrix::from_column_slice(m, 1, r);
+    let coef = lstsq(&design, &rv, 1e-12).ok()?;
+    let rss = (&rv - &design * coef).norm_squared();
+    let ym = y.iter().sum::<f64>() / m as f64;
+    let tss: f64 = y.iter().map(|v| (v - ym).powi(2)).sum();
+    let scale = ym.abs().max(f64::MIN_POSITIVE);
+    (tss > 1e-24 * scale * scale * m as f64).then(|| rss / tss)
+}
+
 /// *Loss against the quadratic model*: the trajectory's losses (or, without them, the checkpoints'
 /// exact mean losses) against L_t = c + bᵀθ_t + ½θ_tᵀAθ_t, fitted by least squares (b absorbs θ̂
 /// and a linear term). A is fitted too (a full quadratic in θ, q = 1 + k + k(k+1)/2 coefficients)
@@ -960,60 +1038,17 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
         )));
     }
     let a_label = if free { "fitted" } else { source };
-    // Fixed A: response L − ½θᵀAθ, design [θ, 1]. Free A: response L, design [θ, θ_a θ_b (a ≤ b), 1].
-    let r: Vec<f64> = (0..n)
-        .map(|i| {
-            if free {
-                y[i]
-            } else {
-                let th_i = x.row(i).transpose();
-                y[i] - 0.5 * th_i.dot(&(a * &th_i))
-            }
-        })
-        .collect();
-    // Rescale θ, and the losses with the responses, by powers of two when their magnitude is
-    // extreme (the quadratic features would overflow or underflow): exact, and RSS/TSS does not
-    // change under either scaling.
-    let sx = pow2_rescale(x.camax());
-    let x = x * sx;
-    let sy = pow2_rescale(r.iter().chain(&y).fold(0.0, |m: f64, v| m.max(v.abs())));
-    let (r, y): (Vec<f64>, Vec<f64>) = if sy == 1.0 {
-        (r, y)
-    } else {
-        (
-            r.iter().map(|v| v * sy).collect(),
-            y.iter().map(|v| v * sy).collect(),
-        )
-    };
+    let (x, r, y) = responses(x, y, (!free).then_some(a));
     let pairs: Vec<(usize, usize)> = if free {
         (0..k).flat_map(|p| (p..k).map(move |q| (p, q))).collect()
     } else {
         Vec::new()
     };
-    let cols = k + pairs.len() + 1;
-    let fit = |rows: &[usize]| -> Option<f64> {
-        let m = rows.len();
-        let design = DMatrix::from_fn(m, cols, |i, j| {
-            let xi = rows[i];
-            if j < k {
-                x[(xi, j)]
-            } else if j < k + pairs.len() {
-                let (p, q) = pairs[j - k];
-                x[(xi, p)] * x[(xi, q)]
-            } else {
-                1.0
-            }
-        });
-        let rv = DMatrix::from_fn(m, 1, |i, _| r[rows[i]]);
-        let coef = lstsq(&design, &rv, 1e-12).ok()?;
-        let rss = (&rv - &design * coef).norm_squared();
-        let ym = rows.iter().map(|&i| y[i]).sum::<f64>() / m as f64;
-        let tss: f64 = rows.iter().map(|&i| (y[i] - ym).powi(2)).sum();
-        let scale = ym.abs().max(f64::MIN_POSITIVE);
-        (tss > 1e-24 * scale * scale * m as f64).then(|| rss / tss)
+    let features = Features {
+        x: &x,
+        pairs: &pairs,
     };
-    let all: Vec<usize> = (0..n).collect();
-    let Some(u) = fit(&all) else {
+    let Some(u) = rss_over_tss(&features, &r, &y) else {
         return PartEvidence::unavailable(LossModel::unavailable(
             "the loss does not vary along the iterates",
         ));
@@ -1022,10 +1057,6 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
         ((n as f64).sqrt().ceil() as usize).max(1)
     } else {
         1
-    };
-    let features = Features {
-        x: &x,
-        pairs: &pairs,
     };
     let mut rng = ctx.rng("quadratic_loss/loss_model_bootstrap");
     let resamples = th.bootstrap_resamples.max(20);
