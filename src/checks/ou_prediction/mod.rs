@@ -311,7 +311,7 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
     ess
 }
 
-/// 1. *Stationary covariance*: Σ̂ of the trajectory window (≥ 8 rows) against the predictions;
+/// Part 1, *Stationary covariance*: Σ̂ of the trajectory window (≥ 8 rows) against the predictions;
 /// pushes a verdict only when tr Σ̂ has an interval. Cost O(T k² + k³).
 fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovariance> {
     let (p, sc, sd) = inp.preds.as_ref()?;
@@ -473,7 +473,7 @@ fn fdr1_from_checkpoints(
     Some((ol, or))
 }
 
-/// 2. *Yaida FDR1*: from the trajectory when its window has consecutive steps, else at the
+/// Part 2, *Yaida FDR1*: from the trajectory when its window has consecutive steps, else at the
 /// checkpoints; the first source with a batch-means interval decides. Cost O(T k + m n k).
 fn fdr1_part(inp: &Inputs, prim: Option<&curvature::Estimate>, tally: &mut Tally) -> Fdr1 {
     let centre = fdr1_centre(inp.ctx, prim);
@@ -540,7 +540,7 @@ fn fdr1_part(inp: &Inputs, prim: Option<&curvature::Estimate>, tally: &mut Tally
     out
 }
 
-/// 3. *Equipartition*, when the subspace is the whole parameter space, every checkpoint has
+/// Part 3, *Equipartition*, when the subspace is the whole parameter space, every checkpoint has
 /// losses and A is invertible. Cost O(m k² + k³).
 fn equipartition_part(inp: &Inputs, tally: &mut Tally) -> Option<Equipartition> {
     let (p, _, sd) = inp.preds.as_ref()?;
@@ -620,7 +620,7 @@ fn equipartition_part(inp: &Inputs, tally: &mut Tally) -> Option<Equipartition> 
     })
 }
 
-/// 4. *Mean squared displacement* of the trajectory window at lags 1, 2, 4, … up to T/4 (needs
+/// Part 4, *Mean squared displacement* of the trajectory window at lags 1, 2, 4, … up to T/4 (needs
 /// T/4 ≥ 4), with the OU prediction when there is one. Descriptive. Cost O(T L k).
 fn msd_part(inp: &Inputs, tally: &mut Tally) -> Option<Msd> {
     let w = &inp.window.as_ref()?.params;

@@ -841,9 +841,12 @@ fn probe_reason(
     reason
 }
 
+/// Positions (rows), losses, and which losses (`"trajectory"` or `"checkpoints"`).
+type LossData = (DMatrix<f64>, Vec<f64>, &'static str);
+
 /// The losses the loss model is fitted to, with their positions: the trajectory's, else the
 /// checkpoints' exact mean losses (per-example losses of all N examples at every checkpoint).
-fn loss_series(run: &crate::run::Run) -> Result<(DMatrix<f64>, Vec<f64>, &'static str), LossModel> {
+fn loss_series(run: &crate::run::Run) -> Result<LossData, Box<LossModel>> {
     let k = run.k();
     if let Some((t, l)) = run
         .trajectory
@@ -858,9 +861,9 @@ fn loss_series(run: &crate::run::Run) -> Result<(DMatrix<f64>, Vec<f64>, &'stati
             .iter()
             .all(|c| c.losses.is_some() && c.n as u64 == run.manifest.dataset_size);
     if !exact {
-        return Err(LossModel::unavailable(
+        return Err(Box::new(LossModel::unavailable(
             "needs trajectory/losses.npy, or losses.npy of all N examples at every checkpoint",
-        ));
+        )));
     }
     let x = DMatrix::from_fn(run.checkpoints.len(), k, |i, j| run.checkpoints[i].theta[j]);
     let y = run
@@ -1023,7 +1026,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
     }
     let (x, y, what) = match loss_series(run) {
         Ok(v) => v,
-        Err(e) => return PartEvidence::unavailable(e),
+        Err(e) => return PartEvidence::unavailable(*e),
     };
     let n = y.len();
     // Centre θ for conditioning (the model class is unchanged by a shift).
