@@ -130,6 +130,10 @@ pub enum IntervalMethod {
     FromCurvature,
     /// A closed-form (Wald or exact) interval stated in docs/methods.md for the metric.
     Analytic,
+    /// The range of the effect over the χ² interval of the iterates' spread (loss probes).
+    SpreadChiSquareRange,
+    /// Student-t interval of batch means (batch size ⌊√m⌋).
+    BatchMeansT,
 }
 
 impl IntervalMethod {
@@ -149,6 +153,8 @@ impl IntervalMethod {
             IntervalMethod::MeanZSdOverSqrtEss => "mean ± z·sd/√ESS (ESS by Geyer)",
             IntervalMethod::FromCurvature => "interval of the curvature estimate",
             IntervalMethod::Analytic => "closed-form interval (docs/methods.md)",
+            IntervalMethod::SpreadChiSquareRange => "interval over the loss probes",
+            IntervalMethod::BatchMeansT => "Student-t interval of batch means",
         }
     }
 }

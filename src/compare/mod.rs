@@ -322,23 +322,18 @@ fn row(dir: &Path, run: &Run, report: &Report) -> RunRow {
     }
 }
 
-/// The stationary-covariance part of verify's ou_prediction metrics.
-#[derive(Deserialize)]
-struct StationaryMetrics {
-    trace_empirical: f64,
-    discrete: Vec<Vec<f64>>,
-}
-
 fn observables(full: &Run, report: &Report) -> Observables {
     let mut o = Observables::default();
-    let sc = report
-        .ou_prediction
-        .metrics
-        .to_json()
-        .get("stationary_covariance")
-        .and_then(|v| serde_json::from_value::<StationaryMetrics>(v.clone()).ok());
-    if let Some(sc) = sc {
-        o.trace_observed = Some(sc.trace_empirical).filter(|v| v.is_finite());
+    let sc = match &report.ou_prediction.metrics {
+        crate::checks::Evidence::OuPrediction(e) => e.stationary_covariance.as_ref(),
+        _ => None,
+    };
+    // A non-finite trace or prediction (null in a saved report) gives neither trace.
+    let finite = |sc: &&crate::checks::ou_prediction::StationaryCovariance| {
+        sc.trace_empirical.is_finite() && sc.discrete.iter().flatten().all(|v| v.is_finite())
+    };
+    if let Some(sc) = sc.filter(finite) {
+        o.trace_observed = Some(sc.trace_empirical);
         let tr: f64 = (0..sc.discrete.len())
             .map(|i| sc.discrete[i].get(i).copied().unwrap_or(f64::NAN))
             .sum();

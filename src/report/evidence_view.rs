@@ -1,32 +1,13 @@
 //! Typed views of the check evidence the report layer reads.
 //!
-//! `CheckResult::metrics` is still free-form JSON (issue 12 makes it typed); every read of it by
-//! the report formats and figures goes through the small accessors here, so the typed refactor
-//! changes this one file. Each accessor returns `None` when the evidence is absent (a check that
-//! was inconclusive, an older report) or malformed; the callers then leave the figure or
+//! Every read of a check's typed evidence (`CheckResult::metrics`) by the report formats and
+//! figures goes through the small accessors here. Each returns `None` when the evidence is
+//! absent (a check that was inconclusive) or degenerate; the callers then leave the figure or
 //! sentence out. Cost: O(size of the evidence read).
-
-use serde_json::Value;
 
 use super::Report;
 use crate::checks::gaussian_noise::{Multivariate, Route};
 use crate::checks::{constant_covariance, CheckResult, Evidence, IntervalMethod};
-
-fn f64s(v: &Value) -> Option<Vec<f64>> {
-    v.as_array()?
-        .iter()
-        .map(|x| {
-            x.as_f64()
-                .or(if x.is_null() { Some(f64::NAN) } else { None })
-        })
-        .collect()
-}
-
-fn matrix(v: &Value) -> Option<Vec<Vec<f64>>> {
-    let rows = v.as_array()?.iter().map(f64s).collect::<Option<Vec<_>>>()?;
-    let n = rows.len();
-    (n > 0 && rows.iter().all(|r| r.len() == n)).then_some(rows)
-}
 
 /// A string-valued key of run.json's free metadata (`model`, `notes`, …): untrusted text.
 pub fn metadata_text(r: &Report, key: &str) -> Option<String> {
@@ -127,22 +108,29 @@ pub struct CovariancePair {
 
 /// `ou_prediction.metrics.stationary_covariance.{empirical, discrete}`.
 pub fn stationary_covariances(r: &Report) -> Option<CovariancePair> {
-    let m = r.ou_prediction.metrics.to_json();
-    let s = &m["stationary_covariance"];
+    let Evidence::OuPrediction(e) = &r.ou_prediction.metrics else {
+        return None;
+    };
+    let s = e.stationary_covariance.as_ref()?;
+    let square = |m: &Vec<Vec<f64>>| !m.is_empty() && m.iter().all(|row| row.len() == m.len());
+    if !square(&s.empirical) || !square(&s.discrete) {
+        return None;
+    }
     let p = CovariancePair {
-        empirical: matrix(&s["empirical"])?,
-        predicted: matrix(&s["discrete"])?,
+        empirical: s.empirical.clone(),
+        predicted: s.discrete.clone(),
     };
     (p.empirical.len() == p.predicted.len() && p.empirical.len() >= 2).then_some(p)
 }
 
 /// Eigenvalues of the curvature (Hessian) matrix the checks used, and its source.
 pub fn curvature_eigenvalues(r: &Report) -> Option<(String, Vec<f64>)> {
-    let m = r.assumptions.quadratic_loss.metrics.to_json();
-    let c = &m["curvature"];
-    let ev = f64s(&c["eigenvalues"])?;
-    let src = c["source"].as_str().unwrap_or("curvature").to_string();
-    (!ev.is_empty() && ev.iter().all(|v| v.is_finite())).then_some((src, ev))
+    let Evidence::QuadraticLoss(e) = &r.assumptions.quadratic_loss.metrics else {
+        return None;
+    };
+    let c = e.curvature.as_ref()?;
+    let ev = c.eigenvalues.clone();
+    (!ev.is_empty() && ev.iter().all(|v| v.is_finite())).then_some((c.source.clone(), ev))
 }
 
 /// A per-coordinate screen (values, names, threshold) of the minibatch noise. The
@@ -199,8 +187,8 @@ fn recorded_method(c: &CheckResult, metric: &str) -> Option<IntervalMethod> {
         .map(|ci| ci.method)
 }
 
-/// How each check's interval was computed, by key-metric name, in words. The schema records
-/// `ci.method: "unrecorded"` for now; these descriptions follow docs/methods.md.
+/// How each check's interval was computed, by key-metric name, in words, from the method the
+/// key metric records (`ci.method`); these descriptions follow docs/methods.md.
 pub fn interval_method(c: &CheckResult, metric: &str) -> &'static str {
     match metric {
         "minibatch_abs_skewness"
@@ -225,13 +213,27 @@ pub fn interval_method(c: &CheckResult, metric: &str) -> &'static str {
             }
             _ => "interval of the curvature estimate",
         },
-        "unexplained_gradient_fraction" => "percentile bootstrap over checkpoints",
-        "loss_model_unexplained_fraction" => "moving-block bootstrap of the loss series",
-        "probe_quadratic_error" => "interval over the loss probes",
-        "covariance_ratio_discrete" | "covariance_ratio_continuous" => {
+        "unexplained_gradient_fraction"
+        | "loss_model_unexplained_fraction"
+        | "probe_quadratic_error"
+        | "covariance_ratio_discrete"
+        | "covariance_ratio_continuous" => quadratic_or_ou_interval(c, metric),
+        _ => "see docs/methods.md",
+    }
+}
+
+/// The interval method a quadratic-loss or OU-prediction key metric recorded, in the words of
+/// the report (each method as it applies to that check).
+fn quadratic_or_ou_interval(c: &CheckResult, metric: &str) -> &'static str {
+    match recorded_method(c, metric) {
+        Some(IntervalMethod::PercentileBootstrap) => "percentile bootstrap over checkpoints",
+        Some(IntervalMethod::MovingBlockBootstrap) => "moving-block bootstrap of the loss series",
+        Some(IntervalMethod::SpreadChiSquareRange) => "interval over the loss probes",
+        Some(IntervalMethod::MeanZSdOverSqrtEss) => {
             "mean ± z·sd/√ESS of the trajectory's squared distance (ESS by Geyer)"
         }
-        _ => "see docs/methods.md",
+        Some(m) => m.describe(),
+        None => "see docs/methods.md",
     }
 }
 
@@ -254,20 +256,5 @@ fn gaussian_interval(c: &CheckResult, metric: &str) -> &'static str {
             "simultaneous normal-approximation interval from a bootstrap SE (direct minibatch samples)"
         }
         (other, _) => other.describe(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn null_entries_read_as_nan_and_ragged_matrices_are_refused() {
-        let v = serde_json::json!([1.0, null, 2]);
-        let x = f64s(&v).unwrap();
-        assert!(x[1].is_nan() && x[2] == 2.0);
-        assert!(matrix(&serde_json::json!([[1.0, 2.0], [3.0]])).is_none());
-        assert!(matrix(&serde_json::json!([[1.0, 2.0], [3.0, 4.0]])).is_some());
-        assert!(f64s(&serde_json::json!(["a"])).is_none());
     }
 }

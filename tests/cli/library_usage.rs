@@ -57,6 +57,47 @@ fn a_saved_report_deserialises_and_reserialises_byte_identically() {
         sgd_ou::report::markdown::render(&back),
         sgd_ou::report::markdown::render(&report)
     );
+    typed_evidence_comes_back_as_its_own_check(&back);
+}
+
+/// Each check's evidence and thresholds read back as that check's typed variant (the enums are
+/// untagged: `deny_unknown_fields` on every struct keeps the variants apart).
+fn typed_evidence_comes_back_as_its_own_check(r: &sgd_ou::report::Report) {
+    use sgd_ou::checks::{Applied as A, Evidence as E};
+    let a = &r.assumptions;
+    assert!(matches!(a.gaussian_noise.metrics, E::GaussianNoise(_)));
+    assert!(matches!(
+        a.constant_covariance.metrics,
+        E::ConstantCovariance(_)
+    ));
+    assert!(matches!(a.small_step.metrics, E::SmallStep(_)));
+    assert!(matches!(a.quadratic_loss.metrics, E::QuadraticLoss(_)));
+    assert!(matches!(r.ou_prediction.metrics, E::OuPrediction(_)));
+    assert!(matches!(a.gaussian_noise.thresholds, A::GaussianNoise(_)));
+    assert!(matches!(
+        a.constant_covariance.thresholds,
+        A::ConstantCovariance(_)
+    ));
+    assert!(matches!(a.small_step.thresholds, A::SmallStep(_)));
+    assert!(matches!(a.quadratic_loss.thresholds, A::QuadraticLoss(_)));
+    assert!(matches!(r.ou_prediction.thresholds, A::OuPrediction(_)));
+}
+
+/// Every scenario's report (inconclusive and failing checks, minibatch and per-example runs)
+/// deserialises with each check's evidence in its own variant, and re-serialises identically.
+#[test]
+fn every_scenario_report_reads_back_typed() {
+    use sgd_ou::simulate::{simulate, Scenario, SimConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    for &s in Scenario::all() {
+        let run = tmp.path().join(s.name());
+        simulate(s, &SimConfig::default_for(s), 1, &run).unwrap();
+        let report = sgd_ou::verify(&run, &sgd_ou::Options::default()).unwrap();
+        let json = sgd_ou::report::json::to_string(&report);
+        let back: sgd_ou::report::Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(sgd_ou::report::json::to_string(&back), json, "{}", s.name());
+        typed_evidence_comes_back_as_its_own_check(&back);
+    }
 }
 
 #[test]

@@ -1,0 +1,1140 @@
+//! Assumption 4: the loss is quadratic where the stationary distribution lives, so that
+//! ∇L(θ) ≈ A(θ − θ̂) with a constant, positive-definite A.
+//!
+//! **Evidence**, each used when the run provides what it needs (the report says which):
+//!
+//! * *Hessian constancy* (needs hessian.npy at ≥ 2 checkpoints): R_H = max_i ‖H_i − H̄‖_F / ‖H̄‖_F
+//!   of the projected Hessians P H_i Pᵀ. hessian.npy is taken as exact, so R_H has no interval.
+//!   The relative change of the top eigenvalue is reported alongside (informative).
+//! * *Gradient linearity*: the mean gradients ḡ_i at the checkpoints against a linear model
+//!   ḡ_i = A θ_i + b. With Hessians, A = H̄ is fixed and only b is fitted (p = 1 parameter per
+//!   coordinate); without, A and b are fitted by least squares (p = k + 1, needs m ≥ k + 2
+//!   checkpoints). The effect is the unexplained fraction
+//!   U = (RSS − ν_R) / (TSS − ν_T), RSS = Σ_i ‖ḡ_i − A θ_i − b‖², TSS = Σ_i ‖ḡ_i − mean ḡ‖²,
+//!   where ν_R = (m − p)/m · Σ_i s_i and ν_T = (m − 1)/m · Σ_i s_i remove the expected sampling
+//!   noise s_i = E‖ḡ_i − g(θ_i)‖² of each mean gradient (zero when all N examples were used:
+//!   s_i = tr Ĉ_i (N − n_i)/(n_i (N − 1)) for per-example rows). Its interval comes from a
+//!   bootstrap over checkpoints (percentile, B resamples).
+//! * *Loss against the quadratic model* (needs k = d): trajectory losses (or exact checkpoint mean
+//!   losses) against c + bᵀθ + ½θᵀAθ, A fitted when there are ≥ 10·q losses, else fixed; effect
+//!   RSS/TSS with a moving-block bootstrap interval ([`loss_model_evidence`]).
+//! * *Loss probes* (probe_*.npy): along each probe direction, the error of the best quadratic over
+//!   ±c stationary sd of the iterates, relative to the loss range there, with an interval from the
+//!   uncertainty of the sd ([`probe_evidence`]).
+//! * *Curvature sign*: the eigenvalues of H̄ (else of the curvature module's primary estimate of A,
+//!   else of the fitted A), per direction, and the fitted curvature along each probe. A flat or
+//!   concave direction has no OU stationary law along it.
+//!
+//! **Verdict**: fail when any available piece of evidence fails (by the common rule against its
+//! tolerance, or a non-positive curvature from the Hessian or a probe); pass when every available
+//! piece passes; inconclusive when none is available or one is undecided. docs/methods.md,
+//! section 4, has the rule and the reason for every threshold.
+//!
+//! Cost: O(B m k³) for the bootstrap of the gradient fit, O(T q² + B (T/b·q² + q³)) for the loss
+//! model (q = 1 + k + k(k+1)/2 coefficients, block length b), O(J p) per region width for J probe
+//! directions with p offsets.
+
+use nalgebra::DMatrix;
+use rand::RngExt;
+
+use super::{decide, CheckResult, Context, IntervalMethod, KeyMetric, Verdict};
+use crate::linalg::{lstsq, sym_eigen_full};
+use crate::run::GradientKind;
+use crate::stats::descriptive::quantile_sorted;
+
+mod evidence;
+pub use evidence::{
+    Applied, CurvatureSign, Evidence, GradientLinearity, HessianConstancy, LossModel, LossProbes,
+    ProbeDirection,
+};
+
+/// What the check has gathered so far: verdicts, reasons and headline metrics of the pieces.
+#[derive(Default)]
+struct Tally {
+    verdicts: Vec<Verdict>,
+    reasons: Vec<String>,
+    key_metrics: Vec<KeyMetric>,
+}
+
+/// Runs the check.
+pub fn check(ctx: &Context) -> CheckResult {
+    let th = ctx.thresholds;
+    let applied = Applied {
+        max_unexplained_fraction: th.quadratic_max_unexplained,
+        max_hessian_change: th.quadratic_max_hessian_change,
+        max_probe_error: th.quadratic_max_probe_error,
+        region_sds: th.quadratic_region_sds,
+        max_loss_unexplained: th.quadratic_max_loss_unexplained,
+        ci_level: th.ci_level,
+    };
+    let mut tally = Tally::default();
+    let (hessian_constancy, h_bar) = hessian_part(ctx, &mut tally);
+    let (gradient_linearity, a_fit) = gradient_part(ctx, h_bar.as_ref(), &mut tally);
+
+    // A for the loss model and the curvature sign: the mean Hessian, else the primary estimate of
+    // the curvature module (lag-1 trajectory or gradient regression), else the fitted A above.
+    let mut curvature_matrix = h_bar.or(a_fit);
+    let have_h = hessian_constancy.available;
+    let mut a_source = if have_h { "hessian" } else { "least_squares" };
+    if !have_h {
+        let curv = ctx.curvature();
+        if let Some(e) = curv.primary() {
+            curvature_matrix = Some(e.a_sym.clone());
+            a_source = e.source;
+        }
+    }
+    let lm = loss_model_evidence(ctx, curvature_matrix.as_ref().map(|a| (a, a_source)));
+    let loss_model = tally.take(lm);
+    let lp = probe_evidence(ctx);
+    let loss_probes = tally.take(lp);
+    let curvature = curvature_part(curvature_matrix.as_ref(), a_source, &mut tally);
+
+    let Tally {
+        verdicts,
+        mut reasons,
+        key_metrics,
+    } = tally;
+    let verdict = if verdicts.is_empty() {
+        reasons.push(
+            "the run provides no evidence on the shape of the loss: add hessian.npy to the \
+             checkpoints or export at least k + 2 checkpoints"
+                .into(),
+        );
+        Verdict::Inconclusive
+    } else {
+        Verdict::combine(verdicts)
+    };
+    let summary = match verdict {
+        Verdict::Pass => "A quadratic model explains the loss, gradients and Hessians available \
+                          over the region the iterates occupy, within tolerance."
+            .to_string(),
+        Verdict::Fail => {
+            "The loss is not quadratic over the region the checkpoints occupy.".to_string()
+        }
+        Verdict::Inconclusive => "The data cannot decide whether the loss is quadratic where the \
+                                  iterates live."
+            .to_string(),
+    };
+    let evidence = Evidence {
+        hessian_constancy,
+        gradient_linearity,
+        loss_model,
+        loss_probes,
+        curvature,
+    };
+    CheckResult {
+        verdict,
+        summary,
+        reasons,
+        key_metrics,
+        metrics: super::Evidence::QuadraticLoss(Box::new(evidence)),
+        thresholds: super::Applied::QuadraticLoss(applied),
+    }
+}
+
+impl Tally {
+    /// Records a part's verdict, reason and metric; returns its details.
+    fn take<D>(&mut self, p: PartEvidence<D>) -> D {
+        self.verdicts.extend(p.verdict);
+        self.reasons.extend(p.reason);
+        self.key_metrics.extend(p.metric);
+        p.details
+    }
+}
+
+/// Symmetric part (H + Hᵀ)/2.
+fn sym(h: &DMatrix<f64>) -> DMatrix<f64> {
+    (h + h.transpose()) * 0.5
+}
+
+/// *Hessian constancy*: R_H against its tolerance, and the mean Hessian H̄ (symmetrised) when
+/// at least 2 checkpoints have one. Cost O(m k³).
+fn hessian_part(ctx: &Context, tally: &mut Tally) -> (HessianConstancy, Option<DMatrix<f64>>) {
+    let th = ctx.thresholds;
+    let k = ctx.run.k();
+    let hessians: Vec<&DMatrix<f64>> = ctx
+        .run
+        .checkpoints
+        .iter()
+        .filter_map(|c| c.hessian.as_ref())
+        .collect();
+    if hessians.len() < 2 {
+        return (
+            HessianConstancy::unavailable("hessian.npy present at fewer than 2 checkpoints"),
+            None,
+        );
+    }
+    let mut h_bar = DMatrix::zeros(k, k);
+    for h in &hessians {
+        h_bar += *h;
+    }
+    h_bar /= hessians.len() as f64;
+    let h_bar = sym(&h_bar);
+    let norm = h_bar.norm();
+    let changes: Vec<f64> = hessians
+        .iter()
+        .map(|h| (*h - &h_bar).norm() / norm)
+        .collect();
+    let r_h = changes.iter().cloned().fold(0.0, f64::max);
+    // Top eigenvalue of each checkpoint's Hessian against that of the mean Hessian; NaN
+    // (reported as null) when the capped decomposition fails; informative only.
+    let top = |h: &DMatrix<f64>| sym_eigen_full(&sym(h)).map_or(f64::NAN, |e| e.eigenvalues.max());
+    let min_eig =
+        |h: &DMatrix<f64>| sym_eigen_full(&sym(h)).map_or(f64::NAN, |e| e.eigenvalues.min());
+    let top_bar = top(&h_bar);
+    let top_each: Vec<f64> = hessians.iter().map(|h| top(h)).collect();
+    let min_each: Vec<f64> = hessians.iter().map(|h| min_eig(h)).collect();
+    let top_change = top_each
+        .iter()
+        .map(|t| (t - top_bar).abs() / top_bar.abs().max(f64::MIN_POSITIVE))
+        .fold(0.0, f64::max);
+    let tol = th.quadratic_max_hessian_change;
+    let v = if r_h <= tol {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    tally.verdicts.push(v);
+    tally.reasons.push(format!(
+        "Hessian change across {} checkpoints: {:.3} ({} the tolerance {tol})",
+        hessians.len(),
+        r_h,
+        if v == Verdict::Pass {
+            "within"
+        } else {
+            "above"
+        }
+    ));
+    tally.key_metrics.push(
+        KeyMetric::new(
+            "hessian_rel_change",
+            "largest relative Frobenius change of the projected Hessian from its mean across \
+             checkpoints",
+            r_h,
+        )
+        .tolerance(super::Tolerance::at_most(tol)),
+    );
+    tally.key_metrics.push(KeyMetric::new(
+        "hessian_top_eigenvalue_change",
+        "largest relative change of the top eigenvalue of the projected Hessian from that of \
+             the mean Hessian (informative)",
+        top_change,
+    ));
+    let ev = HessianConstancy {
+        available: true,
+        reason: None,
+        checkpoints: Some(hessians.len()),
+        max_rel_change: Some(r_h),
+        per_checkpoint: Some(changes),
+        top_eigenvalue_of_mean: Some(top_bar),
+        top_eigenvalue_per_checkpoint: Some(top_each),
+        max_rel_change_top_eigenvalue: Some(top_change),
+        min_eigenvalue_per_checkpoint: Some(min_each),
+    };
+    (ev, Some(h_bar))
+}
+
+/// Expected sampling noise s_i = E‖ḡ_i − g(θ_i)‖² of each checkpoint's mean gradient.
+fn mean_gradient_noise(ctx: &Context) -> Vec<f64> {
+    let run = ctx.run;
+    let n_total = run.manifest.dataset_size as f64;
+    run.checkpoints
+        .iter()
+        .map(|c| {
+            let n = c.n as f64;
+            let tr = crate::stats::descriptive::covariance_matrix(&c.grads).trace();
+            match run.manifest.gradients {
+                GradientKind::PerExample => tr * ((n_total - n).max(0.0)) / (n * (n_total - 1.0)),
+                GradientKind::Minibatch => tr / n,
+            }
+        })
+        .collect()
+}
+
+/// *Gradient linearity*: U with its percentile-bootstrap interval over checkpoints, and the
+/// fitted A (symmetrised) when A was fitted. Cost O(B m k³).
+fn gradient_part(
+    ctx: &Context,
+    h_bar: Option<&DMatrix<f64>>,
+    tally: &mut Tally,
+) -> (GradientLinearity, Option<DMatrix<f64>>) {
+    let th = ctx.thresholds;
+    let cps = &ctx.run.checkpoints;
+    let (k, m) = (ctx.run.k(), cps.len());
+    let positions = DMatrix::from_fn(m, k, |i, j| cps[i].theta[j]);
+    let grads = DMatrix::from_fn(m, k, |i, j| cps[i].grads.column(j).mean());
+    let noise = mean_gradient_noise(ctx);
+    let p = if h_bar.is_some() { 1 } else { k + 1 };
+    if m <= p {
+        let reason = format!(
+            "{m} checkpoints; fitting A and θ̂ in k = {k} dimensions needs at least {}, or \
+             hessian.npy at the checkpoints",
+            p + 1
+        );
+        return (GradientLinearity::unavailable(reason, None), None);
+    }
+    let fit = |rows: &[usize]| linear_fit(&positions, &grads, &noise, rows, h_bar);
+    let all: Vec<usize> = (0..m).collect();
+    let Some((u, a_fit)) = fit(&all) else {
+        tally.verdicts.push(Verdict::Inconclusive);
+        tally.reasons.push(
+            "gradient linearity: the mean gradients do not vary across checkpoints beyond their \
+             sampling noise, so a linear model cannot be tested; export gradients of more \
+             examples per checkpoint"
+                .into(),
+        );
+        let reason = "no variation of the mean gradient beyond its sampling noise";
+        return (GradientLinearity::unavailable(reason, Some(noise)), None);
+    };
+    let mut rng = ctx.rng("quadratic_loss/bootstrap");
+    let mut us = Vec::new();
+    for _ in 0..th.bootstrap_resamples.max(20) {
+        let rows: Vec<usize> = (0..m).map(|_| rng.random_range(0..m)).collect();
+        let mut distinct = rows.clone();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() < p + 1 {
+            continue;
+        }
+        if let Some((ub, _)) = fit(&rows) {
+            us.push(ub);
+        }
+    }
+    let (lo, hi) = percentile_interval(&mut us, u, th.ci_level, f64::NEG_INFINITY);
+    let tol = th.quadratic_max_unexplained;
+    tally.verdicts.push(decide(u, hi, lo, tol, lo > 0.0));
+    tally.reasons.push(format!(
+        "gradient linearity: {:.1}% of the mean-gradient variation across checkpoints is \
+         unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
+        100.0 * u,
+        if h_bar.is_some() { "Hessian" } else { "fitted" },
+        100.0 * th.ci_level,
+        100.0 * lo,
+        100.0 * hi,
+        100.0 * tol
+    ));
+    tally.key_metrics.push(
+        KeyMetric::new(
+            "unexplained_gradient_fraction",
+            "fraction of the variation of the mean gradient across checkpoints not \
+             explained by ∇L = A(θ − θ̂), sampling noise removed",
+            u,
+        )
+        .ci_by(lo, hi, th.ci_level, IntervalMethod::PercentileBootstrap)
+        .tolerance(super::Tolerance::at_most(tol)),
+    );
+    let ev = GradientLinearity {
+        available: true,
+        reason: None,
+        a_source: Some(
+            if h_bar.is_some() {
+                "hessian"
+            } else {
+                "least_squares"
+            }
+            .into(),
+        ),
+        checkpoints: Some(m),
+        unexplained_fraction: Some(u),
+        ci: Some(vec![lo, hi]),
+        bootstrap_resamples_used: Some(us.len()),
+        mean_gradient_noise: Some(noise),
+    };
+    (ev, a_fit.map(|a| sym(&a)))
+}
+
+/// Percentile interval of the bootstrap values `us` (sorted here), widened to contain `est`;
+/// (`lo_missing`, +∞) with fewer than 10 values.
+fn percentile_interval(us: &mut [f64], est: f64, level: f64, lo_missing: f64) -> (f64, f64) {
+    us.sort_by(f64::total_cmp);
+    let a = 1.0 - level;
+    if us.len() >= 10 {
+        (
+            quantile_sorted(us, a / 2.0).min(est),
+            quantile_sorted(us, 1.0 - a / 2.0).max(est),
+        )
+    } else {
+        (lo_missing, f64::INFINITY)
+    }
+}
+
+/// *Curvature sign*: eigenvalues of the curvature matrix; a non-positive one fails the check
+/// when the matrix is the (exact) mean Hessian, else leaves it undecided. Cost O(k³).
+fn curvature_part(
+    a: Option<&DMatrix<f64>>,
+    a_source: &str,
+    tally: &mut Tally,
+) -> Option<CurvatureSign> {
+    let eig = match sym_eigen_full(a?) {
+        Ok(e) => e.eigenvalues,
+        Err(e) => {
+            tally.verdicts.push(Verdict::Inconclusive);
+            tally.reasons.push(format!(
+                "the curvature matrix has no eigenvalues to inspect: {e}"
+            ));
+            return None;
+        }
+    };
+    let lmax = eig.max();
+    let lmin = eig.min();
+    let flat = lmin <= 1e-8 * lmax.abs().max(f64::MIN_POSITIVE);
+    let mut eigs: Vec<f64> = eig.iter().cloned().collect();
+    eigs.sort_by(f64::total_cmp);
+    tally.key_metrics.push(KeyMetric::new(
+        "min_curvature",
+        "smallest eigenvalue of the (projected) curvature matrix",
+        lmin,
+    ));
+    if flat {
+        // A fitted A is noisy: a non-positive eigenvalue there is evidence, not proof.
+        tally.verdicts.push(if a_source == "hessian" {
+            Verdict::Fail
+        } else {
+            Verdict::Inconclusive
+        });
+        tally.reasons.push(format!(
+            "the curvature matrix has a non-positive eigenvalue ({lmin:.3e}): a flat or \
+             concave direction has no OU stationary distribution"
+        ));
+    }
+    Some(CurvatureSign {
+        source: a_source.into(),
+        non_positive_directions: eigs.iter().filter(|&&l| l <= 1e-8 * lmax.abs()).count(),
+        eigenvalues: eigs,
+        non_positive: flat,
+    })
+}
+
+/// Least-squares fit of ḡ_i = A θ_i + b over `rows` (A fixed to `a_fixed` when given).
+/// Returns the noise-corrected unexplained fraction and the fitted A (when it was fitted).
+fn linear_fit(
+    positions: &DMatrix<f64>,
+    grads: &DMatrix<f64>,
+    noise: &[f64],
+    rows: &[usize],
+    a_fixed: Option<&DMatrix<f64>>,
+) -> Option<(f64, Option<DMatrix<f64>>)> {
+    let m = rows.len();
+    let k = positions.ncols();
+    let x = positions.select_rows(rows.iter());
+    let g = grads.select_rows(rows.iter());
+    let noise_sum: f64 = rows.iter().map(|&i| noise[i]).sum();
+    let g_mean = g.row_mean();
+    let mut tss = 0.0;
+    for i in 0..m {
+        tss += (g.row(i) - &g_mean).norm_squared();
+    }
+    let (rss, a_fit, p) = match a_fixed {
+        Some(a) => {
+            // Residual r_i = g_i − A θ_i; b = mean r.
+            let r = &g - &x * a.transpose();
+            let r_mean = r.row_mean();
+            let mut rss = 0.0;
+            for i in 0..m {
+                rss += (r.row(i) - &r_mean).norm_squared();
+            }
+            (rss, None, 1)
+        }
+        None => {
+            let design = DMatrix::from_fn(m, k + 1, |i, j| if j < k { x[(i, j)] } else { 1.0 });
+            let coef = lstsq(&design, &g, 1e-12).ok()?; // (k+1) × k: g ≈ design · coef
+            let resid = &g - &design * &coef;
+            let a = coef.rows(0, k).transpose();
+            (resid.norm_squared(), Some(a), k + 1)
+        }
+    };
+    let rss_c = (rss - (m as f64 - p as f64) / m as f64 * noise_sum).max(0.0);
+    let tss_c = tss - (m as f64 - 1.0) / m as f64 * noise_sum;
+    if tss_c.is_nan() || tss_c <= 0.0 {
+        return None;
+    }
+    Some((rss_c / tss_c, a_fit))
+}
+
+/// The power of two 2^−e with 2^e ≥ `max_abs` > 2^(e−1) when `max_abs` lies outside
+/// [2⁻⁶⁴, 2⁶⁴] (squares and products of such values leave the float64 range), else 1 (ordinary
+/// runs are computed unscaled). Multiplying by it is exact.
+fn pow2_rescale(max_abs: f64) -> f64 {
+    let ordinary = (2f64.powi(-64)..=2f64.powi(64)).contains(&max_abs);
+    if ordinary || !max_abs.is_finite() || max_abs == 0.0 {
+        1.0
+    } else {
+        2f64.powi(-(max_abs.log2().ceil() as i32))
+    }
+}
+
+/// Outcome of one piece of evidence: verdict, reason, headline metric, details.
+struct PartEvidence<D> {
+    verdict: Option<Verdict>,
+    reason: Option<String>,
+    metric: Option<KeyMetric>,
+    details: D,
+}
+
+impl<D> PartEvidence<D> {
+    /// A part that was not computed: no verdict, reason or metric.
+    fn unavailable(details: D) -> PartEvidence<D> {
+        PartEvidence {
+            verdict: None,
+            reason: None,
+            metric: None,
+            details,
+        }
+    }
+}
+
+/// Least-squares polynomial of degree `deg` through (t_l, y_l), in the scaled variable
+/// x = (t − mid)/half for conditioning. Returns the coefficients in x (ascending) and the fitted
+/// values. Cost O(p deg²).
+fn polyfit(t: &[f64], y: &[f64], deg: usize, mid: f64, half: f64) -> Option<(Vec<f64>, Vec<f64>)> {
+    let p = t.len();
+    if p <= deg {
+        return None;
+    }
+    let x = DMatrix::from_fn(p, deg + 1, |i, j| ((t[i] - mid) / half).powi(j as i32));
+    let yv = DMatrix::from_column_slice(p, 1, y);
+    let coef = lstsq(&x, &yv, 1e-13).ok()?;
+    let fit = &x * &coef;
+    Some((
+        coef.iter().cloned().collect(),
+        fit.iter().cloned().collect(),
+    ))
+}
+
+/// Quadratic-model error of one probe over the offsets in [lo, hi]:
+/// δ = max_l |L_l − q(t_l)| / (max_l L_l − min_l L_l) with q the least-squares quadratic over those
+/// offsets, plus the fitted curvature d²q/dt² and 1 when the offsets span [lo, hi] (else 0).
+/// `None` when fewer than 5 offsets lie in the region.
+fn probe_error(offsets: &[f64], losses: &[f64], lo: f64, hi: f64) -> Option<(f64, f64, f64)> {
+    let idx: Vec<usize> = (0..offsets.len())
+        .filter(|&l| offsets[l] >= lo && offsets[l] <= hi)
+        .collect();
+    if idx.len() < 5 {
+        return None;
+    }
+    let t: Vec<f64> = idx.iter().map(|&l| offsets[l]).collect();
+    let y: Vec<f64> = idx.iter().map(|&l| losses[l]).collect();
+    let mid = 0.5 * (lo + hi);
+    let half = (0.5 * (hi - lo)).max(f64::MIN_POSITIVE);
+    let (coef, fit) = polyfit(&t, &y, 2, mid, half)?;
+    let ymax = y.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let ymin = y.iter().cloned().fold(f64::INFINITY, f64::min);
+    let range = ymax - ymin;
+    let resid = y
+        .iter()
+        .zip(&fit)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let scale = ymax.abs().max(ymin.abs()).max(f64::MIN_POSITIVE);
+    let delta = if range <= 1e-12 * scale {
+        0.0
+    } else {
+        resid / range
+    };
+    let curvature = 2.0 * coef[2] / (half * half);
+    let slack = 1e-9 * (hi - lo);
+    let spans = offsets[0] <= lo + slack && offsets[offsets.len() - 1] >= hi - slack;
+    Some((delta, curvature, if spans { 1.0 } else { 0.0 }))
+}
+
+/// What one probe direction gave: δ over the region, its interval over the spread's interval
+/// (hi = ∞ when a region width is not spanned by the offsets) and the fitted curvature d²q/dt².
+struct ProbeFit {
+    delta: f64,
+    lo: f64,
+    hi: f64,
+    curvature: f64,
+}
+
+/// Finite value or `None` (written as JSON null).
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// One probe direction j of checkpoint `c`: its row, and its fit when the region holds ≥ 5
+/// offsets and the spread has a χ² interval (`a`: the two-sided level of that interval).
+fn probe_direction(
+    c: &crate::run::Checkpoint,
+    j: usize,
+    a: f64,
+    c_sd: f64,
+) -> (ProbeDirection, Option<ProbeFit>) {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    let Some(p) = c.probes.as_ref() else {
+        unreachable!("probe_direction is called on checkpoints with probes")
+    };
+    let (spread, source) = match &p.trajectory_spread {
+        Some(t) => (&t[j], "trajectory"),
+        None => (&p.checkpoint_spread[j], "checkpoints"),
+    };
+    let ne = spread.ess.max(2.0);
+    let sd = spread.sd;
+    let nv2 = p.direction_norms[j].powi(2);
+    let losses: Vec<f64> = p.losses.row(j).iter().cloned().collect();
+    let region = |s: f64| {
+        (
+            (spread.mean - c_sd * s - p.origin[j]) / nv2,
+            (spread.mean + c_sd * s - p.origin[j]) / nv2,
+        )
+    };
+    let mut row = ProbeDirection {
+        step: c.step,
+        direction: j,
+        spread_source: source.into(),
+        mean: spread.mean,
+        sd,
+        effective_n: ne,
+        direction_norm: p.direction_norms[j],
+        status: None,
+        region_offsets: None,
+        quadratic_error: None,
+        quadratic_error_ci: None,
+        offsets_cover_region: None,
+        curvature: None,
+    };
+    if sd.is_nan() || sd <= 0.0 || spread.n < 3 {
+        row.status = Some("the iterates do not spread along this direction".into());
+        return (row, None);
+    }
+    let Ok(chi) = ChiSquared::new(ne - 1.0) else {
+        return (row, None);
+    };
+    let s_lo = sd * ((ne - 1.0) / chi.inverse_cdf(1.0 - a / 2.0)).sqrt();
+    let s_hi = sd * ((ne - 1.0) / chi.inverse_cdf(a / 2.0)).sqrt();
+    let (r_lo, r_hi) = region(sd);
+    let Some((delta, curv, coverage)) = probe_error(&p.offsets, &losses, r_lo, r_hi) else {
+        row.status = Some(format!(
+            "fewer than 5 probe offsets lie in the region t ∈ [{r_lo:.4e}, {r_hi:.4e}]"
+        ));
+        return (row, None);
+    };
+    let (mut dlo, mut dhi) = (delta, delta);
+    let mut complete = coverage >= 1.0;
+    for w in 0..7 {
+        let s = s_lo * (s_hi / s_lo).powf(w as f64 / 6.0);
+        let (l, h) = region(s);
+        match probe_error(&p.offsets, &losses, l, h) {
+            Some((dl, _, cov)) => {
+                dlo = dlo.min(dl);
+                dhi = dhi.max(dl);
+                complete &= cov >= 1.0;
+            }
+            None => complete = false,
+        }
+    }
+    if !complete {
+        dhi = f64::INFINITY;
+    }
+    row.region_offsets = Some(vec![r_lo, r_hi]);
+    row.quadratic_error = Some(delta);
+    row.quadratic_error_ci = Some(vec![finite(dlo), finite(dhi)]);
+    row.offsets_cover_region = Some(complete);
+    row.curvature = Some(curv / nv2);
+    let fit = ProbeFit {
+        delta,
+        lo: dlo,
+        hi: dhi,
+        curvature: curv,
+    };
+    (row, Some(fit))
+}
+
+/// Every probe direction of the checkpoints `with`: their rows, the largest δ and interval ends
+/// over the decided ones, and the labels of the undecided and non-convex ones.
+struct ProbeScan {
+    rows: Vec<ProbeDirection>,
+    est: f64,
+    lo_all: f64,
+    hi_all: f64,
+    undecided: Vec<String>,
+    concave: Vec<String>,
+    decided: bool,
+}
+
+/// Scans the probe directions of the checkpoints `with` ([`probe_direction`] each).
+fn scan_probes(with: &[&crate::run::Checkpoint], a: f64, c_sd: f64) -> ProbeScan {
+    let mut rows = Vec::new();
+    let (mut est, mut lo_all, mut hi_all) = (0.0f64, 0.0f64, 0.0f64);
+    let mut undecided = Vec::new();
+    let mut concave = Vec::new();
+    let mut decided = false;
+    for c in with {
+        for j in 0..c.probes.as_ref().map_or(0, |p| p.m()) {
+            let (row, fit) = probe_direction(c, j, a, c_sd);
+            // No spread (no status, or the no-spread status) against too few offsets.
+            let no_spread = !row
+                .status
+                .as_deref()
+                .is_some_and(|s| s.starts_with("fewer than 5"));
+            rows.push(row);
+            let Some(f) = fit else {
+                undecided.push(if no_spread {
+                    format!("step {} direction {j}: no spread", c.step)
+                } else {
+                    format!("step {} direction {j}", c.step)
+                });
+                continue;
+            };
+            decided = true;
+            if !f.hi.is_finite() {
+                undecided.push(format!("step {} direction {j}", c.step));
+            }
+            if f.curvature <= 0.0 {
+                concave.push(format!(
+                    "step {} direction {j} (d²q/dt² = {:.3e})",
+                    c.step, f.curvature
+                ));
+            }
+            est = est.max(f.delta);
+            lo_all = lo_all.max(f.lo);
+            hi_all = hi_all.max(f.hi);
+        }
+    }
+    ProbeScan {
+        rows,
+        est,
+        lo_all,
+        hi_all,
+        undecided,
+        concave,
+        decided,
+    }
+}
+
+/// *Loss probes*: along each probe direction v_j of each checkpoint, the quadratic-model error δ
+/// over the region the iterates occupy, R_j = {u : |u − μ_j| ≤ c σ_j} in the coordinate
+/// u = v_jᵀθ (μ_j, σ_j over the trajectory, else over the checkpoints; c =
+/// `quadratic_region_sds`), i.e. offsets t with (μ_j − cσ_j − v_jᵀθ_c)/‖v_j‖² ≤ t ≤ (μ_j + cσ_j −
+/// v_jᵀθ_c)/‖v_j‖². The interval of δ covers the uncertainty of σ_j: σ_j's χ² interval on its
+/// effective sample size n_e, (n_e − 1)s²/χ²_{n_e−1}, at level 1 − (1 − ci_level)/J (Bonferroni
+/// over the J directions), with δ evaluated on 7 region widths spanning it. Probe losses are taken
+/// as exact. Effect: the largest δ over directions; the interval: the largest lower and upper
+/// ends. Cost O(J p) per width.
+fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
+    let th = ctx.thresholds;
+    let with: Vec<&crate::run::Checkpoint> = ctx
+        .run
+        .checkpoints
+        .iter()
+        .filter(|c| c.probes.is_some())
+        .collect();
+    if with.is_empty() {
+        return PartEvidence::unavailable(LossProbes::unavailable(
+            "no checkpoint has probe_directions.npy, probe_offsets.npy and probe_losses.npy",
+        ));
+    }
+    let j_total: usize = with
+        .iter()
+        .filter_map(|c| c.probes.as_ref())
+        .map(|p| p.m())
+        .sum();
+    let a = (1.0 - th.ci_level) / j_total as f64;
+    let c_sd = th.quadratic_region_sds;
+    let tol = th.quadratic_max_probe_error;
+    let ProbeScan {
+        rows,
+        est,
+        lo_all,
+        hi_all,
+        undecided,
+        concave,
+        decided,
+    } = scan_probes(&with, a, c_sd);
+    if !decided {
+        return PartEvidence {
+            verdict: Some(Verdict::Inconclusive),
+            reason: Some(format!(
+                "loss probes: no probe direction has 5 offsets inside the region the iterates \
+                 occupy (±{c_sd} sd); add finer offsets spanning the stationary spread"
+            )),
+            metric: None,
+            details: LossProbes {
+                available: true,
+                reason: None,
+                max_quadratic_error: None,
+                ci: None,
+                region_sds: None,
+                non_positive: None,
+                directions: Some(rows),
+            },
+        };
+    }
+    let mut v = decide(est, hi_all, lo_all, tol, false);
+    if !concave.is_empty() {
+        v = Verdict::Fail;
+    }
+    let reason = probe_reason(
+        ctx,
+        (est, lo_all, hi_all),
+        (j_total, with.len()),
+        &undecided,
+        &concave,
+    );
+    let metric = KeyMetric::new(
+        "probe_quadratic_error",
+        "largest error of the best quadratic along the loss probes over ±c stationary sd, \
+         relative to the loss range there",
+        est,
+    )
+    .tolerance(super::Tolerance::at_most(tol))
+    .ci_by(
+        lo_all,
+        hi_all,
+        th.ci_level,
+        IntervalMethod::SpreadChiSquareRange,
+    );
+    PartEvidence {
+        verdict: Some(v),
+        reason: Some(reason),
+        metric: Some(metric),
+        details: LossProbes {
+            available: true,
+            reason: None,
+            max_quadratic_error: Some(est),
+            ci: Some(vec![finite(lo_all), finite(hi_all)]),
+            region_sds: Some(c_sd),
+            non_positive: Some(concave),
+            directions: Some(rows),
+        },
+    }
+}
+
+/// The loss probes' reason: the error with its interval, then the directions whose offsets do
+/// not span the region and those with a non-positive curvature.
+fn probe_reason(
+    ctx: &Context,
+    (est, lo_all, hi_all): (f64, f64, f64),
+    (j_total, checkpoints): (usize, usize),
+    undecided: &[String],
+    concave: &[String],
+) -> String {
+    let th = ctx.thresholds;
+    let c_sd = th.quadratic_region_sds;
+    let mut reason = format!(
+        "loss probes: the best quadratic misses the loss by up to {:.1}% of its range over ±{c_sd} \
+         stationary sd ({} directions at {} checkpoints; {:.0}% CI {:.1}%–{}, tolerance {:.0}%)",
+        100.0 * est,
+        j_total,
+        checkpoints,
+        100.0 * th.ci_level,
+        100.0 * lo_all,
+        if hi_all.is_finite() {
+            format!("{:.1}%", 100.0 * hi_all)
+        } else {
+            "∞".into()
+        },
+        100.0 * th.quadratic_max_probe_error
+    );
+    if !undecided.is_empty() {
+        reason.push_str(&format!(
+            "; the offsets do not span the region (at the upper end of the spread's interval) \
+             of {}: extend them, or export a longer trajectory to narrow the spread's interval",
+            undecided.join(", ")
+        ));
+    }
+    if !concave.is_empty() {
+        reason.push_str(&format!(
+            "; non-positive curvature along {}: no OU stationary law there",
+            concave.join(", ")
+        ));
+    }
+    reason
+}
+
+/// Positions (rows), losses, and which losses (`"trajectory"` or `"checkpoints"`).
+type LossData = (DMatrix<f64>, Vec<f64>, &'static str);
+
+/// The losses the loss model is fitted to, with their positions: the trajectory's, else the
+/// checkpoints' exact mean losses (per-example losses of all N examples at every checkpoint).
+fn loss_series(run: &crate::run::Run) -> Result<LossData, Box<LossModel>> {
+    let k = run.k();
+    if let Some((t, l)) = run
+        .trajectory
+        .as_ref()
+        .and_then(|t| t.losses.as_ref().map(|l| (t, l)))
+    {
+        return Ok((t.params.clone(), l.clone(), "trajectory"));
+    }
+    let exact = run.manifest.gradients == GradientKind::PerExample
+        && run
+            .checkpoints
+            .iter()
+            .all(|c| c.losses.is_some() && c.n as u64 == run.manifest.dataset_size);
+    if !exact {
+        return Err(Box::new(LossModel::unavailable(
+            "needs trajectory/losses.npy, or losses.npy of all N examples at every checkpoint",
+        )));
+    }
+    let x = DMatrix::from_fn(run.checkpoints.len(), k, |i, j| run.checkpoints[i].theta[j]);
+    let y = run
+        .checkpoints
+        .iter()
+        .filter_map(|c| c.losses.as_ref())
+        .map(|l| l.iter().sum::<f64>() / l.len() as f64)
+        .collect();
+    Ok((x, y, "checkpoints"))
+}
+
+/// The loss model's features of row i: θ (centred, rescaled), the products θ_pθ_q of `pairs`
+/// (free A), and 1.
+struct Features<'a> {
+    x: &'a DMatrix<f64>,
+    pairs: &'a [(usize, usize)],
+}
+
+impl Features<'_> {
+    fn cols(&self) -> usize {
+        self.x.ncols() + self.pairs.len() + 1
+    }
+    fn row(&self, i: usize) -> Vec<f64> {
+        let x = self.x;
+        let mut z: Vec<f64> = (0..x.ncols()).map(|j| x[(i, j)]).collect();
+        z.extend(self.pairs.iter().map(|&(p, q)| x[(i, p)] * x[(i, q)]));
+        z.push(1.0);
+        z
+    }
+}
+
+/// Moving-block bootstrap of RSS/TSS of the regression of `r` on the features (TSS of `y`):
+/// blocks of `block` rows drawn uniformly until n rows are taken, `resamples` times. Computed by
+/// block sums: prefix sums of zzᵀ, z r, r², y, y² (r, y centred) over rows, so a resample costs
+/// O((n/b) q² + q³) instead of O(n q²). Returns the values of the resamples whose fit exists.
+fn block_bootstrap(
+    f: &Features,
+    r: &[f64],
+    y: &[f64],
+    block: usize,
+    resamples: usize,
+    rng: &mut impl rand::Rng,
+) -> Vec<f64> {
+    let n = y.len();
+    let cols = f.cols();
+    let r_mean = r.iter().sum::<f64>() / n as f64;
+    let y_mean = y.iter().sum::<f64>() / n as f64;
+    let w = cols * cols + cols + 3;
+    let mut prefix = vec![0.0; (n + 1) * w];
+    for i in 0..n {
+        let z = f.row(i);
+        let (ri, yi) = (r[i] - r_mean, y[i] - y_mean);
+        let (head, tail) = prefix.split_at_mut((i + 1) * w);
+        let prev = &head[i * w..];
+        let cur = &mut tail[..w];
+        cur.copy_from_slice(prev);
+        for a in 0..cols {
+            for b in 0..cols {
+                cur[a * cols + b] += z[a] * z[b];
+            }
+            cur[cols * cols + a] += z[a] * ri;
+        }
+        cur[cols * cols + cols] += ri * ri;
+        cur[cols * cols + cols + 1] += yi;
+        cur[cols * cols + cols + 2] += yi * yi;
+    }
+    let mut us = Vec::new();
+    let mut acc = vec![0.0; w];
+    for _ in 0..resamples {
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        let mut taken = 0;
+        while taken < n {
+            let s = rng.random_range(0..=(n - block));
+            let e = s + block.min(n - taken);
+            for (a, v) in acc.iter_mut().enumerate() {
+                *v += prefix[e * w + a] - prefix[s * w + a];
+            }
+            taken += e - s;
+        }
+        let zz = DMatrix::from_row_slice(cols, cols, &acc[..cols * cols]);
+        let zr = DMatrix::from_column_slice(cols, 1, &acc[cols * cols..cols * cols + cols]);
+        let Ok(beta) = lstsq(&zz, &zr, 1e-12) else {
+            continue;
+        };
+        let rss = (acc[cols * cols + cols] - beta.dot(&zr)).max(0.0);
+        let sy = acc[cols * cols + cols + 1];
+        let tss = acc[cols * cols + cols + 2] - sy * sy / n as f64;
+        if tss > 0.0 && rss.is_finite() {
+            us.push(rss / tss);
+        }
+    }
+    us
+}
+
+/// The loss model's responses: L − ½θᵀAθ with A fixed (`a`), else L; then θ, and the losses
+/// with the responses, rescaled by powers of two when their magnitude is extreme (the quadratic
+/// features would overflow or underflow): exact, and RSS/TSS does not change under either
+/// scaling. Returns (θ, responses, losses).
+fn responses(
+    x: DMatrix<f64>,
+    y: Vec<f64>,
+    a: Option<&DMatrix<f64>>,
+) -> (DMatrix<f64>, Vec<f64>, Vec<f64>) {
+    let r: Vec<f64> = (0..y.len())
+        .map(|i| match a {
+            None => y[i],
+            Some(a) => {
+                let th_i = x.row(i).transpose();
+                y[i] - 0.5 * th_i.dot(&(a * &th_i))
+            }
+        })
+        .collect();
+    let sx = pow2_rescale(x.camax());
+    let x = x * sx;
+    let sy = pow2_rescale(r.iter().chain(&y).fold(0.0, |m: f64, v| m.max(v.abs())));
+    if sy == 1.0 {
+        return (x, r, y);
+    }
+    let scale = |v: &[f64]| v.iter().map(|v| v * sy).collect();
+    (x, scale(&r), scale(&y))
+}
+
+/// RSS/TSS of the least-squares regression of `r` on the features over all rows (TSS of `y`);
+/// `None` when the fit fails or `y` does not vary (TSS ≤ 1e-24·ȳ²·n). Cost O(n q²).
+fn rss_over_tss(f: &Features, r: &[f64], y: &[f64]) -> Option<f64> {
+    let m = y.len();
+    let cols = f.cols();
+    let rows: Vec<Vec<f64>> = (0..m).map(|i| f.row(i)).collect();
+    let design = DMatrix::from_fn(m, cols, |i, j| rows[i][j]);
+    let rv = DMatrix::from_column_slice(m, 1, r);
+    let coef = lstsq(&design, &rv, 1e-12).ok()?;
+    let rss = (&rv - &design * coef).norm_squared();
+    let ym = y.iter().sum::<f64>() / m as f64;
+    let tss: f64 = y.iter().map(|v| (v - ym).powi(2)).sum();
+    let scale = ym.abs().max(f64::MIN_POSITIVE);
+    (tss > 1e-24 * scale * scale * m as f64).then(|| rss / tss)
+}
+
+/// *Loss against the quadratic model*: the trajectory's losses (or, without them, the checkpoints'
+/// exact mean losses) against L_t = c + bᵀθ_t + ½θ_tᵀAθ_t, fitted by least squares (b absorbs θ̂
+/// and a linear term). A is fitted too (a full quadratic in θ, q = 1 + k + k(k+1)/2 coefficients)
+/// when there are at least 10·q losses, so that the test does not inherit the error of an
+/// estimated A; otherwise A is fixed to the given estimate. Effect: U_L = RSS/TSS. Interval: moving-block
+/// bootstrap over rows (block length ⌈√T⌉, B resamples, percentile). Needs the analysis subspace
+/// to be the full space (k = d): with k < d the loss also varies with the unprojected
+/// coordinates. Cost O(B T k²).
+fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartEvidence<LossModel> {
+    let th = ctx.thresholds;
+    let run = ctx.run;
+    let k = run.k();
+    let Some((a, source)) = a else {
+        return PartEvidence::unavailable(LossModel::unavailable("no estimate of A"));
+    };
+    if k < run.d {
+        return PartEvidence::unavailable(LossModel::unavailable(format!(
+            "the analysis subspace (k = {k}) is smaller than the parameter space (d = {}); the \
+             loss depends on the unprojected coordinates too (rerun with --dims ≥ d)",
+            run.d
+        )));
+    }
+    let (x, y, what) = match loss_series(run) {
+        Ok(v) => v,
+        Err(e) => return PartEvidence::unavailable(*e),
+    };
+    let n = y.len();
+    // Centre θ for conditioning (the model class is unchanged by a shift).
+    let centre = x.row_mean();
+    let x = DMatrix::from_fn(n, k, |i, j| x[(i, j)] - centre[j]);
+    let q_free = 1 + k + k * (k + 1) / 2;
+    let free = n >= 10 * q_free;
+    if !free && n < k + 4 {
+        return PartEvidence::unavailable(LossModel::unavailable(format!(
+            "{n} losses; fitting c and b in k = {k} dimensions needs at least {}",
+            k + 4
+        )));
+    }
+    let a_label = if free { "fitted" } else { source };
+    let (x, r, y) = responses(x, y, (!free).then_some(a));
+    let pairs: Vec<(usize, usize)> = if free {
+        (0..k).flat_map(|p| (p..k).map(move |q| (p, q))).collect()
+    } else {
+        Vec::new()
+    };
+    let features = Features {
+        x: &x,
+        pairs: &pairs,
+    };
+    let Some(u) = rss_over_tss(&features, &r, &y) else {
+        return PartEvidence::unavailable(LossModel::unavailable(
+            "the loss does not vary along the iterates",
+        ));
+    };
+    let block = if what == "trajectory" {
+        ((n as f64).sqrt().ceil() as usize).max(1)
+    } else {
+        1
+    };
+    let mut rng = ctx.rng("quadratic_loss/loss_model_bootstrap");
+    let resamples = th.bootstrap_resamples.max(20);
+    let mut us = block_bootstrap(&features, &r, &y, block, resamples, &mut rng);
+    let (lo, hi) = percentile_interval(&mut us, u, th.ci_level, 0.0);
+    let tol = th.quadratic_max_loss_unexplained;
+    let v = decide(u, hi, lo, tol, false);
+    PartEvidence {
+        verdict: Some(v),
+        reason: Some(format!(
+            "loss model: {:.1}% of the variation of the {what} losses is unexplained by \
+             L̂ + bᵀθ + ½θᵀAθ ({a_label} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
+            100.0 * u,
+            100.0 * th.ci_level,
+            100.0 * lo,
+            100.0 * hi,
+            100.0 * tol
+        )),
+        metric: Some(
+            KeyMetric::new(
+                "loss_model_unexplained_fraction",
+                "fraction of the variation of the mean loss along the iterates not explained by \
+                 the quadratic model with A fixed",
+                u,
+            )
+            .ci_by(lo, hi, th.ci_level, IntervalMethod::MovingBlockBootstrap)
+            .tolerance(super::Tolerance::at_most(tol)),
+        ),
+        details: LossModel {
+            available: true,
+            reason: None,
+            source: Some(what.into()),
+            a_source: Some(a_label.into()),
+            losses: Some(n),
+            unexplained_fraction: Some(u),
+            ci: Some(vec![lo, hi]),
+            block_length: Some(block),
+            bootstrap_resamples_used: Some(us.len()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(p: usize) -> Vec<f64> {
+        (0..p)
+            .map(|l| -1.0 + 2.0 * l as f64 / (p - 1) as f64)
+            .collect()
+    }
+
+    /// References: a quadratic is fitted exactly (δ = 0, q″ = 2a); t⁴ on [−1, 1] leaves the
+    /// Legendre term (8/35)·P₄(t), whose largest value is 8/35 at the ends while t⁴ ranges over
+    /// [0, 1], so δ → 8/35 as the grid refines; a cubic of relative size ρ at the edge leaves
+    /// (t³ − 3t/5)·ρ, largest 0.4ρ at the ends, against a range ≈ 1 (+ρ asymmetry).
+    #[test]
+    fn probe_error_matches_closed_forms() {
+        let t = grid(2001);
+        let quad: Vec<f64> = t.iter().map(|x| 3.0 + 0.5 * x + 2.0 * x * x).collect();
+        let (d, c, cov) = probe_error(&t, &quad, -1.0, 1.0).unwrap();
+        assert!(d < 1e-10 && (c - 4.0).abs() < 1e-8 && cov == 1.0);
+        let quart: Vec<f64> = t.iter().map(|x| x.powi(4)).collect();
+        let (d, c, _) = probe_error(&t, &quart, -1.0, 1.0).unwrap();
+        assert!((d - 8.0 / 35.0).abs() < 2e-3, "{d}");
+        assert!(c > 0.0);
+        let rho = 0.1;
+        let cubic: Vec<f64> = t.iter().map(|x| x * x + rho * x.powi(3)).collect();
+        let (d, _, _) = probe_error(&t, &cubic, -1.0, 1.0).unwrap();
+        assert!((d - 0.4 * rho).abs() < 0.01, "{d}");
+        // A concave probe has negative fitted curvature; too few offsets in the region → None;
+        // offsets not spanning the region → coverage 0.
+        let cap: Vec<f64> = t.iter().map(|x| -x * x).collect();
+        assert!(probe_error(&t, &cap, -1.0, 1.0).unwrap().1 < 0.0);
+        assert!(probe_error(&grid(4), &[0.0; 4], -1.0, 1.0).is_none());
+        assert_eq!(probe_error(&t, &quad, -0.5, 1.5).unwrap().2, 0.0);
+    }
+}
