@@ -257,22 +257,14 @@ mod tests {
             let Evidence::Measured(m) = &ev else {
                 panic!("{s:?}: {ev:?}")
             };
-            // Untagged: the first variant that fits wins. An earlier variant can only take this
-            // object while that check's evidence is still untyped (accepts any JSON).
-            let earlier_untyped =
-                serde_json::from_str::<crate::checks::gaussian_noise::Evidence>("{\"untyped\": 1}")
-                    .is_ok();
-            if earlier_untyped {
-                eprintln!("SKIPPED: variant check (gaussian_noise evidence is still untyped)");
-            } else {
-                assert!(
-                    matches!(&back.metrics, AnyEvidence::ConstantCovariance(e)
-                        if matches!(**e, Evidence::Measured(_))),
-                    "{s:?}: {:?}",
-                    back.metrics
-                );
-                assert!(matches!(back.thresholds, Applied::ConstantCovariance(_)));
-            }
+            // Untagged: the first variant that fits wins; deny_unknown_fields keeps them apart.
+            assert!(
+                matches!(&back.metrics, AnyEvidence::ConstantCovariance(e)
+                    if matches!(**e, Evidence::Measured(_))),
+                "{s:?}: {:?}",
+                back.metrics
+            );
+            assert!(matches!(back.thresholds, Applied::ConstantCovariance(_)));
             // The narration wrote the test's reason into the evidence and the reasons.
             assert!(!m.test_reason.is_empty());
             assert!(r.reasons[1].ends_with(&m.test_reason), "{:?}", r.reasons);
