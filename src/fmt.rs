@@ -74,6 +74,34 @@ pub mod nullable_matrix {
     }
 }
 
+/// Serde of an `Option<Vec<f64>>` whose entries may be non-finite (`null` ↔ NaN).
+pub mod opt_nullable_vec {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
+        x.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+        let v = Option::<Vec<Option<f64>>>::deserialize(d)?;
+        Ok(v.map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect()))
+    }
+}
+
+/// Serde of an `Option<f64>` whose value may be non-finite: `null` reads back as `Some(NaN)`
+/// (an absent key is `None` through `#[serde(default)]`).
+pub mod opt_nullable_f64 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        x.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::num;

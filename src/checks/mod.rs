@@ -17,7 +17,6 @@ pub mod small_step;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub use crate::model::Context;
 pub use crate::thresholds::Thresholds;
@@ -319,11 +318,6 @@ pub struct CheckResult {
     pub thresholds: Applied,
 }
 
-/// Evidence of a check that is not typed yet: the JSON it wrote (issue 12 removes this).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct Untyped(pub Value);
-
 /// No evidence (a check that stopped before computing any): written as `{}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -342,13 +336,6 @@ pub enum Evidence {
     SmallStep(Box<small_step::Evidence>),
     QuadraticLoss(Box<quadratic_loss::Evidence>),
     OuPrediction(Box<ou_prediction::Evidence>),
-}
-
-impl Evidence {
-    /// The evidence as JSON (for checks whose evidence is not typed yet).
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
 }
 
 /// The tolerances and levels a check applied (`thresholds` in the JSON report), per check.

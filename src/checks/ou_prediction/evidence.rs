@@ -73,11 +73,11 @@ pub struct StationaryCovariance {
     /// KL(N(0, Σ̂) ‖ N(0, Σ_continuous)) in nats.
     pub kl_continuous: Option<f64>,
     /// Generalised eigenvalues of (Σ̂, Σ_discrete), ascending.
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub whitened_eigenvalues_discrete: Option<Vec<f64>>,
     /// Generalised eigenvalues of (Σ̂, Σ_continuous), ascending.
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub whitened_eigenvalues_continuous: Option<Vec<f64>>,
     /// Which prediction is closer (smaller KL): `"discrete"` or `"continuous"`.
@@ -123,7 +123,7 @@ pub struct Fdr1Entry {
     pub mean_o_right: f64,
     /// δ, the mean of the per-batch ratios Σ O_L/Σ O_R − 1 (absent without an interval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub relative_deviation: Option<f64>,
     /// Batch-means t-interval [lo, hi] of δ (null when fewer than 2 batches).
@@ -181,7 +181,7 @@ pub struct Msd {
     #[schemars(with = "Vec<Option<f64>>")]
     pub msd: Vec<f64>,
     /// OU prediction 2tr Σ_d − 2tr((I − εA)^τ Σ_d) at each lag (null without a prediction).
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub predicted: Option<Vec<f64>>,
     /// log(MSD(τ_max)/MSD(τ_max/4))/log 4 (≈ 0 on a plateau, 1 for free diffusion).
@@ -198,32 +198,4 @@ pub struct Applied {
     pub max_rel_deviation: f64,
     /// Coverage of the intervals.
     pub ci_level: f64,
-}
-
-/// Serde of an `Option<Vec<f64>>` whose entries may be non-finite (`null` ↔ NaN).
-mod opt_nullable_vec {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(x: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
-        x.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-        let v = Option::<Vec<Option<f64>>>::deserialize(d)?;
-        Ok(v.map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect()))
-    }
-}
-
-/// Serde of an `Option<f64>` whose value may be non-finite: `null` reads back as `Some(NaN)`
-/// (an absent key is `None` through `#[serde(default)]`).
-mod opt_nullable_f64 {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        x.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
-    }
 }

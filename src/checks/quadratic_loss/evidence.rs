@@ -36,32 +36,32 @@ pub struct HessianConstancy {
     pub checkpoints: Option<usize>,
     /// R_H, the largest relative Frobenius change from the mean Hessian (dimensionless).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub max_rel_change: Option<f64>,
     /// ‖H_i − H̄‖_F / ‖H̄‖_F per checkpoint with a Hessian (null when not finite).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub per_checkpoint: Option<Vec<f64>>,
     /// Top eigenvalue of the mean Hessian H̄ (null when its decomposition failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub top_eigenvalue_of_mean: Option<f64>,
     /// Top eigenvalue of each checkpoint's Hessian (null when a decomposition failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub top_eigenvalue_per_checkpoint: Option<Vec<f64>>,
     /// Largest relative change of the top eigenvalue from that of H̄ (informative).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub max_rel_change_top_eigenvalue: Option<f64>,
     /// Smallest eigenvalue of each checkpoint's Hessian (null when a decomposition failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub min_eigenvalue_per_checkpoint: Option<Vec<f64>>,
 }
@@ -84,12 +84,12 @@ pub struct GradientLinearity {
     pub checkpoints: Option<usize>,
     /// U = (RSS − ν_R)/(TSS − ν_T), a fraction in [0, ∞).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub unexplained_fraction: Option<f64>,
     /// Percentile-bootstrap interval [lo, hi] of U over checkpoints (null for an infinite end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub ci: Option<Vec<f64>>,
     /// Bootstrap resamples that gave a value.
@@ -98,7 +98,7 @@ pub struct GradientLinearity {
     /// Expected sampling noise s_i = E‖ḡ_i − g(θ_i)‖² of each checkpoint's mean gradient
     /// (squared gradient units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub mean_gradient_noise: Option<Vec<f64>>,
 }
@@ -123,12 +123,12 @@ pub struct LossModel {
     pub losses: Option<usize>,
     /// U_L = RSS/TSS, a fraction in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub unexplained_fraction: Option<f64>,
     /// Moving-block bootstrap interval [lo, hi] of U_L (null for an infinite end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub ci: Option<Vec<f64>>,
     /// Block length of the bootstrap, in rows.
@@ -151,7 +151,7 @@ pub struct LossProbes {
     pub reason: Option<String>,
     /// The largest δ over the decided directions (fraction of the loss range).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub max_quadratic_error: Option<f64>,
     /// [lo, hi] of the largest δ over the spread's χ² interval; hi null when a region was not
@@ -160,7 +160,7 @@ pub struct LossProbes {
     pub ci: Option<Vec<Option<f64>>>,
     /// c: the region's half-width in stationary standard deviations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub region_sds: Option<f64>,
     /// Directions with a non-positive fitted curvature ("step S direction j (d²q/dt² = …)").
@@ -202,12 +202,12 @@ pub struct ProbeDirection {
     pub status: Option<String>,
     /// The region [t_lo, t_hi] in probe offsets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_vec")]
+    #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub region_offsets: Option<Vec<f64>>,
     /// δ over the region (fraction of the loss range there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub quadratic_error: Option<f64>,
     /// [lo, hi] of δ over the spread's interval; hi null when not every width was spanned.
@@ -218,7 +218,7 @@ pub struct ProbeDirection {
     pub offsets_cover_region: Option<bool>,
     /// Fitted curvature d²q/du² along the direction (loss per squared unit of u).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(with = "opt_nullable_f64")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
     pub curvature: Option<f64>,
 }
@@ -256,34 +256,6 @@ pub struct Applied {
     pub max_loss_unexplained: f64,
     /// Coverage of the intervals.
     pub ci_level: f64,
-}
-
-/// Serde of an `Option<Vec<f64>>` whose entries may be non-finite (`null` ↔ NaN).
-mod opt_nullable_vec {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(x: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
-        x.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-        let v = Option::<Vec<Option<f64>>>::deserialize(d)?;
-        Ok(v.map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect()))
-    }
-}
-
-/// Serde of an `Option<f64>` whose value may be non-finite: `null` reads back as `Some(NaN)`
-/// (an absent key is `None` through `#[serde(default)]`).
-mod opt_nullable_f64 {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        x.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
-    }
 }
 
 impl HessianConstancy {
