@@ -165,7 +165,7 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
         small_step,
         quadratic_loss,
     };
-    let ou_prediction = checks::ou_prediction::check(&ctx);
+    let ou_prediction = report::narrate::ou_prediction::narrate(checks::ou_prediction::check(&ctx));
     build_report(
         full,
         run,
