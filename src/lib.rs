@@ -153,7 +153,11 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
                 || {
                     rayon::join(
                         || report::narrate::small_step::narrate(checks::small_step::check(&ctx)),
-                        || checks::quadratic_loss::check(&ctx),
+                        || {
+                            report::narrate::quadratic_loss::narrate(checks::quadratic_loss::check(
+                                &ctx,
+                            ))
+                        },
                     )
                 },
             )
