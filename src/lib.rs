@@ -153,7 +153,11 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
                 || {
                     rayon::join(
                         || report::narrate::small_step::narrate(checks::small_step::check(&ctx)),
-                        || checks::quadratic_loss::check(&ctx),
+                        || {
+                            report::narrate::quadratic_loss::narrate(checks::quadratic_loss::check(
+                                &ctx,
+                            ))
+                        },
                     )
                 },
             )
@@ -165,7 +169,7 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
         small_step,
         quadratic_loss,
     };
-    let ou_prediction = checks::ou_prediction::check(&ctx);
+    let ou_prediction = report::narrate::ou_prediction::narrate(checks::ou_prediction::check(&ctx));
     build_report(
         full,
         run,

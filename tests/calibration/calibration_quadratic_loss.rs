@@ -30,7 +30,7 @@ fn run_check(s: Scenario, cfg: &SimConfig, seed: u64) -> sgd_ou::checks::CheckRe
     let run = Run::load(tmp.path(), &LoadOptions { dims: 16, seed }).unwrap();
     let th = Thresholds::default();
     let ctx = Context::new(&run, seed, &th);
-    quadratic_loss::check(&ctx)
+    sgd_ou::report::narrate::quadratic_loss::narrate(quadratic_loss::check(&ctx))
 }
 
 fn config(s: Scenario, hessian: bool) -> SimConfig {

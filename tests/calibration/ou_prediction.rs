@@ -21,7 +21,7 @@ fn load(s: Scenario, cfg: &SimConfig, seed: u64, root: &Path) -> Run {
 fn check(run: &Run) -> CheckResult {
     let th = Thresholds::default();
     let ctx = Context::new(run, 7, &th);
-    ou_prediction::check(&ctx)
+    sgd_ou::report::narrate::ou_prediction::narrate(ou_prediction::check(&ctx))
 }
 
 fn metric<'a>(r: &'a CheckResult, name: &str) -> &'a KeyMetric {

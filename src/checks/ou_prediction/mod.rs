@@ -43,7 +43,7 @@
 use nalgebra::{DMatrix, DVector};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::{decide, CheckResult, Context, IntervalMethod, KeyMetric, Verdict};
+use super::{decide, Context, IntervalMethod, KeyMetric, Verdict};
 use crate::model::curvature::{self, rows};
 use crate::ou;
 use crate::run::SubspaceKind;
@@ -133,11 +133,97 @@ fn decide_abs(est: f64, lo: f64, hi: f64, tol: f64) -> Verdict {
     decide(est.abs(), abs_hi, abs_lo, tol, excludes)
 }
 
+/// Why the verdict is what it is: one entry per part, carrying its numbers (the words are
+/// written by `report::narrate::ou_prediction`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// No curvature estimate: why each source is unavailable.
+    NoCurvature { why: String },
+    /// The Lyapunov equations have no stationary solution for the estimated A.
+    NoStationarySolution,
+    /// Stationary covariance: the trace ratios against both predictions with their intervals.
+    Covariance {
+        ratio_discrete: f64,
+        interval_discrete: [f64; 2],
+        ratio_continuous: f64,
+        interval_continuous: [f64; 2],
+        ess: f64,
+        steps: usize,
+        closer: &'static str,
+        verdict: Verdict,
+    },
+    /// Stationary covariance: tr Σ̂ has no effective sample size, hence no interval.
+    CovarianceNoInterval,
+    /// Stationary covariance: the trajectory window is missing or shorter than 8 steps.
+    CovarianceNoTrajectory,
+    /// A came from the lag-1 fit of the same trajectory.
+    Circular,
+    /// FDR1: the relative deviation from the primary source with its batch-means interval.
+    Fdr1 {
+        source: &'static str,
+        samples: usize,
+        deviation: f64,
+        interval: [f64; 2],
+        batches: usize,
+        verdict: Verdict,
+    },
+    /// FDR1: neither a long enough trajectory nor enough checkpoints.
+    Fdr1NoData,
+    /// Equipartition: the subspace is not the whole parameter space.
+    EquipartitionNotFullSpace,
+    /// Equipartition: losses missing at a checkpoint, or A not invertible.
+    EquipartitionNoLossesOrSingular,
+    /// Equipartition: the ratio to the discrete prediction with its interval.
+    Equipartition {
+        ratio: f64,
+        interval: [f64; 2],
+        ess: f64,
+        verdict: Verdict,
+    },
+    /// MSD: the growth exponent between two lags (descriptive).
+    Msd {
+        exponent: f64,
+        from_lag: usize,
+        to_lag: usize,
+    },
+}
+
+/// The verdict and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+}
+
+/// The typed outcome of the check, for the narration (`report::narrate::ou_prediction`).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub evidence: Evidence,
+    pub applied: Applied,
+    pub decision: Decision,
+    pub key_metrics: Vec<KeyMetric>,
+}
+
+/// The section's verdict from its parts' verdicts: fail if any fails; pass if the covariance
+/// part was decided and every decided part passes; else inconclusive.
+pub fn decide_section(verdicts: &[Verdict], covariance_done: bool) -> Verdict {
+    if verdicts.contains(&Verdict::Fail) {
+        Verdict::Fail
+    } else if covariance_done
+        && !verdicts.is_empty()
+        && verdicts.iter().all(|v| *v == Verdict::Pass)
+    {
+        Verdict::Pass
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
 /// What the section has gathered so far: verdicts, reasons and headline metrics.
 #[derive(Default)]
 struct Tally {
     verdicts: Vec<Verdict>,
-    reasons: Vec<String>,
+    reasons: Vec<Reason>,
     key_metrics: Vec<KeyMetric>,
 }
 
@@ -156,7 +242,7 @@ struct Inputs<'a> {
 }
 
 /// Runs the OU-consequence checks.
-pub fn check(ctx: &Context) -> CheckResult {
+pub fn check(ctx: &Context) -> Checked {
     let th = ctx.thresholds;
     let curv = ctx.curvature();
     let q = curvature::noise_covariance(ctx);
@@ -169,16 +255,11 @@ pub fn check(ctx: &Context) -> CheckResult {
     });
     let mut tally = Tally::default();
     if prim.is_none() {
-        tally.reasons.push(format!(
-            "no estimate of A ({}): no covariance, equipartition or MSD prediction",
-            curv.unavailable_reason()
-        ));
+        tally.reasons.push(Reason::NoCurvature {
+            why: curv.unavailable_reason(),
+        });
     } else if preds.is_none() {
-        tally.reasons.push(
-            "the Lyapunov equations have no stationary solution for the estimated A (a mode is \
-             not confining or ελ ≥ 2)"
-                .into(),
-        );
+        tally.reasons.push(Reason::NoStationarySolution);
     }
     let inp = Inputs {
         ctx,
@@ -207,40 +288,17 @@ pub fn check(ctx: &Context) -> CheckResult {
         reasons,
         key_metrics,
     } = tally;
-    let verdict = if verdicts.contains(&Verdict::Fail) {
-        Verdict::Fail
-    } else if covariance_done
-        && !verdicts.is_empty()
-        && verdicts.iter().all(|v| *v == Verdict::Pass)
-    {
-        Verdict::Pass
-    } else {
-        Verdict::Inconclusive
-    };
-    let summary = match verdict {
-        Verdict::Pass => {
-            "The run's stationary behaviour matches the OU model's predictions within \
-                          the tolerances."
-        }
-        Verdict::Fail => {
-            "The run's stationary behaviour deviates from the OU model's \
-                          predictions beyond the tolerances."
-        }
-        Verdict::Inconclusive => {
-            "The OU model's predictions could not be confirmed or refuted \
-                                  with the available data."
-        }
-    };
-    CheckResult {
-        verdict,
-        summary: summary.to_string(),
-        reasons,
-        key_metrics,
-        metrics: super::Evidence::OuPrediction(Box::new(evidence)),
-        thresholds: super::Applied::OuPrediction(Applied {
+    Checked {
+        evidence,
+        applied: Applied {
             max_rel_deviation: inp.tol,
             ci_level: inp.level,
-        }),
+        },
+        decision: Decision {
+            verdict: decide_section(&verdicts, covariance_done),
+            reasons,
+        },
+        key_metrics,
     }
 }
 
@@ -289,22 +347,18 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
         mc = mc.ci_by(f * lo / trc, f * hi / trc, level, method);
         let v = decide_abs(rd - 1.0, f * lo / trd - 1.0, f * hi / trd - 1.0, tol);
         tally.verdicts.push(v);
-        tally.reasons.push(format!(
-            "stationary covariance: tr Σ̂/tr Σ_discrete = {rd:.3} [{:.3}, {:.3}], \
-             tr Σ̂/tr Σ_continuous = {rc:.3} [{:.3}, {:.3}] (ESS {:.0} of {t} steps); the \
-             {closer} prediction is closer; {v}",
-            f * lo / trd,
-            f * hi / trd,
-            f * lo / trc,
-            f * hi / trc,
-            ess.unwrap_or(f64::NAN)
-        ));
+        tally.reasons.push(Reason::Covariance {
+            ratio_discrete: rd,
+            interval_discrete: [f * lo / trd, f * hi / trd],
+            ratio_continuous: rc,
+            interval_continuous: [f * lo / trc, f * hi / trc],
+            ess: ess.unwrap_or(f64::NAN),
+            steps: t,
+            closer,
+            verdict: v,
+        });
     } else {
-        tally.reasons.push(
-            "stationary covariance: no effective sample size (constant or too short series); no \
-             interval"
-                .into(),
-        );
+        tally.reasons.push(Reason::CovarianceNoInterval);
     }
     tally.key_metrics.push(md);
     tally.key_metrics.push(mc);
@@ -316,11 +370,7 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
 fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovariance> {
     let (p, sc, sd) = inp.preds.as_ref()?;
     let Some(win) = inp.window.as_ref().filter(|w| w.params.nrows() >= 8) else {
-        tally.reasons.push(
-            "stationary covariance: no trajectory with at least 8 steps between the first and \
-             last checkpoint"
-                .into(),
-        );
+        tally.reasons.push(Reason::CovarianceNoTrajectory);
         return None;
     };
     let w = &win.params;
@@ -365,11 +415,7 @@ fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovarian
     };
     let ess = trace_metrics(inp, &trace, tally);
     if p.source == "lag1" {
-        tally.reasons.push(
-            "A was estimated from the same trajectory (lag-1 fit), so the covariance comparison \
-             is partly circular"
-                .into(),
-        );
+        tally.reasons.push(Reason::Circular);
     }
     Some(StationaryCovariance {
         a_source: p.source.into(),
@@ -516,17 +562,19 @@ fn fdr1_part(inp: &Inputs, prim: Option<&curvature::Estimate>, tally: &mut Tally
         }
     }
     let Some((src, n, d, dlo, dhi, nb)) = primary else {
-        tally
-            .reasons
-            .push("FDR1: needs a trajectory of ≥ 64 consecutive steps or ≥ 4 checkpoints".into());
+        tally.reasons.push(Reason::Fdr1NoData);
         return out;
     };
     let v = decide_abs(d, dlo, dhi, inp.tol);
     tally.verdicts.push(v);
-    tally.reasons.push(format!(
-        "fluctuation–dissipation (FDR1) from the {src} ({n} samples): \
-         ⟨θ·∇L⟩/⟨(ε/2)‖ĝ‖²⟩ − 1 = {d:.3} [{dlo:.3}, {dhi:.3}] ({nb} batch means); {v}"
-    ));
+    tally.reasons.push(Reason::Fdr1 {
+        source: src,
+        samples: n,
+        deviation: d,
+        interval: [dlo, dhi],
+        batches: nb,
+        verdict: v,
+    });
     tally.key_metrics.push(
         KeyMetric::new(
             "fdr1_relative_deviation",
@@ -558,16 +606,12 @@ fn equipartition_part(inp: &Inputs, tally: &mut Tally) -> Option<Equipartition> 
         })
         .collect();
     if !identity {
-        tally.reasons.push(
-            "equipartition: needs the full A and Q (analysis subspace = parameter space)".into(),
-        );
+        tally.reasons.push(Reason::EquipartitionNotFullSpace);
         return None;
     }
     let inv = p.a_sym.clone().try_inverse();
     let (Some(inv), true) = (inv, ck_losses.iter().all(|l| l.is_some())) else {
-        tally
-            .reasons
-            .push("equipartition: needs losses at every checkpoint and an invertible A".into());
+        tally.reasons.push(Reason::EquipartitionNoLossesOrSingular);
         return None;
     };
     let lstar: Vec<f64> = run
@@ -602,9 +646,12 @@ fn equipartition_part(inp: &Inputs, tally: &mut Tally) -> Option<Equipartition> 
         km = km.ci_by(rlo, rhi, inp.level, IntervalMethod::MeanZSdOverSqrtEss);
         let v = decide_abs(r - 1.0, rlo - 1.0, rhi - 1.0, inp.tol);
         tally.verdicts.push(v);
-        tally.reasons.push(format!(
-            "equipartition: (E[L] − L*)/prediction = {r:.3} [{rlo:.3}, {rhi:.3}] (ESS {ess:.0}); {v}"
-        ));
+        tally.reasons.push(Reason::Equipartition {
+            ratio: r,
+            interval: [rlo, rhi],
+            ess,
+            verdict: v,
+        });
     }
     tally.key_metrics.push(km);
     Some(Equipartition {
@@ -654,11 +701,11 @@ fn msd_part(inp: &Inputs, tally: &mut Tally) -> Option<Msd> {
             .map(|&l| 2.0 * sd.trace() - 2.0 * (f.pow(l as u32) * sd).trace())
             .collect()
     });
-    tally.reasons.push(format!(
-        "mean squared displacement: growth exponent {expo:.3} between lags {} and {} \
-         (≈ 0 on a plateau, as an OU process must show; 1 for free diffusion)",
-        lags[q4], lags[last]
-    ));
+    tally.reasons.push(Reason::Msd {
+        exponent: expo,
+        from_lag: lags[q4],
+        to_lag: lags[last],
+    });
     tally.key_metrics.push(KeyMetric::new(
         "msd_growth_exponent",
         "log(MSD(τ_max)/MSD(τ_max/4))/log 4 on the trajectory window (descriptive)",

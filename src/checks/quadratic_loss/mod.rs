@@ -37,7 +37,7 @@
 use nalgebra::DMatrix;
 use rand::RngExt;
 
-use super::{decide, CheckResult, Context, IntervalMethod, KeyMetric, Verdict};
+use super::{decide, Context, IntervalMethod, KeyMetric, Verdict};
 use crate::linalg::{lstsq, sym_eigen_full};
 use crate::run::GradientKind;
 use crate::stats::descriptive::quantile_sorted;
@@ -48,16 +48,97 @@ pub use evidence::{
     ProbeDirection,
 };
 
+/// Why the verdict is what it is: one entry per piece of evidence, carrying its numbers (the
+/// words are written by `report::narrate::quadratic_loss`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// Hessian constancy: the largest relative change against its tolerance.
+    Hessian {
+        checkpoints: usize,
+        change: f64,
+        within: bool,
+        tolerance: f64,
+    },
+    /// Gradient linearity: the mean gradients do not vary beyond their sampling noise.
+    GradientNoVariation,
+    /// Gradient linearity: the unexplained fraction with its bootstrap interval.
+    GradientLinearity {
+        unexplained: f64,
+        hessian_a: bool,
+        level: f64,
+        interval: [f64; 2],
+        tolerance: f64,
+    },
+    /// Curvature sign: the eigen-decomposition failed.
+    NoEigenvalues { error: String },
+    /// Curvature sign: a non-positive eigenvalue.
+    NonPositiveCurvature { min_eigenvalue: f64 },
+    /// Loss probes: no direction has 5 offsets inside the region.
+    ProbesOutsideRegion { region_sds: f64 },
+    /// Loss probes: the largest quadratic error with its interval, and the directions whose
+    /// offsets do not span the region or whose curvature is non-positive.
+    Probes {
+        error: f64,
+        interval: [f64; 2],
+        level: f64,
+        region_sds: f64,
+        directions: usize,
+        checkpoints: usize,
+        tolerance: f64,
+        undecided: Vec<String>,
+        concave: Vec<String>,
+    },
+    /// Loss model: the unexplained fraction with its block-bootstrap interval.
+    LossModel {
+        unexplained: f64,
+        losses: &'static str,
+        a_label: String,
+        level: f64,
+        interval: [f64; 2],
+        tolerance: f64,
+    },
+    /// No piece of evidence could be computed.
+    NoEvidence,
+}
+
+/// The verdict and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+}
+
+/// The typed outcome of the check, for the narration (`report::narrate::quadratic_loss`).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub evidence: Evidence,
+    pub applied: Applied,
+    pub decision: Decision,
+    pub key_metrics: Vec<KeyMetric>,
+}
+
+/// The check's verdict from its pieces' verdicts: their combination, inconclusive (with
+/// [`Reason::NoEvidence`] appended) when there is none.
+pub fn decide_check(verdicts: Vec<Verdict>, mut reasons: Vec<Reason>) -> Decision {
+    let verdict = if verdicts.is_empty() {
+        reasons.push(Reason::NoEvidence);
+        Verdict::Inconclusive
+    } else {
+        Verdict::combine(verdicts)
+    };
+    Decision { verdict, reasons }
+}
+
 /// What the check has gathered so far: verdicts, reasons and headline metrics of the pieces.
 #[derive(Default)]
 struct Tally {
     verdicts: Vec<Verdict>,
-    reasons: Vec<String>,
+    reasons: Vec<Reason>,
     key_metrics: Vec<KeyMetric>,
 }
 
 /// Runs the check.
-pub fn check(ctx: &Context) -> CheckResult {
+pub fn check(ctx: &Context) -> Checked {
     let th = ctx.thresholds;
     let applied = Applied {
         max_unexplained_fraction: th.quadratic_max_unexplained,
@@ -91,44 +172,20 @@ pub fn check(ctx: &Context) -> CheckResult {
 
     let Tally {
         verdicts,
-        mut reasons,
-        key_metrics,
-    } = tally;
-    let verdict = if verdicts.is_empty() {
-        reasons.push(
-            "the run provides no evidence on the shape of the loss: add hessian.npy to the \
-             checkpoints or export at least k + 2 checkpoints"
-                .into(),
-        );
-        Verdict::Inconclusive
-    } else {
-        Verdict::combine(verdicts)
-    };
-    let summary = match verdict {
-        Verdict::Pass => "A quadratic model explains the loss, gradients and Hessians available \
-                          over the region the iterates occupy, within tolerance."
-            .to_string(),
-        Verdict::Fail => {
-            "The loss is not quadratic over the region the checkpoints occupy.".to_string()
-        }
-        Verdict::Inconclusive => "The data cannot decide whether the loss is quadratic where the \
-                                  iterates live."
-            .to_string(),
-    };
-    let evidence = Evidence {
-        hessian_constancy,
-        gradient_linearity,
-        loss_model,
-        loss_probes,
-        curvature,
-    };
-    CheckResult {
-        verdict,
-        summary,
         reasons,
         key_metrics,
-        metrics: super::Evidence::QuadraticLoss(Box::new(evidence)),
-        thresholds: super::Applied::QuadraticLoss(applied),
+    } = tally;
+    Checked {
+        evidence: Evidence {
+            hessian_constancy,
+            gradient_linearity,
+            loss_model,
+            loss_probes,
+            curvature,
+        },
+        applied,
+        decision: decide_check(verdicts, reasons),
+        key_metrics,
     }
 }
 
@@ -195,16 +252,12 @@ fn hessian_part(ctx: &Context, tally: &mut Tally) -> (HessianConstancy, Option<D
         Verdict::Fail
     };
     tally.verdicts.push(v);
-    tally.reasons.push(format!(
-        "Hessian change across {} checkpoints: {:.3} ({} the tolerance {tol})",
-        hessians.len(),
-        r_h,
-        if v == Verdict::Pass {
-            "within"
-        } else {
-            "above"
-        }
-    ));
+    tally.reasons.push(Reason::Hessian {
+        checkpoints: hessians.len(),
+        change: r_h,
+        within: v == Verdict::Pass,
+        tolerance: tol,
+    });
     tally.key_metrics.push(
         KeyMetric::new(
             "hessian_rel_change",
@@ -277,12 +330,7 @@ fn gradient_part(
     let all: Vec<usize> = (0..m).collect();
     let Some((u, a_fit)) = fit(&all) else {
         tally.verdicts.push(Verdict::Inconclusive);
-        tally.reasons.push(
-            "gradient linearity: the mean gradients do not vary across checkpoints beyond their \
-             sampling noise, so a linear model cannot be tested; export gradients of more \
-             examples per checkpoint"
-                .into(),
-        );
+        tally.reasons.push(Reason::GradientNoVariation);
         let reason = "no variation of the mean gradient beyond its sampling noise";
         return (GradientLinearity::unavailable(reason, Some(noise)), None);
     };
@@ -303,16 +351,13 @@ fn gradient_part(
     let (lo, hi) = percentile_interval(&mut us, u, th.ci_level, f64::NEG_INFINITY);
     let tol = th.quadratic_max_unexplained;
     tally.verdicts.push(decide(u, hi, lo, tol, lo > 0.0));
-    tally.reasons.push(format!(
-        "gradient linearity: {:.1}% of the mean-gradient variation across checkpoints is \
-         unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
-        100.0 * u,
-        if h_bar.is_some() { "Hessian" } else { "fitted" },
-        100.0 * th.ci_level,
-        100.0 * lo,
-        100.0 * hi,
-        100.0 * tol
-    ));
+    tally.reasons.push(Reason::GradientLinearity {
+        unexplained: u,
+        hessian_a: h_bar.is_some(),
+        level: th.ci_level,
+        interval: [lo, hi],
+        tolerance: tol,
+    });
     tally.key_metrics.push(
         KeyMetric::new(
             "unexplained_gradient_fraction",
@@ -369,9 +414,9 @@ fn curvature_part(
         Ok(e) => e.eigenvalues,
         Err(e) => {
             tally.verdicts.push(Verdict::Inconclusive);
-            tally.reasons.push(format!(
-                "the curvature matrix has no eigenvalues to inspect: {e}"
-            ));
+            tally.reasons.push(Reason::NoEigenvalues {
+                error: e.to_string(),
+            });
             return None;
         }
     };
@@ -392,10 +437,9 @@ fn curvature_part(
         } else {
             Verdict::Inconclusive
         });
-        tally.reasons.push(format!(
-            "the curvature matrix has a non-positive eigenvalue ({lmin:.3e}): a flat or \
-             concave direction has no OU stationary distribution"
-        ));
+        tally.reasons.push(Reason::NonPositiveCurvature {
+            min_eigenvalue: lmin,
+        });
     }
     Some(CurvatureSign {
         source: a_source.into(),
@@ -466,7 +510,7 @@ fn pow2_rescale(max_abs: f64) -> f64 {
 /// Outcome of one piece of evidence: verdict, reason, headline metric, details.
 struct PartEvidence<D> {
     verdict: Option<Verdict>,
-    reason: Option<String>,
+    reason: Option<Reason>,
     metric: Option<KeyMetric>,
     details: D,
 }
@@ -743,10 +787,7 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
     if !decided {
         return PartEvidence {
             verdict: Some(Verdict::Inconclusive),
-            reason: Some(format!(
-                "loss probes: no probe direction has 5 offsets inside the region the iterates \
-                 occupy (±{c_sd} sd); add finer offsets spanning the stationary spread"
-            )),
+            reason: Some(Reason::ProbesOutsideRegion { region_sds: c_sd }),
             metric: None,
             details: LossProbes {
                 available: true,
@@ -763,13 +804,17 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
     if !concave.is_empty() {
         v = Verdict::Fail;
     }
-    let reason = probe_reason(
-        ctx,
-        (est, lo_all, hi_all),
-        (j_total, with.len()),
-        &undecided,
-        &concave,
-    );
+    let reason = Reason::Probes {
+        error: est,
+        interval: [lo_all, hi_all],
+        level: th.ci_level,
+        region_sds: c_sd,
+        directions: j_total,
+        checkpoints: with.len(),
+        tolerance: tol,
+        undecided,
+        concave: concave.clone(),
+    };
     let metric = KeyMetric::new(
         "probe_quadratic_error",
         "largest error of the best quadratic along the loss probes over ±c stationary sd, \
@@ -797,48 +842,6 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
             directions: Some(rows),
         },
     }
-}
-
-/// The loss probes' reason: the error with its interval, then the directions whose offsets do
-/// not span the region and those with a non-positive curvature.
-fn probe_reason(
-    ctx: &Context,
-    (est, lo_all, hi_all): (f64, f64, f64),
-    (j_total, checkpoints): (usize, usize),
-    undecided: &[String],
-    concave: &[String],
-) -> String {
-    let th = ctx.thresholds;
-    let c_sd = th.quadratic_region_sds;
-    let mut reason = format!(
-        "loss probes: the best quadratic misses the loss by up to {:.1}% of its range over ±{c_sd} \
-         stationary sd ({} directions at {} checkpoints; {:.0}% CI {:.1}%–{}, tolerance {:.0}%)",
-        100.0 * est,
-        j_total,
-        checkpoints,
-        100.0 * th.ci_level,
-        100.0 * lo_all,
-        if hi_all.is_finite() {
-            format!("{:.1}%", 100.0 * hi_all)
-        } else {
-            "∞".into()
-        },
-        100.0 * th.quadratic_max_probe_error
-    );
-    if !undecided.is_empty() {
-        reason.push_str(&format!(
-            "; the offsets do not span the region (at the upper end of the spread's interval) \
-             of {}: extend them, or export a longer trajectory to narrow the spread's interval",
-            undecided.join(", ")
-        ));
-    }
-    if !concave.is_empty() {
-        reason.push_str(&format!(
-            "; non-positive curvature along {}: no OU stationary law there",
-            concave.join(", ")
-        ));
-    }
-    reason
 }
 
 /// Positions (rows), losses, and which losses (`"trajectory"` or `"checkpoints"`).
@@ -1069,15 +1072,14 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
     let v = decide(u, hi, lo, tol, false);
     PartEvidence {
         verdict: Some(v),
-        reason: Some(format!(
-            "loss model: {:.1}% of the variation of the {what} losses is unexplained by \
-             L̂ + bᵀθ + ½θᵀAθ ({a_label} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
-            100.0 * u,
-            100.0 * th.ci_level,
-            100.0 * lo,
-            100.0 * hi,
-            100.0 * tol
-        )),
+        reason: Some(Reason::LossModel {
+            unexplained: u,
+            losses: what,
+            a_label: a_label.to_string(),
+            level: th.ci_level,
+            interval: [lo, hi],
+            tolerance: tol,
+        }),
         metric: Some(
             KeyMetric::new(
                 "loss_model_unexplained_fraction",

@@ -1,1 +1,150 @@
 //! The words of the `quadratic_loss` check (summary and reasons) from its typed evidence and decision.
+
+use crate::checks::quadratic_loss::{Checked, Reason};
+use crate::checks::{self, Applied, CheckResult, Verdict};
+
+/// The check's result with its sentences.
+pub fn narrate(c: Checked) -> CheckResult {
+    CheckResult {
+        verdict: c.decision.verdict,
+        summary: summary(c.decision.verdict).to_string(),
+        reasons: c.decision.reasons.iter().map(reason).collect(),
+        key_metrics: c.key_metrics,
+        metrics: checks::Evidence::QuadraticLoss(Box::new(c.evidence)),
+        thresholds: Applied::QuadraticLoss(c.applied),
+    }
+}
+
+fn summary(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => {
+            "A quadratic model explains the loss, gradients and Hessians available \
+                          over the region the iterates occupy, within tolerance."
+        }
+        Verdict::Fail => "The loss is not quadratic over the region the checkpoints occupy.",
+        Verdict::Inconclusive => {
+            "The data cannot decide whether the loss is quadratic where the \
+                                  iterates live."
+        }
+    }
+}
+
+/// `{:.1}%` of a fraction, `∞` when it is infinite.
+fn percent_or_infinity(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.1}%", 100.0 * x)
+    } else {
+        "∞".into()
+    }
+}
+
+fn reason(r: &Reason) -> String {
+    match r {
+        Reason::Hessian {
+            checkpoints,
+            change,
+            within,
+            tolerance,
+        } => format!(
+            "Hessian change across {checkpoints} checkpoints: {change:.3} ({} the tolerance \
+             {tolerance})",
+            if *within { "within" } else { "above" }
+        ),
+        Reason::GradientNoVariation => "gradient linearity: the mean gradients do not vary \
+                                        across checkpoints beyond their sampling noise, so a \
+                                        linear model cannot be tested; export gradients of more \
+                                        examples per checkpoint"
+            .into(),
+        Reason::GradientLinearity {
+            unexplained,
+            hessian_a,
+            level,
+            interval: [lo, hi],
+            tolerance,
+        } => format!(
+            "gradient linearity: {:.1}% of the mean-gradient variation across checkpoints is \
+             unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
+            100.0 * unexplained,
+            if *hessian_a { "Hessian" } else { "fitted" },
+            100.0 * level,
+            100.0 * lo,
+            100.0 * hi,
+            100.0 * tolerance
+        ),
+        Reason::NoEigenvalues { error } => {
+            format!("the curvature matrix has no eigenvalues to inspect: {error}")
+        }
+        Reason::NonPositiveCurvature { min_eigenvalue } => format!(
+            "the curvature matrix has a non-positive eigenvalue ({min_eigenvalue:.3e}): a flat \
+             or concave direction has no OU stationary distribution"
+        ),
+        Reason::ProbesOutsideRegion { region_sds } => format!(
+            "loss probes: no probe direction has 5 offsets inside the region the iterates \
+             occupy (±{region_sds} sd); add finer offsets spanning the stationary spread"
+        ),
+        Reason::Probes { .. } => probes(r),
+        Reason::LossModel {
+            unexplained,
+            losses,
+            a_label,
+            level,
+            interval: [lo, hi],
+            tolerance,
+        } => format!(
+            "loss model: {:.1}% of the variation of the {losses} losses is unexplained by \
+             L̂ + bᵀθ + ½θᵀAθ ({a_label} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
+            100.0 * unexplained,
+            100.0 * level,
+            100.0 * lo,
+            100.0 * hi,
+            100.0 * tolerance
+        ),
+        Reason::NoEvidence => "the run provides no evidence on the shape of the loss: add \
+                               hessian.npy to the checkpoints or export at least k + 2 \
+                               checkpoints"
+            .into(),
+    }
+}
+
+/// The loss probes' reason: the error with its interval, then the directions whose offsets do
+/// not span the region and those with a non-positive curvature.
+fn probes(r: &Reason) -> String {
+    let Reason::Probes {
+        error,
+        interval: [lo, hi],
+        level,
+        region_sds,
+        directions,
+        checkpoints,
+        tolerance,
+        undecided,
+        concave,
+    } = r
+    else {
+        return String::new();
+    };
+    let mut reason = format!(
+        "loss probes: the best quadratic misses the loss by up to {:.1}% of its range over \
+         ±{region_sds} stationary sd ({directions} directions at {checkpoints} checkpoints; \
+         {:.0}% CI {:.1}%–{}, tolerance {:.0}%)",
+        100.0 * error,
+        100.0 * level,
+        100.0 * lo,
+        percent_or_infinity(*hi),
+        100.0 * tolerance
+    );
+    if !undecided.is_empty() {
+        reason.push_str(&format!(
+            "; the offsets do not span the region (at the upper end of the spread's interval) \
+             of {}: extend them, or export a longer trajectory to narrow the spread's interval",
+            undecided.join(", ")
+        ));
+    }
+    if !concave.is_empty() {
+        reason.push_str(&format!(
+            "; non-positive curvature along {}: no OU stationary law there",
+            concave.join(", ")
+        ));
+    }
+    reason
+}
