@@ -318,6 +318,14 @@ pub struct CheckResult {
     pub thresholds: Applied,
 }
 
+/// A check's verdict and its typed reasons `R` (each check's `Reason` enum carries the numbers
+/// its sentences need; `report::narrate` writes the words).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision<R> {
+    pub verdict: Verdict,
+    pub reasons: Vec<R>,
+}
+
 /// No evidence (a check that stopped before computing any): written as `{}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -188,11 +188,7 @@ pub enum Reason {
 }
 
 /// The verdict and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub verdict: Verdict,
-    pub reasons: Vec<Reason>,
-}
+pub type Decision = super::Decision<Reason>;
 
 /// The typed outcome of the check, for the narration (`report::narrate::small_step`).
 #[derive(Debug, Clone)]

@@ -407,11 +407,7 @@ pub struct Deviation {
 }
 
 /// The verdict and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub verdict: Verdict,
-    pub reasons: Vec<Reason>,
-}
+pub type Decision = super::Decision<Reason>;
 
 /// The typed outcome of the check, for the narration (`report::narrate::constant_covariance`).
 #[derive(Debug, Clone)]
