@@ -32,7 +32,7 @@ pub use error::{AssumptionsNotMet, Error, OptionError};
 
 use std::path::Path;
 
-use checks::{Context, Thresholds, Verdict};
+use checks::{Context, Thresholds};
 use report::{Assumptions, Dims, Report, RunInfo, Tool};
 
 /// Options of [`verify`]. `Options::default()` is what `sgd-ou verify` uses without flags.
@@ -190,7 +190,12 @@ fn build_report(
     assumptions: Assumptions,
     ou_prediction: checks::CheckResult,
 ) -> Report {
-    let verdict = Verdict::combine(assumptions.iter().into_iter().map(|(_, r)| r.verdict));
+    let per_check: Vec<_> = assumptions
+        .iter()
+        .into_iter()
+        .map(|(a, r)| (a, r.verdict, r.tests.as_ref()))
+        .collect();
+    let (verdict, verdict_tests) = checks::overall(&per_check, options.thresholds.alpha);
     let mut warnings = Vec::new();
     if let Some([slope, se]) = window.loss_trend_per_1000_steps {
         if slope < 0.0 && slope.abs() > 3.0 * se {
@@ -238,6 +243,7 @@ fn build_report(
         assumptions,
         ou_prediction,
         verdict,
+        verdict_tests: Some(verdict_tests),
         warnings,
         provenance: None,
     }

@@ -316,6 +316,140 @@ pub struct CheckResult {
     pub metrics: Evidence,
     /// The tolerances and levels this check applied (also in docs/methods.md).
     pub thresholds: Applied,
+    /// The one-sided tests against the tolerances behind the verdict (docs/methods.md, "The
+    /// verdict rule"); `null` for a check that stopped before testing anything.
+    #[serde(default)]
+    pub tests: Option<ToleranceTests>,
+}
+
+/// One piece of a check's evidence tested against its tolerance: the fail test
+/// H₀: effect ≤ tolerance and the equivalence test H₀: effect ≥ tolerance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PieceTest {
+    /// The key metric tested (its `name`).
+    pub name: String,
+    /// Its point estimate (`null` when undefined).
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub estimate: f64,
+    /// The tolerance.
+    pub tolerance: Tolerance,
+    /// Whether the point estimate lies beyond the tolerance.
+    pub beyond: bool,
+    /// p-value of the fail test H₀: effect within the tolerance (unadjusted); small → the
+    /// effect exceeds the tolerance. `null` when the piece could not be tested.
+    pub p_fail: Option<f64>,
+    /// p-value of the equivalence test H₀: effect at or beyond the tolerance; small → the
+    /// effect is within it. `null` when the piece could not be tested.
+    pub p_pass: Option<f64>,
+}
+
+/// The tests behind one check's verdict: the check fails when the Holm-adjusted fail p-value
+/// over its pieces is ≤ α, passes when every piece's equivalence test rejects
+/// (intersection–union, Berger 1982), and is otherwise inconclusive — "leaning fail" when an
+/// estimate lies beyond its tolerance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToleranceTests {
+    /// Holm-adjusted fail p-value over the pieces (min over pieces of the Holm-adjusted
+    /// values; an untestable piece counts as 1).
+    pub p_fail: f64,
+    /// Intersection–union pass p-value: the largest piece p_pass (an untestable piece counts
+    /// as 1).
+    pub p_pass: f64,
+    /// Inconclusive with an estimate beyond its tolerance whose fail test does not reject.
+    pub leaning_fail: bool,
+    /// The pieces, in the order of the key metrics.
+    pub pieces: Vec<PieceTest>,
+}
+
+impl ToleranceTests {
+    /// Combines the pieces (Holm for fail, intersection–union for pass). Cost: O(m log m).
+    pub fn from_pieces(pieces: Vec<PieceTest>, alpha: f64) -> Self {
+        let pf: Vec<f64> = pieces.iter().map(|p| p.p_fail.unwrap_or(1.0)).collect();
+        let p_fail = crate::stats::onesided::holm_min(&pf).unwrap_or(1.0);
+        let p_pass = pieces
+            .iter()
+            .map(|p| p.p_pass.unwrap_or(1.0))
+            .fold(if pieces.is_empty() { 1.0 } else { 0.0 }, f64::max);
+        let beyond = pieces.iter().any(|p| p.beyond);
+        ToleranceTests {
+            p_fail,
+            p_pass,
+            leaning_fail: p_fail > alpha && p_pass > alpha && beyond,
+            pieces,
+        }
+    }
+
+    /// The verdict the tests give at level `alpha`: fail, pass, else inconclusive.
+    pub fn verdict(&self, alpha: f64) -> Verdict {
+        if self.p_fail <= alpha {
+            Verdict::Fail
+        } else if self.p_pass <= alpha {
+            Verdict::Pass
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+}
+
+/// The overall verdict's tests: Holm over the four checks' fail p-values, intersection–union
+/// for pass (docs/methods.md, "The overall verdict").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverallTests {
+    /// Holm-adjusted fail p-value of each assumption, in report order (`null` for a check
+    /// without tests).
+    pub holm_p_fail: Vec<Option<f64>>,
+    /// The assumptions that fail after Holm over the four.
+    pub failing: Vec<Assumption>,
+    /// Inconclusive overall while some check fails on its own (not after Holm over the four)
+    /// or leans to fail.
+    pub leaning_fail: bool,
+}
+
+/// The overall verdict from the four checks (report order): **fail** when some check's fail
+/// p-value is ≤ α after Holm over the four (family-wise false-fail rate ≤ α), **pass** when
+/// every check passes (intersection–union: no correction needed), otherwise
+/// **inconclusive**. A check without tests counts by its verdict. Cost: O(1).
+pub fn overall(
+    checks: &[(Assumption, Verdict, Option<&ToleranceTests>)],
+    alpha: f64,
+) -> (Verdict, OverallTests) {
+    let raw: Vec<f64> = checks
+        .iter()
+        .map(|(_, _, t)| t.map_or(1.0, |t| t.p_fail))
+        .collect();
+    let adj = crate::stats::onesided::holm_over_checks(&raw).unwrap_or(raw.clone());
+    let mut failing = Vec::new();
+    let mut holm = Vec::new();
+    for ((a, v, t), p) in checks.iter().zip(adj) {
+        holm.push(t.map(|_| p));
+        if (t.is_some() && p <= alpha) || (t.is_none() && *v == Verdict::Fail) {
+            failing.push(*a);
+        }
+    }
+    let verdict = if !failing.is_empty() {
+        Verdict::Fail
+    } else {
+        Verdict::combine(checks.iter().map(|(_, v, _)| match v {
+            Verdict::Fail => Verdict::Inconclusive,
+            v => *v,
+        }))
+    };
+    let leaning_fail = verdict == Verdict::Inconclusive
+        && checks
+            .iter()
+            .any(|(_, v, t)| *v == Verdict::Fail || t.is_some_and(|t| t.leaning_fail));
+    (
+        verdict,
+        OverallTests {
+            holm_p_fail: holm,
+            failing,
+            leaning_fail,
+        },
+    )
 }
 
 /// A check's verdict and its typed reasons `R` (each check's `Reason` enum carries the numbers
@@ -368,6 +502,7 @@ impl CheckResult {
             key_metrics: Vec::new(),
             metrics: Evidence::None(NoEvidence {}),
             thresholds: Applied::None(NoEvidence {}),
+            tests: None,
         }
     }
 }

@@ -56,8 +56,13 @@ pub struct Report {
     /// Informative: its verdict ("pass" = consistent with the OU model) does not enter the
     /// overall verdict.
     pub ou_prediction: CheckResult,
-    /// Overall verdict: fail if any assumption fails, else inconclusive if any is, else pass.
+    /// Overall verdict: fail when an assumption fails after Holm over the four, pass when all
+    /// four pass (intersection–union), otherwise inconclusive (docs/methods.md, "The overall
+    /// verdict").
     pub verdict: Verdict,
+    /// The tests behind the overall verdict.
+    #[serde(default)]
+    pub verdict_tests: Option<crate::checks::OverallTests>,
     /// Things a reader should know that are not a verdict (e.g. subspace caveats).
     pub warnings: Vec<String>,
     /// How the report was made: build commit and command line. Set by the `sgd-ou` command

@@ -36,6 +36,7 @@ pub fn narrate(c: Checked) -> CheckResult {
             None => checks::Evidence::None(NoEvidence {}),
         },
         thresholds: Applied::ConstantCovariance(c.applied),
+        tests: None,
     }
 }
 

@@ -24,6 +24,7 @@ pub fn narrate(c: Checked) -> CheckResult {
             None => AnyEvidence::None(NoEvidence {}),
         },
         thresholds: Applied::GaussianNoise(c.applied),
+        tests: None,
     }
 }
 

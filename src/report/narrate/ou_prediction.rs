@@ -12,6 +12,7 @@ pub fn narrate(c: Checked) -> CheckResult {
         key_metrics: c.key_metrics,
         metrics: checks::Evidence::OuPrediction(Box::new(c.evidence)),
         thresholds: Applied::OuPrediction(c.applied),
+        tests: None,
     }
 }
 

@@ -12,6 +12,7 @@ pub fn narrate(c: Checked) -> CheckResult {
         key_metrics: c.key_metrics,
         metrics: checks::Evidence::QuadraticLoss(Box::new(c.evidence)),
         thresholds: Applied::QuadraticLoss(c.applied),
+        tests: None,
     }
 }
 

@@ -23,6 +23,7 @@ pub fn narrate(c: Checked) -> CheckResult {
             None => checks::Evidence::None(NoEvidence {}),
         },
         thresholds: Applied::SmallStep(c.applied),
+        tests: None,
     }
 }
 
