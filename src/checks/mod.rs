@@ -4,10 +4,12 @@
 //! headline metrics (estimate, confidence interval, tolerance, p-value) that every report format
 //! renders, free-form detailed metrics for the JSON report, and the thresholds it applied.
 //!
-//! The verdict rule is the same everywhere (docs/methods.md, "The verdict rule"): a check
-//! **fails** only when a deviation is statistically significant *and* its effect size exceeds a
-//! documented tolerance; it **passes** when the effect's confidence interval lies inside the
-//! tolerance; otherwise it is **inconclusive**, with the reason.
+//! The verdict rule is the same everywhere (docs/methods.md, "The verdict rule"): each piece of
+//! evidence is tested against its tolerance one-sidedly ([`PieceTest`]); a check **fails** only
+//! when the fail test H₀: effect ≤ tolerance rejects after Holm over its pieces, **passes** when
+//! every piece's equivalence test rejects (intersection–union), and is otherwise
+//! **inconclusive** ("leaning fail" when an estimate lies beyond its tolerance). [`overall`]
+//! combines the four checks (Holm over the four for fail, intersection–union for pass).
 
 pub mod constant_covariance;
 pub mod gaussian_noise;
