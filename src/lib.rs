@@ -181,6 +181,13 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
     )
 }
 
+/// The OU prediction's tests when a contradiction may hold back the overall pass: only a
+/// prediction made in all coordinates (or an invariant basis) does (docs/methods.md, "The
+/// verdict rule"); a subspace approximation never does.
+fn ou_prediction_hold_back(ou: &checks::CheckResult) -> Option<&checks::ToleranceTests> {
+    ou.tests.as_ref()
+}
+
 fn build_report(
     full: &run::Run,
     run: &run::Run,
@@ -195,7 +202,11 @@ fn build_report(
         .into_iter()
         .map(|(a, r)| (a, r.verdict, r.tests.as_ref()))
         .collect();
-    let (verdict, verdict_tests) = checks::overall(&per_check, options.thresholds.alpha);
+    let (verdict, verdict_tests) = checks::overall(
+        &per_check,
+        ou_prediction_hold_back(&ou_prediction),
+        options.thresholds.alpha,
+    );
     let mut warnings = Vec::new();
     if let Some([slope, se]) = window.loss_trend_per_1000_steps {
         if slope < 0.0 && slope.abs() > 3.0 * se {

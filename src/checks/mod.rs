@@ -17,6 +17,9 @@ pub mod ou_prediction;
 pub mod quadratic_loss;
 pub mod small_step;
 
+#[cfg(test)]
+mod rule_tests;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -409,14 +412,23 @@ pub struct OverallTests {
     /// Inconclusive overall while some check fails on its own (not after Holm over the four)
     /// or leans to fail.
     pub leaning_fail: bool,
+    /// The OU prediction, made in all coordinates (or an invariant basis), is contradicted by
+    /// the trajectory (its fail test rejects at α), so an overall pass is held back
+    /// (inconclusive). A prediction made in a subspace approximation never holds back.
+    #[serde(default)]
+    pub ou_prediction_contradicted: bool,
 }
 
 /// The overall verdict from the four checks (report order): **fail** when some check's fail
 /// p-value is ≤ α after Holm over the four (family-wise false-fail rate ≤ α), **pass** when
 /// every check passes (intersection–union: no correction needed), otherwise
-/// **inconclusive**. A check without tests counts by its verdict. Cost: O(1).
+/// **inconclusive**. A check without tests counts by its verdict. `ou` holds the OU
+/// prediction's tests when the prediction may hold back a pass (made in all coordinates or an
+/// invariant basis; the caller decides): when its fail test rejects at α, a pass becomes
+/// inconclusive. Cost: O(1).
 pub fn overall(
     checks: &[(Assumption, Verdict, Option<&ToleranceTests>)],
+    ou: Option<&ToleranceTests>,
     alpha: f64,
 ) -> (Verdict, OverallTests) {
     let raw: Vec<f64> = checks
@@ -440,6 +452,12 @@ pub fn overall(
             v => *v,
         }))
     };
+    let ou_prediction_contradicted = ou.is_some_and(|t| t.p_fail <= alpha);
+    let verdict = if verdict == Verdict::Pass && ou_prediction_contradicted {
+        Verdict::Inconclusive
+    } else {
+        verdict
+    };
     let leaning_fail = verdict == Verdict::Inconclusive
         && checks
             .iter()
@@ -450,6 +468,7 @@ pub fn overall(
             holm_p_fail: holm,
             failing,
             leaning_fail,
+            ou_prediction_contradicted,
         },
     )
 }

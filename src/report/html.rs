@@ -229,6 +229,9 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
          Ornstein–Uhlenbeck process? Four assumptions decide it; the OU prediction informs.</p>\n",
         verdict(r.verdict)
     ));
+    if let Some(note) = super::words::overall_note(r) {
+        s.push_str(&format!("<p class=\"overall-note\">{}.</p>\n", h(&note)));
+    }
     verdict_table(r, &mut s);
     for (a, c) in r.assumptions.iter() {
         let section = match a {

@@ -83,6 +83,9 @@ fn header_md(r: &Report, s: &mut String) {
         "**Overall verdict: {}**: may this run's SGD be modelled as an Ornstein–Uhlenbeck process?\n\n",
         r.verdict.as_str().to_uppercase()
     ));
+    if let Some(note) = super::words::overall_note(r) {
+        s.push_str(&format!("*{}.*\n\n", esc(&note)));
+    }
     s.push_str("| | |\n|---|---|\n");
     s.push_str(&format!("| run directory | {} |\n", esc(&r.run.dir)));
     s.push_str(&format!(

@@ -76,5 +76,8 @@ pub fn render(r: &Report) -> String {
         r.verdict.as_str().to_uppercase(),
         &r.run.inputs_digest[..16]
     ));
+    if let Some(note) = super::words::overall_note(r) {
+        s.push_str(&format!("  {note}\n"));
+    }
     s
 }

@@ -215,3 +215,34 @@ mod tests {
         assert_eq!(tidy("K² p = < 1e-16"), "K² p < 1e-16");
     }
 }
+
+/// One sentence explaining an overall verdict that is not the plain combination of the four
+/// checks: a pass held back by a contradicted OU prediction, or an inconclusive verdict that
+/// leans to fail (a check fails on its own but not after Holm over the four, or leans to fail).
+/// `None` when the four verdicts explain it.
+pub fn overall_note(r: &Report) -> Option<String> {
+    let t = r.verdict_tests.as_ref()?;
+    if t.ou_prediction_contradicted && r.verdict == Verdict::Inconclusive {
+        let all_pass = r
+            .assumptions
+            .iter()
+            .into_iter()
+            .all(|(_, c)| c.verdict == Verdict::Pass);
+        if all_pass {
+            return Some(
+                "held back from PASS: all four assumptions pass, but the OU model's prediction \
+                 of the stationary covariance, made in all coordinates, is contradicted by the \
+                 trajectory (see the OU prediction)"
+                    .into(),
+            );
+        }
+    }
+    if t.leaning_fail {
+        return Some(
+            "leaning fail: a check's estimate lies beyond its tolerance, but its fail test does \
+             not reject after Holm over the four checks"
+                .into(),
+        );
+    }
+    None
+}
