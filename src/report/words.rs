@@ -195,27 +195,6 @@ pub fn run_label(r: &Report) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digits_show_the_comparison_with_the_tolerance() {
-        assert_eq!(num_against(0.1014, &[0.1]), "0.1014");
-        assert_eq!(num_against(0.100004, &[0.1]), "0.100004");
-        assert_eq!(num_against(0.1, &[0.1]), "0.1000");
-        assert_eq!(num_against(0.0208, &[0.2]), "0.02080");
-        assert_eq!(num_against(1.10000002, &[1.1, 0.9]), "1.10000002");
-    }
-
-    #[test]
-    fn p_phrases_never_say_equals_less() {
-        assert_eq!(p_phrase(1e-20), "p < 1e-16");
-        assert_eq!(p_phrase(0.25), "p = 0.250");
-        assert_eq!(tidy("K² p = < 1e-16"), "K² p < 1e-16");
-    }
-}
-
 /// One sentence explaining an overall verdict that is not the plain combination of the four
 /// checks: a pass held back by a contradicted OU prediction, or an inconclusive verdict that
 /// leans to fail (a check fails on its own but not after Holm over the four, or leans to fail).
@@ -245,4 +224,25 @@ pub fn overall_note(r: &Report) -> Option<String> {
         );
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_show_the_comparison_with_the_tolerance() {
+        assert_eq!(num_against(0.1014, &[0.1]), "0.1014");
+        assert_eq!(num_against(0.100004, &[0.1]), "0.100004");
+        assert_eq!(num_against(0.1, &[0.1]), "0.1000");
+        assert_eq!(num_against(0.0208, &[0.2]), "0.02080");
+        assert_eq!(num_against(1.10000002, &[1.1, 0.9]), "1.10000002");
+    }
+
+    #[test]
+    fn p_phrases_never_say_equals_less() {
+        assert_eq!(p_phrase(1e-20), "p < 1e-16");
+        assert_eq!(p_phrase(0.25), "p = 0.250");
+        assert_eq!(tidy("K² p = < 1e-16"), "K² p < 1e-16");
+    }
 }
