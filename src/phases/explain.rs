@@ -130,7 +130,9 @@ pub fn warnings(w: &Window) -> Vec<String> {
             out.push(format!(
                 "the user's window contains a significant truncation cut (at step {}): its \
                  start may still be in the drift phase",
-                opt(ev.truncation_step.map(|s| s as f64))
+                ev.truncation_step
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "–".into())
             ));
         }
         if ev.noise_to_signal_median.is_some_and(|m| m < 1.0) {
