@@ -20,9 +20,20 @@ pub(crate) fn explain(ev: &WindowEvidence, steps: &[u64], chosen: &[u64]) -> Str
         ),
         (StartReason::Truncation, _) => format!(
             "the window starts at step {first} because the series before step {} differ in mean \
-             from those after it (an accepted MSER truncation cut); {dropped} earlier \
+             from those after it (accepted MSER truncation cut{}); {dropped} earlier \
              checkpoint(s) are excluded as drift",
-            ev.truncation_step.unwrap_or(first)
+            ev.truncation_step.unwrap_or(first),
+            match ev.truncation_passes.len() {
+                0 | 1 => String::new(),
+                n => format!(
+                    "s in {n} passes, at steps {}",
+                    ev.truncation_passes
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
         ),
         (StartReason::NoiseToSignal, _) => format!(
             "the window starts at step {first}, the first checkpoint with noise-to-signal ratio \

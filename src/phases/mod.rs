@@ -229,6 +229,7 @@ fn cut_evidence(
         cut_level: level,
         series: cuts,
         truncation_step,
+        truncation_passes: Vec::new(),
         noise_to_signal_step: phases
             .iter()
             .find(|p| p.phase == Phase::Diffusion)
@@ -279,25 +280,53 @@ fn kept_evidence(
     .or((!nsr.is_empty()).then_some(f64::MAX));
 }
 
+/// Most truncation passes (each keeps at least half of the remaining series).
+pub const MAX_TRUNCATION_PASSES: usize = 6;
+
+/// Repeated truncation: cuts over the checkpoints' range; while a cut is accepted, cuts again on
+/// the stretch from the first checkpoint at or after it (a drift that fades slowly is cut in
+/// steps; MSER never cuts more than half). Returns the first pass's series and evidence (with
+/// every pass's cut) and the checkpoint at or after the final cut, if any.
+fn truncate(
+    run: &Run,
+    phases: &[CheckpointPhase],
+    steps: &[u64],
+) -> (Vec<Series>, WindowEvidence, Option<u64>) {
+    let (lo, hi) = (steps[0], steps[steps.len() - 1]);
+    let (series, mut ev) = cut_evidence(run, phases, lo, hi);
+    let mut cut = ev.truncation_step;
+    let mut cut_ck = None;
+    while let Some(t) = cut {
+        ev.truncation_passes.push(t);
+        cut_ck = steps.iter().copied().find(|&s| s >= t);
+        let Some(c) = cut_ck else { break };
+        if ev.truncation_passes.len() >= MAX_TRUNCATION_PASSES
+            || steps.iter().filter(|&&s| s >= c).count() < 2
+        {
+            break;
+        }
+        cut = cut_evidence(run, phases, c, hi).1.truncation_step;
+    }
+    ev.truncation_step = ev.truncation_passes.last().copied();
+    (series, ev, cut_ck)
+}
+
 /// The automatic window (module docs): start = the later of the latest accepted cut (mapped to
 /// the first checkpoint at or after it) and the first checkpoint with NSR ≥ 1; empty when fewer
 /// than 2 checkpoints remain, when FDR1 and Geweke both reject at 0.001 on the kept stretch, or
 /// when the kept checkpoints' median NSR is below 1.
 fn auto_window(run: &Run, phases: &[CheckpointPhase]) -> (Vec<u64>, WindowEvidence) {
     let steps: Vec<u64> = phases.iter().map(|p| p.step).collect();
-    let (Some(&lo), Some(&hi)) = (steps.first(), steps.last()) else {
+    let (Some(&lo), Some(_)) = (steps.first(), steps.last()) else {
         let (_, mut ev) = cut_evidence(run, phases, 0, 0);
         ev.empty = Some(EmptyReason::TooFewCheckpoints);
         return (Vec::new(), ev);
     };
-    let (series, mut ev) = cut_evidence(run, phases, lo, hi);
+    let (series, mut ev, cut_ck) = truncate(run, phases, &steps);
     let Some(nsr_step) = ev.noise_to_signal_step else {
         ev.empty = Some(EmptyReason::NoDiffusionPhase);
         return (Vec::new(), ev);
     };
-    let cut_ck = ev
-        .truncation_step
-        .and_then(|t| steps.iter().copied().find(|&s| s >= t));
     let start = match cut_ck {
         Some(c) if c >= nsr_step && c > lo => {
             ev.start = StartReason::Truncation;

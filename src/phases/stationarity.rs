@@ -106,6 +106,10 @@ pub struct WindowEvidence {
     pub series: Vec<SeriesCut>,
     /// The latest accepted cut (step), if any.
     pub truncation_step: Option<u64>,
+    /// The accepted cut of each truncation pass (pass 2 cuts the stretch kept by pass 1, …);
+    /// `series` shows the first pass.
+    #[serde(default)]
+    pub truncation_passes: Vec<u64>,
     /// The first checkpoint with noise-to-signal ratio ≥ 1, if any.
     pub noise_to_signal_step: Option<u64>,
     /// Why the window starts where it does.
