@@ -219,6 +219,7 @@ fn build_report(
             ));
         }
     }
+    warnings.extend(phases::warnings(&window));
     if run.subspace.kind() == run::SubspaceKind::RandomOrthonormal {
         warnings.push(format!(
             "the run has d = {} parameters; every check works in one seeded random {}-dimensional \

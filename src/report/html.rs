@@ -178,7 +178,15 @@ fn run_section(r: &Report, figs: &[ReportFigure], s: &mut String) {
     for (k, v) in rows.iter().chain(meta.iter()) {
         s.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>\n", h(k), h(v)));
     }
-    s.push_str("</table></section>\n");
+    s.push_str("</table>\n");
+    let lines = crate::phases::evidence_lines(&r.run.window);
+    if !lines.is_empty() {
+        s.push_str(&format!(
+            "<p>Why this window: the window evidence.</p>\n<pre class=\"window-evidence\">{}</pre>\n",
+            h(&lines.join("\n"))
+        ));
+    }
+    s.push_str("</section>\n");
 }
 
 fn provenance(r: &Report, s: &mut String) {

@@ -228,6 +228,13 @@ pub fn render_with(r: &Report, figures: &[ReportFigure]) -> String {
         latex_text(&r.run.inputs_digest),
         r.seed
     );
+    s.push_str(&format!(
+        "% Analysis window: {}\n",
+        latex_text(&r.run.window.reason).replace('\n', " ")
+    ));
+    for line in crate::phases::evidence_lines(&r.run.window) {
+        s.push_str(&format!("%   {}\n", latex_text(&line).replace('\n', " ")));
+    }
     s.push_str(&table(r));
     for f in figures {
         s.push_str(&figure_env(r, f));

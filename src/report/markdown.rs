@@ -207,6 +207,14 @@ fn phases_md(r: &Report, figs: &[ReportFigure], s: &mut String) {
         ));
     }
     s.push('\n');
+    let lines = crate::phases::evidence_lines(&r.run.window);
+    if !lines.is_empty() {
+        s.push_str(&format!(
+            "**Why this window.** {}\n\n```text\n{}\n```\n\n",
+            esc(&r.run.window.reason),
+            lines.join("\n")
+        ));
+    }
 }
 
 fn provenance_md(r: &Report, s: &mut String) {

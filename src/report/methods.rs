@@ -16,7 +16,7 @@ fn plain(x: f64) -> String {
 }
 
 /// Every bibliography key the paragraph cites, in order of first citation.
-pub const CITED: [&str; 15] = [
+pub const CITED: [&str; 17] = [
     "mandt2017",
     "dagostino1973",
     "dagostino1990",
@@ -32,6 +32,8 @@ pub const CITED: [&str; 15] = [
     "geyer1992",
     "yaida2019",
     "cai2013",
+    "white1997",
+    "geweke1992",
 ];
 
 /// The keys [`paragraph`] cites (all of [`CITED`]).
@@ -107,9 +109,15 @@ pub fn paragraph(r: &Report) -> String {
         "As an informative check, the trajectory's stationary covariance was compared with the \
          OU prediction (tolerance {} on the trace ratio; intervals from the effective sample \
          size by Geyer's initial monotone sequence~\\cite{{geyer1992}}) together with Yaida's \
-         fluctuation--dissipation relation~\\cite{{yaida2019}}. The analysis window starts at the \
-         first checkpoint whose minibatch noise is at least as large as its mean gradient \
-         (noise-to-signal ratio $\\ge 1$). Tests are at level $\\alpha = {}$ and intervals at {} \
+         fluctuation--dissipation relation~\\cite{{yaida2019}}. The analysis window is the stationary \
+         phase: MSER-5 truncation cuts~\\cite{{white1997}} on the trajectory loss and each \
+         projected coordinate (on the checkpoint loss and squared gradient norm without a \
+         trajectory), each accepted only when the means before and after it differ at level \
+         $0.001/m$ for $m$ series; the window starts at the latest accepted cut, and not before \
+         the first checkpoint whose minibatch noise is at least as large as its mean gradient \
+         (noise-to-signal ratio $\\ge 1$). A run whose remaining stretch fails both FDR1 and \
+         Geweke's diagnostic~\\cite{{geweke1992}} at $0.001$, or has a median noise-to-signal \
+         ratio below 1, has no stationary window and every check is inconclusive. Tests are at level $\\alpha = {}$ and intervals at {} \
          confidence; all randomness comes from one seed ({}), so the same inputs reproduce \
          the report byte for byte.\n",
         pct(t.ou_prediction_max_rel_deviation),

@@ -16,9 +16,13 @@ pub fn render(r: &Report) -> String {
         r.seed
     ));
     s.push_str(&format!(
-        "analysis window ({}): {}\n\n",
+        "analysis window ({}): {}\n",
         r.run.window.method, r.run.window.reason
     ));
+    for line in crate::phases::evidence_lines(&r.run.window) {
+        s.push_str(&format!("  {line}\n"));
+    }
+    s.push('\n');
     s.push_str(&format!(
         "{:<32} {:<13} {:<30} {:>10} {:<22} {:<10} {}\n",
         "assumption", "verdict", "metric", "estimate", "CI", "tolerance", "p"

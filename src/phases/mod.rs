@@ -29,6 +29,14 @@ use serde::{Deserialize, Serialize};
 use crate::run::{GradientKind, Run};
 use crate::stats::descriptive::neumaier_sum;
 
+mod explain;
+pub mod stationarity;
+
+use explain::explain;
+pub use explain::{evidence_lines, warnings};
+use stationarity::{cuts, fdr1_kept, geweke_kept, series_between, Series, STATIONARITY_LEVEL};
+pub use stationarity::{EmptyReason, SeriesCut, SeriesSource, StartReason, WindowEvidence};
+
 /// Phase of one checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +106,10 @@ pub struct Window {
     /// 1,000 steps with its standard error (corrected for autocorrelation by the residuals'
     /// effective sample size), when losses are present.
     pub loss_trend_per_1000_steps: Option<[f64; 2]>,
+    /// The stationarity evidence behind the window (cuts, FDR1, Geweke, noise-to-signal);
+    /// `null` in reports written before issue 15.
+    #[serde(default)]
+    pub evidence: Option<WindowEvidence>,
 }
 
 /// Phase statistics of every checkpoint.
@@ -146,8 +158,9 @@ pub fn checkpoint_phases(run: &Run) -> Vec<CheckpointPhase> {
         .collect()
 }
 
-/// Chooses the window: user bounds when given, otherwise the diffusion phase. Returns `None`
-/// for the window's checkpoints when fewer than two qualify, with the reason in `Window`.
+/// Chooses the window: user bounds when given (evidence computed, no override), otherwise the
+/// stationary phase ([`auto_window`]). The window's checkpoints are empty when no stationary
+/// stretch was found, with the reason in `Window`.
 pub fn select_window(
     run: &Run,
     phases: &[CheckpointPhase],
@@ -155,7 +168,7 @@ pub fn select_window(
     to_step: Option<u64>,
 ) -> Window {
     let steps: Vec<u64> = phases.iter().map(|p| p.step).collect();
-    let (method, chosen, reason) = if from_step.is_some() || to_step.is_some() {
+    let (method, chosen, reason, evidence) = if from_step.is_some() || to_step.is_some() {
         let lo = from_step.unwrap_or(0);
         let hi = to_step.unwrap_or(u64::MAX);
         let chosen: Vec<u64> = steps
@@ -163,6 +176,7 @@ pub fn select_window(
             .copied()
             .filter(|s| (lo..=hi).contains(s))
             .collect();
+        let ev = user_evidence(run, phases, &chosen);
         (
             WindowMethod::User,
             chosen,
@@ -171,33 +185,12 @@ pub fn select_window(
                 lo,
                 to_step.map(|s| s.to_string()).unwrap_or_else(|| "∞".into())
             ),
+            ev,
         )
     } else {
-        let start = phases.iter().position(|p| p.phase == Phase::Diffusion);
-        match start {
-            Some(i) => (
-                WindowMethod::Auto,
-                steps[i..].to_vec(),
-                if i == 0 {
-                    "the run is in the diffusion phase from its first checkpoint (noise-to-signal \
-                     ratio ≥ 1)"
-                        .to_string()
-                } else {
-                    format!(
-                        "the diffusion phase (first noise-to-signal ratio ≥ 1) starts at step {}; \
-                         {} earlier checkpoint(s) in the drift phase are excluded",
-                        steps[i], i
-                    )
-                },
-            ),
-            None => (
-                WindowMethod::Auto,
-                Vec::new(),
-                "every checkpoint is in the drift phase (mean gradient larger than the minibatch \
-                 noise): the run has no diffusion phase yet"
-                    .to_string(),
-            ),
-        }
+        let (chosen, ev) = auto_window(run, phases);
+        let reason = explain(&ev, &steps, &chosen);
+        (WindowMethod::Auto, chosen, reason, ev)
     };
     let excluded = steps
         .iter()
@@ -213,7 +206,181 @@ pub fn select_window(
         excluded,
         reason,
         loss_trend_per_1000_steps: loss_trend,
+        evidence: Some(evidence),
     }
+}
+
+/// Evidence with no cut applied yet: the cuts of every series over [lo, hi].
+fn cut_evidence(
+    run: &Run,
+    phases: &[CheckpointPhase],
+    lo: u64,
+    hi: u64,
+) -> (Vec<Series>, WindowEvidence) {
+    let (source, series) = series_between(run, phases, lo, hi);
+    let (level, cuts) = cuts(source, &series);
+    let truncation_step = cuts
+        .iter()
+        .filter(|c| c.accepted)
+        .filter_map(|c| c.cut_step)
+        .max();
+    let ev = WindowEvidence {
+        source: (!series.is_empty()).then_some(source),
+        cut_level: level,
+        series: cuts,
+        truncation_step,
+        truncation_passes: Vec::new(),
+        noise_to_signal_step: phases
+            .iter()
+            .find(|p| p.phase == Phase::Diffusion)
+            .map(|p| p.step),
+        start: StartReason::Empty,
+        empty: None,
+        fdr1_source: None,
+        fdr1_ratio: None,
+        fdr1_p: None,
+        geweke_p: None,
+        geweke_max_abs_z: None,
+        noise_to_signal_median: None,
+    };
+    (series, ev)
+}
+
+/// Geweke, FDR1 and the median noise-to-signal ratio on the kept checkpoints (written into ev).
+fn kept_evidence(
+    run: &Run,
+    phases: &[CheckpointPhase],
+    series: &[Series],
+    kept: &[u64],
+    ev: &mut WindowEvidence,
+) {
+    let (Some(&lo), Some(&hi)) = (kept.first(), kept.last()) else {
+        return;
+    };
+    let (gp, gz) = geweke_kept(series, lo, &mut ev.series);
+    ev.geweke_p = gp;
+    ev.geweke_max_abs_z = gz;
+    if let Some((src, ratio, p)) = fdr1_kept(run, lo, hi) {
+        ev.fdr1_source = Some(src);
+        ev.fdr1_ratio = Some(ratio);
+        ev.fdr1_p = Some(p);
+    }
+    let mut nsr: Vec<f64> = phases
+        .iter()
+        .filter(|p| kept.contains(&p.step))
+        .map(|p| p.noise_to_signal.unwrap_or(f64::INFINITY))
+        .collect();
+    nsr.sort_by(f64::total_cmp);
+    ev.noise_to_signal_median = match nsr.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(nsr[n / 2]),
+        n => Some(0.5 * (nsr[n / 2 - 1] + nsr[n / 2])),
+    }
+    .filter(|m| m.is_finite())
+    .or((!nsr.is_empty()).then_some(f64::MAX));
+}
+
+/// Most truncation passes (each keeps at least half of the remaining series).
+pub const MAX_TRUNCATION_PASSES: usize = 6;
+
+/// Repeated truncation: cuts over the checkpoints' range; while a cut is accepted, cuts again on
+/// the stretch from the first checkpoint at or after it (a drift that fades slowly is cut in
+/// steps; MSER never cuts more than half). Returns the first pass's series and evidence (with
+/// every pass's cut) and the checkpoint at or after the final cut, if any.
+fn truncate(
+    run: &Run,
+    phases: &[CheckpointPhase],
+    steps: &[u64],
+) -> (Vec<Series>, WindowEvidence, Option<u64>) {
+    let (lo, hi) = (steps[0], steps[steps.len() - 1]);
+    let (series, mut ev) = cut_evidence(run, phases, lo, hi);
+    let mut cut = ev.truncation_step;
+    let mut cut_ck = None;
+    while let Some(t) = cut {
+        ev.truncation_passes.push(t);
+        cut_ck = steps.iter().copied().find(|&s| s >= t);
+        let Some(c) = cut_ck else { break };
+        if ev.truncation_passes.len() >= MAX_TRUNCATION_PASSES
+            || steps.iter().filter(|&&s| s >= c).count() < 2
+        {
+            break;
+        }
+        cut = cut_evidence(run, phases, c, hi).1.truncation_step;
+    }
+    ev.truncation_step = ev.truncation_passes.last().copied();
+    (series, ev, cut_ck)
+}
+
+/// The automatic window (module docs): start = the later of the latest accepted cut (mapped to
+/// the first checkpoint at or after it) and the first checkpoint with NSR ≥ 1; empty when fewer
+/// than 2 checkpoints remain, when FDR1 and Geweke both reject at 0.001 on the kept stretch, or
+/// when the kept checkpoints' median NSR is below 1.
+fn auto_window(run: &Run, phases: &[CheckpointPhase]) -> (Vec<u64>, WindowEvidence) {
+    let steps: Vec<u64> = phases.iter().map(|p| p.step).collect();
+    let (Some(&lo), Some(_)) = (steps.first(), steps.last()) else {
+        let (_, mut ev) = cut_evidence(run, phases, 0, 0);
+        ev.empty = Some(EmptyReason::TooFewCheckpoints);
+        return (Vec::new(), ev);
+    };
+    let (series, mut ev, cut_ck) = truncate(run, phases, &steps);
+    let Some(nsr_step) = ev.noise_to_signal_step else {
+        ev.empty = Some(EmptyReason::NoDiffusionPhase);
+        return (Vec::new(), ev);
+    };
+    let start = match cut_ck {
+        Some(c) if c >= nsr_step && c > lo => {
+            ev.start = StartReason::Truncation;
+            c
+        }
+        _ if nsr_step > lo => {
+            ev.start = StartReason::NoiseToSignal;
+            nsr_step
+        }
+        _ => {
+            ev.start = StartReason::FirstCheckpoint;
+            lo
+        }
+    };
+    // A cut after the last checkpoint keeps nothing.
+    let kept: Vec<u64> = if ev.truncation_step.is_some() && cut_ck.is_none() {
+        Vec::new()
+    } else {
+        steps.iter().copied().filter(|&s| s >= start).collect()
+    };
+    kept_evidence(run, phases, &series, &kept, &mut ev);
+    let rejects = |p: Option<f64>| p.is_some_and(|p| p < STATIONARITY_LEVEL);
+    ev.empty = if kept.len() < 2 {
+        Some(EmptyReason::TooFewCheckpoints)
+    } else if rejects(ev.fdr1_p) && rejects(ev.geweke_p) {
+        Some(EmptyReason::NotStationary)
+    } else if ev.noise_to_signal_median.is_some_and(|m| m < 1.0) {
+        Some(EmptyReason::NoiseBelowSignal)
+    } else {
+        None
+    };
+    if ev.empty.is_some() {
+        ev.start = StartReason::Empty;
+        return (Vec::new(), ev);
+    }
+    (kept, ev)
+}
+
+/// Evidence for a user window: cuts and tests on the user's stretch, describing it only.
+fn user_evidence(run: &Run, phases: &[CheckpointPhase], chosen: &[u64]) -> WindowEvidence {
+    let (Some(&lo), Some(&hi)) = (chosen.first(), chosen.last()) else {
+        let (_, mut ev) = cut_evidence(run, phases, 1, 0);
+        ev.start = StartReason::User;
+        return ev;
+    };
+    let kept_phases: Vec<CheckpointPhase> = phases
+        .iter()
+        .filter(|p| chosen.contains(&p.step))
+        .cloned()
+        .collect();
+    let (series, mut ev) = cut_evidence(run, &kept_phases, lo, hi);
+    ev.start = StartReason::User;
+    kept_evidence(run, phases, &series, chosen, &mut ev);
+    ev
 }
 
 /// Least-squares slope of the trajectory loss over [lo, hi] (per 1,000 steps) with an
