@@ -75,10 +75,17 @@ pub struct EffectRow {
     pub excess_kurtosis: f64,
     /// Simultaneous interval of the excess kurtosis.
     pub excess_kurtosis_ci: Bounds,
-    /// Berry–Esseen bound on the Kolmogorov distance from the normal law (CLT route only;
-    /// `null` for the direct samples).
+    /// Robust bootstrap standard error of the skewness, (q₀.₈₄ − q₀.₁₆)/2 of the replicates,
+    /// used by the tests against the tolerance (`null` when not computed).
+    #[serde(default)]
+    pub skewness_se: Option<f64>,
+    /// Robust bootstrap standard error of the excess kurtosis (as `skewness_se`).
+    #[serde(default)]
+    pub excess_kurtosis_se: Option<f64>,
+    /// Berry–Esseen bound on the Kolmogorov distance from the normal law, in [0, 1] (CLT route
+    /// only; `null` for the direct samples).
     pub berry_esseen_bound: Option<f64>,
-    /// Its interval (CLT route only).
+    /// Its interval, clipped to [0, 1] (CLT route only).
     pub berry_esseen_bound_ci: Option<Bounds>,
 }
 
