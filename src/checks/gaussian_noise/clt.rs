@@ -83,13 +83,15 @@ fn predict(col: &[f64], idx: Option<&[usize]>, s: usize, pop: Option<usize>) -> 
 }
 
 /// A point estimate with its interval [lo, hi] (NaN ends when it could not be formed) and the
-/// robust standard error of the tests against the tolerances (NaN when not formed).
+/// robust standard errors of the tests against the tolerances, of the estimate and of
+/// log|estimate| (NaN when not formed).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Estimate {
     pub value: f64,
     pub lo: f64,
     pub hi: f64,
     pub se: f64,
+    pub se_log: f64,
 }
 
 /// Robust bootstrap standard error (q₀.₈₄ − q₀.₁₆)/2 of the finite replicates (linear
@@ -107,7 +109,8 @@ pub(super) fn robust_se(reps: &[f64]) -> f64 {
 }
 
 /// An estimate with a simultaneous normal-approximation interval from a bootstrap SE:
-/// est ± z·sd(replicates), and the robust SE [`robust_se`]. O(B log B).
+/// est ± z·sd(replicates), and the robust SEs [`robust_se`] of the replicates and of
+/// log|replicate|. O(B log B).
 pub(super) fn with_ci(est: f64, reps: &[f64], z: f64) -> Estimate {
     let r: Vec<f64> = reps.iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = if r.len() < 2 || !est.is_finite() {
@@ -121,6 +124,7 @@ pub(super) fn with_ci(est: f64, reps: &[f64], z: f64) -> Estimate {
         lo,
         hi,
         se: robust_se(&r),
+        se_log: robust_se(&r.iter().map(|v| v.abs().ln()).collect::<Vec<f64>>()),
     }
 }
 
@@ -133,6 +137,7 @@ fn clipped_unit(e: Estimate) -> Estimate {
         lo: c(e.lo),
         hi: c(e.hi),
         se: e.se,
+        se_log: e.se_log,
     }
 }
 
@@ -157,6 +162,8 @@ impl Effect {
             excess_kurtosis_ci: Bounds(self.kurt.lo, self.kurt.hi),
             skewness_se: self.skew.se.is_finite().then_some(self.skew.se),
             excess_kurtosis_se: self.kurt.se.is_finite().then_some(self.kurt.se),
+            skewness_se_log: self.skew.se_log.is_finite().then_some(self.skew.se_log),
+            excess_kurtosis_se_log: self.kurt.se_log.is_finite().then_some(self.kurt.se_log),
             berry_esseen_bound: self.berry_esseen.map(|v| v.value),
             berry_esseen_bound_ci: self.berry_esseen.map(|v| Bounds(v.lo, v.hi)),
         }

@@ -82,6 +82,12 @@ pub struct EffectRow {
     /// Robust bootstrap standard error of the excess kurtosis (as `skewness_se`).
     #[serde(default)]
     pub excess_kurtosis_se: Option<f64>,
+    /// Robust bootstrap standard error of log|skewness| (the log-scale fail test).
+    #[serde(default)]
+    pub skewness_se_log: Option<f64>,
+    /// Robust bootstrap standard error of log|excess kurtosis| (the log-scale fail test).
+    #[serde(default)]
+    pub excess_kurtosis_se_log: Option<f64>,
     /// Berry–Esseen bound on the Kolmogorov distance from the normal law, in [0, 1] (CLT route
     /// only; `null` for the direct samples).
     pub berry_esseen_bound: Option<f64>,

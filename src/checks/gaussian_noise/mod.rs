@@ -69,7 +69,8 @@ mod evidence;
 
 pub use clt::minibatch_mean_shape;
 pub use decide::{
-    abs_piece_p, decide, pieces, Decision, Moment, Reason, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL,
+    abs_piece_p, decide, log_piece_p_fail, pieces, Decision, Moment, Reason, HEAVY_TAIL_BLOCK_SUM,
+    HEAVY_TAIL_HILL,
 };
 pub use evidence::*;
 
