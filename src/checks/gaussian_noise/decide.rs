@@ -65,6 +65,10 @@ pub enum Reason {
         hill: f64,
         /// Block-sum α̂.
         block_sum: f64,
+        /// 5 % Gaussian quantile of the Hill α̂ at this sample size (when simulated).
+        hill_cutoff: Option<f64>,
+        /// 5 % Gaussian quantile of the block-sum α̂ at this sample size (when simulated).
+        block_sum_cutoff: Option<f64>,
     },
     /// The one-sided tests against the tolerances behind the verdict.
     Tests {
@@ -103,9 +107,11 @@ pub enum Moment {
     ExcessKurtosis,
 }
 
-/// Hill α̂ below which (or block-sum α̂ below which) the narration speaks of heavy tails.
+/// Fallback Hill cutoff (used only when the Gaussian cutoff at the run's M could not be
+/// simulated): below it the narration speaks of heavy tails.
 pub const HEAVY_TAIL_HILL: f64 = 3.0;
-/// Block-sum α̂ below which the narration speaks of heavy tails.
+/// Fallback block-sum cutoff (as [`HEAVY_TAIL_HILL`]); the simulated 5 % Gaussian quantile at
+/// the run's M replaces it (issue 15: 1.9 lies inside the Gaussian range at M = 256).
 pub const HEAVY_TAIL_BLOCK_SUM: f64 = 1.9;
 
 /// The check's decision.
@@ -370,6 +376,8 @@ fn worst_reasons(ev: &Evidence, w: usize, th: &Thresholds, reasons: &mut Vec<Rea
             direction: w,
             hill,
             block_sum,
+            hill_cutoff: t.hill_gaussian_q05,
+            block_sum_cutoff: t.block_sum_gaussian_q05,
         });
     }
 }

@@ -94,16 +94,28 @@ fn reason(r: &Reason) -> String {
             direction,
             hill,
             block_sum,
-        } => format!(
-            "tail indices of the minibatch noise, direction {direction}: Hill α̂ = {hill:.2}, \
-             block-sum α̂ = {block_sum:.2} (Gaussian noise gives Hill ≈ 4–6 and block-sum ≈ 2; \
-             {})",
-            if *block_sum < HEAVY_TAIL_BLOCK_SUM || *hill < HEAVY_TAIL_HILL {
-                "these values point to heavy tails, the published objection to this assumption"
-            } else {
-                "no sign of heavy tails"
-            }
-        ),
+            hill_cutoff,
+            block_sum_cutoff,
+        } => {
+            let hc = hill_cutoff.unwrap_or(HEAVY_TAIL_HILL);
+            let bc = block_sum_cutoff.unwrap_or(HEAVY_TAIL_BLOCK_SUM);
+            format!(
+                "tail indices of the minibatch noise, direction {direction}: Hill α̂ = \
+                 {hill:.2}, block-sum α̂ = {block_sum:.2} (Gaussian samples of this size fall \
+                 below {hc:.2} and {bc:.2} only 5 % of the time{}; {})",
+                if hill_cutoff.is_some() && block_sum_cutoff.is_some() {
+                    ", 400 seeded simulations"
+                } else {
+                    ", fixed fallback cutoffs"
+                },
+                if *block_sum < bc && *hill < hc {
+                    "both below: these values point to heavy tails, the published objection \
+                     to this assumption"
+                } else {
+                    "not both below: no clear sign of heavy tails"
+                }
+            )
+        }
         Reason::Tests {
             pieces,
             p_fail,
