@@ -307,8 +307,78 @@ pub fn block_sum_alpha_ci(
     Ok(interval(estimate, reps, level, used))
 }
 
+/// 5 % quantile of an estimator over `draws` seeded N(0, 1) samples of size `m` (linear
+/// interpolation); NaN when fewer than half the draws give an estimate. Cost O(draws·m) plus
+/// the estimator's cost per draw.
+fn gaussian_q05(
+    m: usize,
+    draws: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    est: impl Fn(&[f64]) -> Result<f64, StatsError>,
+) -> f64 {
+    use rand_distr::{Distribution, StandardNormal};
+    let mut x = vec![0.0; m];
+    let mut v: Vec<f64> = Vec::with_capacity(draws);
+    for _ in 0..draws {
+        for xi in x.iter_mut() {
+            *xi = StandardNormal.sample(rng);
+        }
+        if let Ok(a) = est(&x) {
+            if a.is_finite() {
+                v.push(a);
+            }
+        }
+    }
+    if v.len() < draws.div_ceil(2) {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    quantile_sorted(&v, 0.05)
+}
+
+/// 5 % quantile of the Hill estimate ([`hill`], k order statistics) over `draws` Gaussian
+/// samples of size m: the cutoff below which a Hill α̂ of m observations points to heavier
+/// than Gaussian tails at level 5 % (a Gaussian sample falls below it 5 % of the time; at
+/// k = ⌊√m⌋ the Gaussian Hill estimate is ≈ 4–6 and widely spread at small m). Seeded by `rng`:
+/// deterministic. Cost O(draws·m log m).
+pub fn hill_gaussian_q05(
+    m: usize,
+    k: usize,
+    draws: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> f64 {
+    gaussian_q05(m, draws, rng, |x| hill(x, k))
+}
+
+/// 5 % quantile of the block-sum α ([`block_sum_alpha`], block size `block`) over `draws`
+/// Gaussian samples of size m: the cutoff below which a block-sum α̂ points to heavy tails
+/// (issue 15: the fixed 1.9 lay inside the Gaussian range ≈ 1.47–3.4 at m = 256). Cost
+/// O(draws·m).
+pub fn block_sum_gaussian_q05(
+    m: usize,
+    block: usize,
+    draws: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> f64 {
+    gaussian_q05(m, draws, rng, |x| block_sum_alpha(x, block))
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// The Gaussian cutoffs at M = 256 (k = m = 16): deterministic given the seed; the
+    /// block-sum 5 % quantile lies below the old fixed cutoff 1.9 (issue 15: a Gaussian run was
+    /// told its block-sum α̂ "points to heavy tails"), the Hill one near 4.
+    #[test]
+    fn gaussian_cutoffs_at_m_256() {
+        use rand::SeedableRng;
+        let g = || rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let b = block_sum_gaussian_q05(256, 16, 400, &mut g());
+        assert_eq!(b, block_sum_gaussian_q05(256, 16, 400, &mut g()));
+        assert!(b > 1.3 && b < 1.8, "{b}");
+        let h = hill_gaussian_q05(256, 16, 400, &mut g());
+        assert!(h > 3.3 && h < 4.7, "{h}");
+    }
     use super::*;
 
     #[test]

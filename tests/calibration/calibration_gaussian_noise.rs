@@ -56,6 +56,18 @@ fn rates(s: Scenario, cfg: &SimConfig, seeds: std::ops::Range<u64>) -> [usize; 3
     c
 }
 
+/// Counts (fail, leaning fail, pass) over `seeds` simulation seeds (issue-15 rule).
+fn fail_or_leaning(s: Scenario, cfg: &SimConfig, seeds: std::ops::Range<u64>) -> [usize; 3] {
+    let mut c = [0; 3];
+    for seed in seeds {
+        let r = run_once(s, cfg, seed);
+        c[0] += usize::from(r.verdict == Verdict::Fail);
+        c[1] += usize::from(r.tests.as_ref().is_some_and(|t| t.leaning_fail));
+        c[2] += usize::from(r.verdict == Verdict::Pass);
+    }
+    c
+}
+
 /// The largest count of false fails compatible with a 5 % rate over `n` seeds plus the Monte
 /// Carlo allowance 2·sqrt(0.05·0.95/n).
 fn max_false_fails(n: usize) -> usize {
@@ -101,10 +113,11 @@ fn least_squares_false_fail_rate() {
     assert!(c[0] >= 60, "{c:?}");
 }
 
-/// Student-t(ν = 2) label noise in least squares (infinite variance): fails in ≥ 95 % of 60
-/// seeds (observed 59/60; 98/100 over seeds 3000..3100 during development; the misses are data
-/// sets whose drawn noise happens to be mild: minibatch excess kurtosis ≈ 0.6, then
-/// inconclusive, never pass).
+/// Student-t(ν = 2) label noise in least squares (infinite variance): never passes, and fails
+/// or leans fail in ≥ 95 % of 60 seeds. Under the issue-15 rule a fail needs the one-sided
+/// test of |γ| ≤ δ to reject after Holm, and the bootstrap SE of a skewness or kurtosis of
+/// infinite-variance data is huge: observed 22 fail + 37 leaning fail + 1 inconclusive of 60 (the old point
+/// rule: 59/60 fail). The tail indices in the report carry the heavy-tail evidence.
 #[test]
 fn student_t_label_noise_fails() {
     let s = Scenario::LeastSquares;
@@ -114,13 +127,15 @@ fn student_t_label_noise_fails() {
     cfg.write_hessian = false;
     cfg.write_losses = false;
     let n = 60;
-    let c = rates(s, &cfg, 3000..3000 + n as u64);
-    eprintln!("least-squares, t2 label noise: pass/fail/inconclusive = {c:?}");
-    assert!(c[1] >= 57 && c[0] == 0, "{c:?}");
+    let c = fail_or_leaning(s, &cfg, 3000..3000 + n as u64);
+    eprintln!("least-squares, t2 label noise: fail/leaning fail/pass = {c:?}");
+    assert!(c[0] + c[1] >= 57 && c[2] == 0, "{c:?}");
+    assert!(c[0] >= 15, "{c:?}");
 }
 
 /// Symmetric α-stable per-example noise (α = 1.5, the heavy-tailed-noise scenario): fails in
-/// ≥ 95 % of 60 seeds (observed 60/60; 100/100 over seeds 4000..4100 during development).
+/// ≥ 85 % and fails or leans fail in ≥ 95 % of 60 seeds, never passes (observed 54 fail + 6
+/// leaning fail; the old point rule 60/60 fail).
 #[test]
 fn alpha_stable_noise_fails() {
     let s = Scenario::HeavyTailedNoise;
@@ -129,9 +144,10 @@ fn alpha_stable_noise_fails() {
     cfg.write_hessian = false;
     cfg.write_losses = false;
     let n = 60;
-    let c = rates(s, &cfg, 4000..4000 + n as u64);
-    eprintln!("heavy-tailed-noise: pass/fail/inconclusive = {c:?}");
-    assert!(c[1] >= 57 && c[0] == 0, "{c:?}");
+    let c = fail_or_leaning(s, &cfg, 4000..4000 + n as u64);
+    eprintln!("heavy-tailed-noise: fail/leaning fail/pass = {c:?}");
+    assert!(c[0] + c[1] >= 57 && c[2] == 0, "{c:?}");
+    assert!(c[0] >= 51, "{c:?}");
 }
 
 /// The finite-population skewness and kurtosis of a minibatch mean (without replacement),

@@ -19,7 +19,9 @@ use crate::stats::battery::{k2_null, MvnBattery};
 use crate::stats::descriptive::{covariance_matrix, Moments};
 use crate::stats::multitest::{adjust, Method};
 use crate::stats::normality::dagostino_pearson;
-use crate::stats::tails::{block_sum_alpha_ci, hill_ci, TailIndex};
+use crate::stats::tails::{
+    block_sum_alpha_ci, block_sum_gaussian_q05, hill_ci, hill_gaussian_q05, TailIndex,
+};
 use crate::stats::StatsError;
 
 /// The direct samples of all checkpoints.
@@ -218,10 +220,16 @@ fn per_example_p(ctx: &Context) -> Vec<f64> {
         .collect()
 }
 
+/// Gaussian samples behind the tail-index cutoffs.
+pub(super) const TAIL_CUTOFF_DRAWS: usize = 400;
+
 /// Tail indices of the direct samples (diagnostic): Hill with k = ⌊√M⌋ and the block-sum α
-/// with m = max(k, 2), both with percentile-bootstrap intervals. O(B M log M) per direction.
+/// with m = max(k, 2), both with percentile-bootstrap intervals, and their Gaussian cutoffs
+/// (5 % quantiles over 400 seeded N(0, 1) samples of the same size, computed once per size).
+/// O(B M log M) per direction plus O(400 M log M) per distinct M.
 pub(super) fn tail_indices(ctx: &Context, direct: &[Vec<f64>], b: usize) -> Vec<TailRow> {
     let level = ctx.thresholds.ci_level;
+    let mut cutoffs: std::collections::BTreeMap<usize, (f64, f64)> = Default::default();
     direct
         .iter()
         .enumerate()
@@ -233,6 +241,8 @@ pub(super) fn tail_indices(ctx: &Context, direct: &[Vec<f64>], b: usize) -> Vec<
                 hill: None,
                 block_sum_m: None,
                 block_sum_alpha: None,
+                hill_gaussian_q05: None,
+                block_sum_gaussian_q05: None,
             };
             if x.len() < 50 {
                 row.note = Some(TailNote::TooFewSamples);
@@ -246,6 +256,16 @@ pub(super) fn tail_indices(ctx: &Context, direct: &[Vec<f64>], b: usize) -> Vec<
             row.hill = Some(tail_fit(h));
             row.block_sum_m = Some(kk.max(2));
             row.block_sum_alpha = Some(tail_fit(a));
+            let (hq, bq) = *cutoffs.entry(x.len()).or_insert_with(|| {
+                let mut g = ctx.rng(&format!("gaussian_noise/tail_cutoffs/{}", x.len()));
+                let d = TAIL_CUTOFF_DRAWS;
+                (
+                    hill_gaussian_q05(x.len(), kk, d, &mut g),
+                    block_sum_gaussian_q05(x.len(), kk.max(2), d, &mut g),
+                )
+            });
+            row.hill_gaussian_q05 = hq.is_finite().then_some(hq);
+            row.block_sum_gaussian_q05 = bq.is_finite().then_some(bq);
             row
         })
         .collect()

@@ -75,10 +75,23 @@ pub struct EffectRow {
     pub excess_kurtosis: f64,
     /// Simultaneous interval of the excess kurtosis.
     pub excess_kurtosis_ci: Bounds,
-    /// Berry–Esseen bound on the Kolmogorov distance from the normal law (CLT route only;
-    /// `null` for the direct samples).
+    /// Robust bootstrap standard error of the skewness, (q₀.₈₄ − q₀.₁₆)/2 of the replicates,
+    /// used by the tests against the tolerance (`null` when not computed).
+    #[serde(default)]
+    pub skewness_se: Option<f64>,
+    /// Robust bootstrap standard error of the excess kurtosis (as `skewness_se`).
+    #[serde(default)]
+    pub excess_kurtosis_se: Option<f64>,
+    /// Robust bootstrap standard error of log|skewness| (the log-scale fail test).
+    #[serde(default)]
+    pub skewness_se_log: Option<f64>,
+    /// Robust bootstrap standard error of log|excess kurtosis| (the log-scale fail test).
+    #[serde(default)]
+    pub excess_kurtosis_se_log: Option<f64>,
+    /// Berry–Esseen bound on the Kolmogorov distance from the normal law, in [0, 1] (CLT route
+    /// only; `null` for the direct samples).
     pub berry_esseen_bound: Option<f64>,
-    /// Its interval (CLT route only).
+    /// Its interval, clipped to [0, 1] (CLT route only).
     pub berry_esseen_bound_ci: Option<Bounds>,
 }
 
@@ -234,6 +247,13 @@ pub struct TailRow {
     /// Block-sum estimate of the stable index α (≈ 2 for Gaussian noise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_sum_alpha: Option<TailFit>,
+    /// 5 % quantile of the Hill estimate over 400 seeded Gaussian samples of this size: below
+    /// it the Hill α̂ points to heavy tails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hill_gaussian_q05: Option<f64>,
+    /// 5 % quantile of the block-sum α̂ over the same kind of Gaussian samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_sum_gaussian_q05: Option<f64>,
 }
 
 /// Henze–Zirkler and Mardia on the whitened direct samples of the first p directions.

@@ -1,7 +1,7 @@
 //! The words of the `gaussian_noise` check (summary and reasons) from its typed evidence and decision.
 
 use crate::checks::gaussian_noise::{
-    Checked, EffectRow, Evidence, Reason, Route, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL,
+    Checked, EffectRow, Evidence, Moment, Reason, Route, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL,
 };
 use crate::checks::{Applied, CheckResult, Evidence as AnyEvidence, NoEvidence, Verdict};
 use crate::fmt::p_text;
@@ -9,10 +9,15 @@ use crate::fmt::p_text;
 /// The check's result as the report prints it.
 pub fn narrate(c: Checked) -> CheckResult {
     let reasons = c.decision.reasons.iter().map(reason).collect();
+    let tests = c.decision.tests.clone();
     let summary = match &c.evidence {
         None => "The minibatch noise cannot be assessed: no checkpoints or no analysis directions."
             .to_string(),
-        Some(ev) => summary(c.decision.verdict, ev),
+        Some(ev) => summary(
+            c.decision.verdict,
+            ev,
+            tests.as_ref().is_some_and(|t| t.leaning_fail),
+        ),
     };
     CheckResult {
         verdict: c.decision.verdict,
@@ -24,19 +29,23 @@ pub fn narrate(c: Checked) -> CheckResult {
             None => AnyEvidence::None(NoEvidence {}),
         },
         thresholds: Applied::GaussianNoise(c.applied),
-        tests: None,
+        tests,
     }
 }
 
-fn summary(verdict: Verdict, ev: &Evidence) -> String {
+fn summary(verdict: Verdict, ev: &Evidence, leaning_fail: bool) -> String {
     let (s, k, w) = (ev.batch_size, ev.directions, ev.worst_direction);
     match verdict {
         Verdict::Pass => format!(
             "The minibatch noise at S = {s} is Gaussian within tolerance in all {k} directions."
         ),
         Verdict::Fail => format!(
-            "The minibatch noise at S = {s} is significantly and materially non-Gaussian \
-             (worst direction {w})."
+            "The minibatch noise at S = {s} is non-Gaussian beyond tolerance: a one-sided test \
+             rejects |skewness| or |excess kurtosis| within tolerance (worst direction {w})."
+        ),
+        Verdict::Inconclusive if leaning_fail => format!(
+            "Leaning fail: the minibatch noise at S = {s} looks non-Gaussian beyond tolerance \
+             (worst direction {w}), but not significantly so."
         ),
         Verdict::Inconclusive => format!(
             "The data cannot decide whether the minibatch noise at S = {s} is Gaussian within \
@@ -85,19 +94,59 @@ fn reason(r: &Reason) -> String {
             direction,
             hill,
             block_sum,
+            hill_cutoff,
+            block_sum_cutoff,
+        } => {
+            let hc = hill_cutoff.unwrap_or(HEAVY_TAIL_HILL);
+            let bc = block_sum_cutoff.unwrap_or(HEAVY_TAIL_BLOCK_SUM);
+            format!(
+                "tail indices of the minibatch noise, direction {direction}: Hill α̂ = \
+                 {hill:.2}, block-sum α̂ = {block_sum:.2} (Gaussian samples of this size fall \
+                 below {hc:.2} and {bc:.2} only 5 % of the time{}; {})",
+                if hill_cutoff.is_some() && block_sum_cutoff.is_some() {
+                    ", 400 seeded simulations"
+                } else {
+                    ", fixed fallback cutoffs"
+                },
+                if *block_sum < bc && *hill < hc {
+                    "both below: these values point to heavy tails, the published objection \
+                     to this assumption"
+                } else {
+                    "not both below: no clear sign of heavy tails"
+                }
+            )
+        }
+        Reason::Tests {
+            pieces,
+            p_fail,
+            p_pass,
+            alpha,
         } => format!(
-            "tail indices of the minibatch noise, direction {direction}: Hill α̂ = {hill:.2}, \
-             block-sum α̂ = {block_sum:.2} (Gaussian noise gives Hill ≈ 4–6 and block-sum ≈ 2; \
-             {})",
-            if *block_sum < HEAVY_TAIL_BLOCK_SUM || *hill < HEAVY_TAIL_HILL {
-                "these values point to heavy tails, the published objection to this assumption"
-            } else {
-                "no sign of heavy tails"
-            }
+            "one-sided tests against the tolerances over {pieces} pieces (|skewness| and \
+             |excess kurtosis| per direction, robust bootstrap SEs): fail test p = {} (Holm), \
+             equivalence test p = {} (TOST, intersection–union); level α = {alpha}",
+            p_text(Some(*p_fail)),
+            p_text(Some(*p_pass)),
         ),
-        Reason::Undecided => "an effect's confidence interval straddles its tolerance, or the \
-                              deviation is large but not significant: more examples per \
-                              checkpoint would decide"
+        Reason::LeaningFail {
+            direction,
+            moment,
+            estimate,
+            tolerance,
+            p_fail_holm,
+        } => format!(
+            "leaning fail: the {} in direction {direction} is {estimate:.3}, beyond the \
+             tolerance ±{tolerance}, but the one-sided test of |·| ≤ {tolerance} does not \
+             reject (Holm p = {}); more examples per checkpoint would decide",
+            match moment {
+                Moment::Skewness => "minibatch skewness",
+                Moment::ExcessKurtosis => "minibatch excess kurtosis",
+            },
+            p_text(Some(*p_fail_holm)),
+        ),
+        Reason::Undecided => "every estimate is within its tolerance, but not every \
+                              equivalence test rejects: more examples per checkpoint would \
+                              decide"
             .into(),
     }
 }
@@ -129,7 +178,7 @@ fn worst_direction(
         match p_holm {
             Some(p) => format!(
                 "; D'Agostino–Pearson K² p = {} (Holm over directions{}; {direct_samples} \
-                 direct samples)",
+                 direct samples; reported, does not vote)",
                 p_text(Some(p)),
                 if per_example {
                     ", Bonferroni over the direct and per-example tests"
