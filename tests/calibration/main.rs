@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod boundary_cov_quadratic;
 mod calibration_constant_covariance;
 mod calibration_gaussian_noise;
 mod calibration_multivariate;
