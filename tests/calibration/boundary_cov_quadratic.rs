@@ -154,3 +154,35 @@ fn covariance_clear_violation_fails_overall() {
     assert!(cell.fail >= need, "{cell:?}");
     assert!(cell.overall >= need, "{cell:?}");
 }
+
+/// quadratic_loss from loss probes (no hessian.npy, as in calibration_quadratic_loss): a purely
+/// quartic basin and a double well whose iterates cross the barrier fail in ≥ 18/20 seeds, with
+/// a Holm-over-pieces p ≤ α/4, so they fail overall whatever the other checks say.
+#[test]
+fn quadratic_clear_violations_fail_overall() {
+    let th = Thresholds::default();
+    for s in [Scenario::QuarticBasin, Scenario::DoubleWellCrossing] {
+        let mut cfg = SimConfig::default_for(s);
+        cfg.probes = Some(sgd_ou::simulate::ProbeConfig::default());
+        cfg.write_hessian = false;
+        let mut cell = Cell::default();
+        for seed in 1..=seeds() {
+            let run = sim_run(s, &cfg, seed, 16);
+            let r = narrate::quadratic_loss::narrate(sgd_ou::checks::quadratic_loss::check(
+                &Context::new(&run, seed, &th),
+            ));
+            let probe = r
+                .key_metrics
+                .iter()
+                .find(|k| k.name == "probe_quadratic_error")
+                .expect("probe metric");
+            let mut one = r.clone();
+            one.key_metrics = vec![probe.clone()];
+            cell.add(&one, th.quadratic_max_probe_error, th.alpha);
+        }
+        cell.record("quadratic_loss", &format!("{} (probes)", s.name()));
+        let need = (seeds() * 18 / 20) as usize;
+        assert!(cell.fail >= need, "{}: {cell:?}", s.name());
+        assert!(cell.overall >= need, "{}: {cell:?}", s.name());
+    }
+}
