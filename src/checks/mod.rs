@@ -138,6 +138,11 @@ pub enum IntervalMethod {
     SpreadChiSquareRange,
     /// Student-t interval of batch means (batch size ⌊√m⌋).
     BatchMeansT,
+    /// Normal interval from the standard error of a bootstrap over checkpoints (resampled with
+    /// replacement as whole units: includes checkpoint-position uncertainty).
+    CheckpointBootstrap,
+    /// Centred (basic) bootstrap interval 2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2} of a fraction.
+    CentredBootstrap,
 }
 
 impl IntervalMethod {
@@ -159,6 +164,10 @@ impl IntervalMethod {
             IntervalMethod::Analytic => "closed-form interval (docs/methods.md)",
             IntervalMethod::SpreadChiSquareRange => "interval over the loss probes",
             IntervalMethod::BatchMeansT => "Student-t interval of batch means",
+            IntervalMethod::CheckpointBootstrap => {
+                "normal interval from a bootstrap over checkpoints"
+            }
+            IntervalMethod::CentredBootstrap => "centred bootstrap interval",
         }
     }
 }

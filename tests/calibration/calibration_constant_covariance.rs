@@ -83,7 +83,9 @@ fn independent_subsets(run: &mut Run, sizes: &[usize], seed: u64) {
     }
 }
 
-/// True D for C(θ_i) = s_i²·C with weights ∝ n_i − 1: sqrt(Σ w (s² − m)²)/m, m = Σ w s².
+/// True D for C(θ_i) = s_i²·C with weights w ∝ n_i − 1 (normalised): sqrt(c·Σ w (s² − m)²)/m,
+/// m = Σ w s², c = 1/(1 − Σ w²) the population factor (D over the stationary law, of which the
+/// checkpoints are a sample; issue 15).
 fn true_d(s: &[f64], n: &[usize]) -> f64 {
     let w: Vec<f64> = n.iter().map(|&v| v as f64 - 1.0).collect();
     let ws: f64 = w.iter().sum();
@@ -94,7 +96,8 @@ fn true_d(s: &[f64], n: &[usize]) -> f64 {
         .map(|(s, w)| w * (s * s - m).powi(2))
         .sum::<f64>()
         / ws;
-    t.sqrt() / m
+    let c = 1.0 / (1.0 - w.iter().map(|w| (w / ws).powi(2)).sum::<f64>());
+    (c * t).sqrt() / m
 }
 
 fn noise_factors(summary: &sgd_ou::simulate::SimSummary) -> Vec<f64> {

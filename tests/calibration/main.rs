@@ -8,6 +8,7 @@
 mod common;
 
 mod boundary_gaussian;
+mod boundary_cov_quadratic;
 mod calibration_constant_covariance;
 mod calibration_gaussian_noise;
 mod calibration_multivariate;

@@ -270,6 +270,26 @@ pub struct Measured {
     pub bootstrap_mean: f64,
     /// Bootstrap resamples with a non-zero pooled covariance.
     pub bootstrap_resamples_used: usize,
+    /// The population factor c = 1/(1 − Σ w̃_i²) (w̃ normalised weights): c·T estimates the
+    /// covariance variance over the stationary law, not only over these checkpoints.
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub population_factor: f64,
+    /// The tested statistic T̂_d = c·(2T − mean T*): D² over the stationary law, sampling noise
+    /// removed (may be negative by chance).
+    #[serde(with = "crate::fmt::nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub statistic_debiased: f64,
+    /// Standard error of T̂_d from the bootstrap over checkpoints (resampled with replacement
+    /// as whole units): includes the checkpoint-position uncertainty.
+    pub statistic_se_checkpoint: Option<f64>,
+    /// Checkpoint-bootstrap resamples used for that standard error.
+    pub checkpoint_bootstrap_resamples_used: usize,
+    /// Impact: excess kurtosis 3·D² of the noise scale mixture implied by D when C changes by a
+    /// scale only (C(θ) = s(θ)²C; docs/methods.md, "The verdict rule: constant covariance and
+    /// quadratic loss"); the stationary law of θ averages over ≈ 1/(ελ) steps and is damped
+    /// further. `null` when D is not finite.
+    pub implied_noise_excess_kurtosis: Option<f64>,
     /// Paired or independent rows.
     pub design: Design,
     /// Mean correlation of the centred rows of successive checkpoints (null: rows not

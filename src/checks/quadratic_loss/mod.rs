@@ -37,7 +37,7 @@
 use nalgebra::DMatrix;
 use rand::RngExt;
 
-use super::{decide, Context, IntervalMethod, KeyMetric, Verdict};
+use super::{Context, IntervalMethod, KeyMetric, PieceTest, ToleranceTests, Verdict};
 use crate::linalg::{lstsq, sym_eigen_full};
 use crate::run::GradientKind;
 use crate::stats::descriptive::quantile_sorted;
@@ -111,24 +111,75 @@ pub struct Checked {
     pub applied: Applied,
     pub decision: Decision,
     pub key_metrics: Vec<KeyMetric>,
+    /// The tolerance tests behind the verdict (`None` when no piece of evidence exists).
+    pub tests: Option<ToleranceTests>,
 }
 
-/// The check's verdict from its pieces' verdicts: their combination, inconclusive (with
-/// [`Reason::NoEvidence`] appended) when there is none.
-pub fn decide_check(verdicts: Vec<Verdict>, mut reasons: Vec<Reason>) -> Decision {
-    let verdict = if verdicts.is_empty() {
+/// The check's verdict from its pieces' tolerance tests (issue 15): fail when the Holm-adjusted
+/// one-sided fail test over the pieces rejects at α, pass when every piece's equivalence test
+/// rejects (intersection–union), else inconclusive ("leaning fail" when an estimate is beyond
+/// its tolerance). Inconclusive, with [`Reason::NoEvidence`] appended, without pieces.
+pub fn decide_check(
+    pieces: Vec<PieceTest>,
+    mut reasons: Vec<Reason>,
+    alpha: f64,
+) -> (Decision, Option<ToleranceTests>) {
+    if pieces.is_empty() {
         reasons.push(Reason::NoEvidence);
-        Verdict::Inconclusive
-    } else {
-        Verdict::combine(verdicts)
-    };
-    Decision { verdict, reasons }
+        let verdict = Verdict::Inconclusive;
+        return (Decision { verdict, reasons }, None);
+    }
+    let tests = ToleranceTests::from_pieces(pieces, alpha);
+    let verdict = tests.verdict(alpha);
+    (Decision { verdict, reasons }, Some(tests))
 }
 
-/// What the check has gathered so far: verdicts, reasons and headline metrics of the pieces.
+/// The tolerance test of an asymptotically normal estimate with standard error `se` (z tests,
+/// [`crate::stats::onesided::z_upper`]): p_fail = Φ̄((ê − δ)/se) for H₀: e ≤ δ, p_pass =
+/// Φ̄((δ − ê)/se) for H₀: e ≥ δ. se = 0 (an exact estimate) is floored at 10⁻¹²·δ, which gives
+/// p ∈ {0, 1}; a non-finite estimate or se leaves the piece untested (`None`). Cost: O(1).
+pub fn z_piece(name: &str, estimate: f64, se: f64, tol: f64) -> PieceTest {
+    use crate::stats::onesided::{norm_sf, z_upper};
+    let se = if se.is_finite() {
+        se.max(1e-12 * tol.max(f64::MIN_POSITIVE))
+    } else {
+        f64::NAN
+    };
+    let z = z_upper(estimate, se, tol).ok();
+    PieceTest {
+        name: name.into(),
+        estimate,
+        tolerance: super::Tolerance::at_most(tol),
+        beyond: estimate > tol,
+        p_fail: z.map(|z| z.p_value),
+        p_pass: z.map(|z| norm_sf(-z.statistic)),
+    }
+}
+
+/// A piece that could not be tested: blocks a pass, never fails.
+fn untested(name: &str, estimate: f64, tol: f64) -> PieceTest {
+    PieceTest {
+        name: name.into(),
+        estimate,
+        tolerance: super::Tolerance::at_most(tol),
+        beyond: false,
+        p_fail: None,
+        p_pass: None,
+    }
+}
+
+/// Sample standard deviation (NaN for fewer than 2 values).
+fn sd(v: &[f64]) -> f64 {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+/// What the check has gathered so far: tolerance tests, reasons and headline metrics of the
+/// pieces.
 #[derive(Default)]
 struct Tally {
-    verdicts: Vec<Verdict>,
+    pieces: Vec<PieceTest>,
     reasons: Vec<Reason>,
     key_metrics: Vec<KeyMetric>,
 }
@@ -167,10 +218,11 @@ pub fn check(ctx: &Context) -> Checked {
     let curvature = curvature_part(curvature_matrix.as_ref(), a_source, &mut tally);
 
     let Tally {
-        verdicts,
+        pieces,
         reasons,
         key_metrics,
     } = tally;
+    let (decision, tests) = decide_check(pieces, reasons, th.alpha);
     Checked {
         evidence: Evidence {
             hessian_constancy,
@@ -180,15 +232,16 @@ pub fn check(ctx: &Context) -> Checked {
             curvature,
         },
         applied,
-        decision: decide_check(verdicts, reasons),
+        decision,
         key_metrics,
+        tests,
     }
 }
 
 impl Tally {
     /// Records a part's verdict, reason and metric; returns its details.
     fn take<D>(&mut self, p: PartEvidence<D>) -> D {
-        self.verdicts.extend(p.verdict);
+        self.pieces.extend(p.piece);
         self.reasons.extend(p.reason);
         self.key_metrics.extend(p.metric);
         p.details
@@ -242,16 +295,15 @@ fn hessian_part(ctx: &Context, tally: &mut Tally) -> (HessianConstancy, Option<D
         .map(|t| (t - top_bar).abs() / top_bar.abs().max(f64::MIN_POSITIVE))
         .fold(0.0, f64::max);
     let tol = th.quadratic_max_hessian_change;
-    let v = if r_h <= tol {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
-    tally.verdicts.push(v);
+    let mut star = hessian_bootstrap(ctx, &hessians);
+    let (lo, hi) = percentile_interval(&mut star, r_h, th.ci_level, 0.0);
+    tally
+        .pieces
+        .push(z_piece("hessian_rel_change", r_h, sd(&star), tol));
     tally.reasons.push(Reason::Hessian {
         checkpoints: hessians.len(),
         change: r_h,
-        within: v == Verdict::Pass,
+        within: r_h <= tol,
         tolerance: tol,
     });
     tally.key_metrics.push(
@@ -261,6 +313,7 @@ fn hessian_part(ctx: &Context, tally: &mut Tally) -> (HessianConstancy, Option<D
              checkpoints",
             r_h,
         )
+        .ci_by(lo, hi, th.ci_level, IntervalMethod::PercentileBootstrap)
         .tolerance(super::Tolerance::at_most(tol)),
     );
     tally.key_metrics.push(KeyMetric::new(
@@ -281,6 +334,37 @@ fn hessian_part(ctx: &Context, tally: &mut Tally) -> (HessianConstancy, Option<D
         min_eigenvalue_per_checkpoint: Some(min_each),
     };
     (ev, Some(h_bar))
+}
+
+/// R_H = max_i ‖H_i − H̄‖_F/‖H̄‖_F of Hessians (H̄ their symmetrised mean; NaN when H̄ = 0).
+fn r_h_of(hessians: &[&DMatrix<f64>]) -> f64 {
+    let k = hessians[0].nrows();
+    let mut h_bar = DMatrix::zeros(k, k);
+    for h in hessians {
+        h_bar += *h;
+    }
+    let h_bar = sym(&(h_bar / hessians.len() as f64));
+    let norm = h_bar.norm();
+    hessians
+        .iter()
+        .map(|h| (*h - &h_bar).norm() / norm)
+        .fold(0.0, f64::max)
+}
+
+/// Percentile bootstrap of R_H over the Hessian checkpoints (resampled with replacement,
+/// B = max(20, `bootstrap_resamples`), stream `quadratic_loss/hessian_bootstrap`): the
+/// uncertainty of where the checkpoints lie (hessian.npy itself is exact). Non-finite
+/// replicates are dropped. Cost: O(B m k²).
+fn hessian_bootstrap(ctx: &Context, hessians: &[&DMatrix<f64>]) -> Vec<f64> {
+    let m = hessians.len();
+    let mut rng = ctx.rng("quadratic_loss/hessian_bootstrap");
+    (0..ctx.thresholds.bootstrap_resamples.max(20))
+        .filter_map(|_| {
+            let pick: Vec<&DMatrix<f64>> =
+                (0..m).map(|_| hessians[rng.random_range(0..m)]).collect();
+            Some(r_h_of(&pick)).filter(|v| v.is_finite())
+        })
+        .collect()
 }
 
 /// Expected sampling noise s_i = E‖ḡ_i − g(θ_i)‖² of each checkpoint's mean gradient.
@@ -325,7 +409,10 @@ fn gradient_part(
     let fit = |rows: &[usize]| linear_fit(&positions, &grads, &noise, rows, h_bar);
     let all: Vec<usize> = (0..m).collect();
     let Some((u, a_fit)) = fit(&all) else {
-        tally.verdicts.push(Verdict::Inconclusive);
+        let tol = th.quadratic_max_unexplained;
+        tally
+            .pieces
+            .push(untested("unexplained_gradient_fraction", f64::NAN, tol));
         tally.reasons.push(Reason::GradientNoVariation);
         let reason = "no variation of the mean gradient beyond its sampling noise";
         return (GradientLinearity::unavailable(reason, Some(noise)), None);
@@ -344,9 +431,11 @@ fn gradient_part(
             us.push(ub);
         }
     }
-    let (lo, hi) = percentile_interval(&mut us, u, th.ci_level, f64::NEG_INFINITY);
+    let (lo, hi) = centred_interval(&mut us, u, th.ci_level);
     let tol = th.quadratic_max_unexplained;
-    tally.verdicts.push(decide(u, hi, lo, tol, lo > 0.0));
+    tally
+        .pieces
+        .push(z_piece("unexplained_gradient_fraction", u, sd(&us), tol));
     tally.reasons.push(Reason::GradientLinearity {
         unexplained: u,
         hessian_a: h_bar.is_some(),
@@ -361,7 +450,7 @@ fn gradient_part(
              explained by ∇L = A(θ − θ̂), sampling noise removed",
             u,
         )
-        .ci_by(lo, hi, th.ci_level, IntervalMethod::PercentileBootstrap)
+        .ci_by(lo, hi, th.ci_level, IntervalMethod::CentredBootstrap)
         .tolerance(super::Tolerance::at_most(tol)),
     );
     let ev = GradientLinearity {
@@ -382,6 +471,23 @@ fn gradient_part(
         mean_gradient_noise: Some(noise),
     };
     (ev, a_fit.map(|a| sym(&a)))
+}
+
+/// Centred (basic) bootstrap interval [2û − q_{1−a/2}(u*), 2û − q_{a/2}(u*)] of the values `us`
+/// (sorted here) around `est` (Davison & Hinkley 1997, §5.2.1): it corrects the percentile
+/// interval's drift when the bootstrap distribution is shifted from û; (−∞, +∞) with fewer
+/// than 10 values. Cost: O(B log B).
+fn centred_interval(us: &mut [f64], est: f64, level: f64) -> (f64, f64) {
+    us.sort_by(f64::total_cmp);
+    let a = 1.0 - level;
+    if us.len() >= 10 {
+        (
+            2.0 * est - quantile_sorted(us, 1.0 - a / 2.0),
+            2.0 * est - quantile_sorted(us, a / 2.0),
+        )
+    } else {
+        (f64::NEG_INFINITY, f64::INFINITY)
+    }
 }
 
 /// Percentile interval of the bootstrap values `us` (sorted here), widened to contain `est`;
@@ -409,7 +515,7 @@ fn curvature_part(
     let eig = match sym_eigen_full(a?) {
         Ok(e) => e.eigenvalues,
         Err(e) => {
-            tally.verdicts.push(Verdict::Inconclusive);
+            tally.pieces.push(untested("min_curvature", f64::NAN, 0.0));
             tally.reasons.push(Reason::NoEigenvalues {
                 error: e.to_string(),
             });
@@ -427,11 +533,17 @@ fn curvature_part(
         lmin,
     ));
     if flat {
-        // A fitted A is noisy: a non-positive eigenvalue there is evidence, not proof.
-        tally.verdicts.push(if a_source == "hessian" {
-            Verdict::Fail
+        // A fitted A is noisy: a non-positive eigenvalue there is evidence, not proof (untested
+        // piece: blocks a pass). The mean Hessian is exact: p_fail = 0.
+        tally.pieces.push(if a_source == "hessian" {
+            PieceTest {
+                p_fail: Some(0.0),
+                p_pass: Some(1.0),
+                beyond: true,
+                ..untested("min_curvature", lmin, 0.0)
+            }
         } else {
-            Verdict::Inconclusive
+            untested("min_curvature", lmin, 0.0)
         });
         tally.reasons.push(Reason::NonPositiveCurvature {
             min_eigenvalue: lmin,
@@ -505,7 +617,7 @@ fn pow2_rescale(max_abs: f64) -> f64 {
 
 /// Outcome of one piece of evidence: verdict, reason, headline metric, details.
 struct PartEvidence<D> {
-    verdict: Option<Verdict>,
+    piece: Option<PieceTest>,
     reason: Option<Reason>,
     metric: Option<KeyMetric>,
     details: D,
@@ -515,7 +627,7 @@ impl<D> PartEvidence<D> {
     /// A part that was not computed: no verdict, reason or metric.
     fn unavailable(details: D) -> PartEvidence<D> {
         PartEvidence {
-            verdict: None,
+            piece: None,
             reason: None,
             metric: None,
             details,
@@ -584,6 +696,57 @@ struct ProbeFit {
     lo: f64,
     hi: f64,
     curvature: f64,
+    /// p-values of the tolerance tests from inverting the spread's interval
+    /// ([`probe_p_values`]).
+    p_fail: f64,
+    p_pass: f64,
+}
+
+/// The tolerance tests of one probe direction by inverting the χ² interval of the spread σ
+/// (the probe losses are exact; only the region width cσ is uncertain). On the geometric grid
+/// s = σ̂·1.05^{±m}, m ≤ 60, with δ(s) the quadratic error over the region of width s:
+///
+/// * fail (H₀: δ ≤ tol), when δ(σ̂) > tol: s_f = the smallest grid width down to which δ stays
+///   above tol (region still holding 5 offsets); δ > tol needs σ > s_f only if δ grows with the
+///   width, so p_fail = P(σ̂ ≥ σ̂_obs | σ = s_f) = P(χ²_ν ≥ ν·σ̂²/s_f²), ν = n_e − 1;
+/// * pass (H₀: δ ≥ tol), when δ(σ̂) ≤ tol and the offsets cover the region: s_p = the largest
+///   grid width up to which δ stays ≤ tol with the region covered; p_pass = P(χ²_ν ≤ ν·σ̂²/s_p²).
+///
+/// Otherwise the p-value is 1. Taking the last grid point on the null side is conservative.
+/// Cost: O(60 p) per direction.
+fn probe_p_values(
+    delta_at: &dyn Fn(f64) -> Option<(f64, bool)>,
+    sd: f64,
+    nu: f64,
+    tol: f64,
+) -> (f64, f64) {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    let Ok(chi) = ChiSquared::new(nu) else {
+        return (1.0, 1.0);
+    };
+    let Some((d0, cov0)) = delta_at(sd) else {
+        return (1.0, 1.0);
+    };
+    let walk = |up: bool, keep: &dyn Fn(f64, bool) -> bool| {
+        let mut last = sd;
+        for m in 1..=60 {
+            let s = sd * 1.05f64.powi(if up { m } else { -m });
+            match delta_at(s) {
+                Some((d, cov)) if keep(d, cov) => last = s,
+                _ => break,
+            }
+        }
+        last
+    };
+    if d0 > tol {
+        let s_f = walk(false, &|d, _| d > tol);
+        (chi.sf(nu * (sd / s_f).powi(2)), 1.0)
+    } else if cov0 {
+        let s_p = walk(true, &|d, cov| d <= tol && cov);
+        (1.0, chi.cdf(nu * (sd / s_p).powi(2)))
+    } else {
+        (1.0, 1.0)
+    }
 }
 
 /// Finite value or `None` (written as JSON null).
@@ -598,6 +761,7 @@ fn probe_direction(
     j: usize,
     a: f64,
     c_sd: f64,
+    tol: f64,
 ) -> (ProbeDirection, Option<ProbeFit>) {
     use statrs::distribution::{ChiSquared, ContinuousCDF};
     let Some(p) = c.probes.as_ref() else {
@@ -639,6 +803,11 @@ fn probe_direction(
     let Ok(chi) = ChiSquared::new(ne - 1.0) else {
         return (row, None);
     };
+    let delta_at = |s: f64| {
+        let (l, h) = region(s);
+        probe_error(&p.offsets, &losses, l, h).map(|(d, _, cov)| (d, cov >= 1.0))
+    };
+    let (p_fail, p_pass) = probe_p_values(&delta_at, sd, ne - 1.0, tol);
     let s_lo = sd * ((ne - 1.0) / chi.inverse_cdf(1.0 - a / 2.0)).sqrt();
     let s_hi = sd * ((ne - 1.0) / chi.inverse_cdf(a / 2.0)).sqrt();
     let (r_lo, r_hi) = region(sd);
@@ -675,6 +844,8 @@ fn probe_direction(
         lo: dlo,
         hi: dhi,
         curvature: curv,
+        p_fail,
+        p_pass,
     };
     (row, Some(fit))
 }
@@ -689,10 +860,15 @@ struct ProbeScan {
     undecided: Vec<String>,
     concave: Vec<String>,
     decided: bool,
+    /// Smallest per-direction fail p-value and largest pass p-value (1 for an undecided
+    /// direction).
+    p_fail_min: f64,
+    p_pass_max: f64,
 }
 
 /// Scans the probe directions of the checkpoints `with` ([`probe_direction`] each).
-fn scan_probes(with: &[&crate::run::Checkpoint], a: f64, c_sd: f64) -> ProbeScan {
+fn scan_probes(with: &[&crate::run::Checkpoint], a: f64, c_sd: f64, tol: f64) -> ProbeScan {
+    let (mut p_fail_min, mut p_pass_max) = (1.0f64, 0.0f64);
     let mut rows = Vec::new();
     let (mut est, mut lo_all, mut hi_all) = (0.0f64, 0.0f64, 0.0f64);
     let mut undecided = Vec::new();
@@ -700,13 +876,15 @@ fn scan_probes(with: &[&crate::run::Checkpoint], a: f64, c_sd: f64) -> ProbeScan
     let mut decided = false;
     for c in with {
         for j in 0..c.probes.as_ref().map_or(0, |p| p.m()) {
-            let (row, fit) = probe_direction(c, j, a, c_sd);
+            let (row, fit) = probe_direction(c, j, a, c_sd, tol);
             // No spread (no status, or the no-spread status) against too few offsets.
             let no_spread = !row
                 .status
                 .as_deref()
                 .is_some_and(|s| s.starts_with("fewer than 5"));
             rows.push(row);
+            p_pass_max = p_pass_max.max(fit.as_ref().map_or(1.0, |f| f.p_pass));
+            p_fail_min = p_fail_min.min(fit.as_ref().map_or(1.0, |f| f.p_fail));
             let Some(f) = fit else {
                 undecided.push(if no_spread {
                     format!("step {} direction {j}: no spread", c.step)
@@ -738,6 +916,8 @@ fn scan_probes(with: &[&crate::run::Checkpoint], a: f64, c_sd: f64) -> ProbeScan
         undecided,
         concave,
         decided,
+        p_fail_min,
+        p_pass_max,
     }
 }
 
@@ -779,10 +959,12 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
         undecided,
         concave,
         decided,
-    } = scan_probes(&with, a, c_sd);
+        p_fail_min,
+        p_pass_max,
+    } = scan_probes(&with, a, c_sd, tol);
     if !decided {
         return PartEvidence {
-            verdict: Some(Verdict::Inconclusive),
+            piece: Some(untested("probe_quadratic_error", f64::NAN, tol)),
             reason: Some(Reason::ProbesOutsideRegion { region_sds: c_sd }),
             metric: None,
             details: LossProbes {
@@ -796,10 +978,21 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
             },
         };
     }
-    let mut v = decide(est, hi_all, lo_all, tol, false);
-    if !concave.is_empty() {
-        v = Verdict::Fail;
-    }
+    // Bonferroni over the J directions for "some direction exceeds"; intersection–union
+    // (largest p) for "every direction is within". A concave direction (exact losses) fails.
+    let p_fail = if concave.is_empty() {
+        (j_total as f64 * p_fail_min).min(1.0)
+    } else {
+        0.0
+    };
+    let piece = PieceTest {
+        name: "probe_quadratic_error".into(),
+        estimate: est,
+        tolerance: super::Tolerance::at_most(tol),
+        beyond: est > tol || !concave.is_empty(),
+        p_fail: Some(p_fail),
+        p_pass: Some(p_pass_max),
+    };
     let reason = Reason::Probes {
         error: est,
         interval: [lo_all, hi_all],
@@ -825,7 +1018,7 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
         IntervalMethod::SpreadChiSquareRange,
     );
     PartEvidence {
-        verdict: Some(v),
+        piece: Some(piece),
         reason: Some(reason),
         metric: Some(metric),
         details: LossProbes {
@@ -1065,9 +1258,9 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
     let mut us = block_bootstrap(&features, &r, &y, block, resamples, &mut rng);
     let (lo, hi) = percentile_interval(&mut us, u, th.ci_level, 0.0);
     let tol = th.quadratic_max_loss_unexplained;
-    let v = decide(u, hi, lo, tol, false);
+    let piece = z_piece("loss_model_unexplained_fraction", u, sd(&us), tol);
     PartEvidence {
-        verdict: Some(v),
+        piece: Some(piece),
         reason: Some(Reason::LossModel {
             unexplained: u,
             losses: what,

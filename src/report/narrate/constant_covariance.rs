@@ -12,8 +12,9 @@ fn pct(x: f64) -> f64 {
 /// The check's result with its sentences: the summary, the reasons, and the evidence's
 /// `test_reason`.
 pub fn narrate(c: Checked) -> CheckResult {
+    let leaning = c.tests.as_ref().is_some_and(|t| t.leaning_fail);
     let summary = match (&c.deviation, c.decision.reasons.first()) {
-        (Some(dev), _) => summary(c.decision.verdict, dev),
+        (Some(dev), _) => summary(c.decision.verdict, dev, leaning),
         (None, Some(r)) => stop_summary(r).to_string(),
         (None, None) => String::new(),
     };
@@ -36,11 +37,11 @@ pub fn narrate(c: Checked) -> CheckResult {
             None => checks::Evidence::None(NoEvidence {}),
         },
         thresholds: Applied::ConstantCovariance(c.applied),
-        tests: None,
+        tests: c.tests,
     }
 }
 
-fn summary(verdict: Verdict, dev: &Deviation) -> String {
+fn summary(verdict: Verdict, dev: &Deviation, leaning: bool) -> String {
     let (d, lo, hi, g) = (dev.estimate, dev.lo, dev.hi, dev.checkpoints);
     let (level, tol) = (dev.level, dev.tolerance);
     match verdict {
@@ -57,6 +58,15 @@ fn summary(verdict: Verdict, dev: &Deviation) -> String {
              ({:.0}% CI {:.0}%–{:.0}%), more than the {:.0}% tolerance.",
             pct(d),
             pct(level),
+            pct(lo),
+            pct(hi),
+            pct(tol)
+        ),
+        Verdict::Inconclusive if leaning => format!(
+            "Leaning fail: the noise covariance changes by about {:.0}% across the {g} \
+             checkpoints (CI {:.0}%–{:.0}%), above the {:.0}% tolerance, but not significantly \
+             so with these data.",
+            pct(d),
             pct(lo),
             pct(hi),
             pct(tol)
@@ -131,25 +141,28 @@ fn reason(r: &Reason) -> String {
             "only {used} of {resamples} bootstrap resamples had a non-zero pooled covariance (a \
              few rows carry all the noise)"
         ),
-        Reason::WithinTolerance => "the upper confidence bound of the relative deviation is \
-                                    within the tolerance"
-            .into(),
-        Reason::IntervalAbove => {
-            "the whole confidence interval of the relative deviation is above the tolerance".into()
-        }
-        Reason::SignificantAbove => {
-            "the change is significant and the relative deviation exceeds the tolerance".into()
-        }
-        Reason::AboveNotSignificant { p } => format!(
-            "the relative deviation exceeds the tolerance but the change is not significant \
-             (p = {}) and the interval reaches below the tolerance; more gradient rows per \
-             checkpoint would narrow it",
-            p_text(*p)
+        Reason::WithinTolerance { p_pass } => format!(
+            "the relative deviation is within the tolerance: the equivalence test of \
+             H₀: D ≥ tolerance rejects (p = {}; bootstrap over checkpoints)",
+            p_text(Some(*p_pass))
         ),
-        Reason::IntervalContainsTolerance => "the confidence interval of the relative deviation \
-                                              contains the tolerance; more gradient rows per \
-                                              checkpoint would narrow it"
-            .into(),
+        Reason::AboveTolerance { p_fail } => format!(
+            "the relative deviation exceeds the tolerance: the one-sided test of \
+             H₀: D ≤ tolerance rejects (p = {}; bootstrap over checkpoints)",
+            p_text(Some(*p_fail))
+        ),
+        Reason::LeaningFail { p_fail } => format!(
+            "leaning fail: the relative deviation exceeds the tolerance, but the one-sided test \
+             of H₀: D ≤ tolerance does not reject (p = {}); more checkpoints spread over the \
+             stationary region, or more gradient rows per checkpoint, would settle it",
+            p_text(*p_fail)
+        ),
+        Reason::IntervalContainsTolerance { p_pass } => format!(
+            "the relative deviation is within the tolerance but the equivalence test does not \
+             reject (p = {}): the interval reaches above the tolerance; more checkpoints or more \
+             gradient rows per checkpoint would narrow it",
+            p_text(*p_pass)
+        ),
         Reason::Test { choice, p } => format!(
             "test of equal covariances: {} (p = {}); {}",
             choice.used().key(),
@@ -272,38 +285,52 @@ mod tests {
         }
     }
 
-    /// The verdict rule on D: pass inside, fail above (significant or whole interval), and the
-    /// reason matches.
+    /// The verdict follows the tolerance test: fail when the one-sided z test rejects, pass
+    /// when the equivalence test rejects, leaning fail above the tolerance otherwise.
     #[test]
-    fn decide_follows_the_common_rule() {
-        use crate::checks::constant_covariance::decide;
-        let dev = |estimate, lo, hi| Deviation {
+    fn decide_follows_the_tolerance_tests() {
+        use crate::checks::constant_covariance::{decide, tolerance_test};
+        use crate::checks::ToleranceTests;
+        let dev = |estimate: f64| Deviation {
             estimate,
-            lo,
-            hi,
+            lo: 0.0,
+            hi: 1.0,
             level: 0.95,
             tolerance: 0.1,
             checkpoints: 8,
         };
-        let d = decide(&dev(0.05, 0.02, 0.08), false, Some(0.5));
-        assert_eq!(
-            (d.verdict, &d.reasons[0]),
-            (Verdict::Pass, &Reason::WithinTolerance)
-        );
-        let d = decide(&dev(0.3, 0.2, 0.4), false, Some(0.5));
-        assert_eq!(
-            (d.verdict, &d.reasons[0]),
-            (Verdict::Fail, &Reason::IntervalAbove)
-        );
-        let d = decide(&dev(0.3, 0.05, 0.4), true, Some(0.01));
-        assert_eq!(
-            (d.verdict, &d.reasons[0]),
-            (Verdict::Fail, &Reason::SignificantAbove)
-        );
-        let d = decide(&dev(0.3, 0.05, 0.4), false, Some(0.2));
+        let run = |t_d: f64, se: f64| {
+            let piece = tolerance_test(t_d, se, &dev(t_d.max(0.0).sqrt()));
+            decide(&ToleranceTests::from_pieces(vec![piece], 0.05), 0.05)
+        };
+        // T̂ = 0.0025 (D = 0.05), se 0.002: z = −3.75 → pass.
+        let d = run(0.0025, 0.002);
+        assert_eq!(d.verdict, Verdict::Pass, "{d:?}");
+        assert!(matches!(d.reasons[0], Reason::WithinTolerance { p_pass } if p_pass < 1e-3));
+        // T̂ = 0.0225 (D = 0.15), se 0.005: log scale, z = ln(2.25)/(0.005/0.0225) = 3.649 →
+        // fail, p = Φ̄(3.649) ≈ 1.316e-4 (on the T scale z would be 2.5, p 0.0062).
+        let d = run(0.0225, 0.005);
+        assert_eq!(d.verdict, Verdict::Fail);
+        let Reason::AboveTolerance { p_fail } = d.reasons[0] else {
+            panic!("{d:?}")
+        };
+        let z = 2.25_f64.ln() * 4.5;
+        assert!((z - 3.649_185_972_973_48).abs() < 1e-12, "{z}");
+        assert!((p_fail - 1.315_363e-4).abs() < 1e-9, "{p_fail}");
+        // Above the tolerance, not significant: leaning fail.
+        let d = run(0.02, 0.02);
         assert_eq!(d.verdict, Verdict::Inconclusive);
-        assert_eq!(d.reasons[0], Reason::AboveNotSignificant { p: Some(0.2) });
-        let d = decide(&dev(f64::NAN, 0.0, 0.1), false, None);
-        assert_eq!(d.reasons[0], Reason::IntervalContainsTolerance);
+        assert!(matches!(d.reasons[0], Reason::LeaningFail { p_fail: Some(p) } if p > 0.05));
+        // Within, not significant: the interval contains the tolerance.
+        let d = run(0.008, 0.02);
+        assert!(matches!(
+            d.reasons[0],
+            Reason::IntervalContainsTolerance { .. }
+        ));
+        // Exact (se = 0) statistics decide with p 0.
+        assert_eq!(run(0.0, 0.0).verdict, Verdict::Pass);
+        assert_eq!(run(0.04, 0.0).verdict, Verdict::Fail);
+        // NaN: untestable, inconclusive.
+        assert_eq!(run(f64::NAN, 0.01).verdict, Verdict::Inconclusive);
     }
 }

@@ -5,14 +5,66 @@ use crate::checks::{self, Applied, CheckResult, Verdict};
 
 /// The check's result with its sentences.
 pub fn narrate(c: Checked) -> CheckResult {
+    let mut reasons: Vec<String> = c.decision.reasons.iter().map(reason).collect();
+    let leaning = c.tests.as_ref().is_some_and(|t| t.leaning_fail);
+    if let Some(t) = &c.tests {
+        reasons.insert(0, tests_reason(c.decision.verdict, t));
+    }
     CheckResult {
         verdict: c.decision.verdict,
-        summary: summary(c.decision.verdict).to_string(),
-        reasons: c.decision.reasons.iter().map(reason).collect(),
+        summary: if leaning {
+            "Leaning fail: an estimate lies beyond its tolerance, but not significantly so with \
+             these data; the loss may not be quadratic where the iterates live."
+                .to_string()
+        } else {
+            summary(c.decision.verdict).to_string()
+        },
+        reasons,
         key_metrics: c.key_metrics,
         metrics: checks::Evidence::QuadraticLoss(Box::new(c.evidence)),
         thresholds: Applied::QuadraticLoss(c.applied),
-        tests: None,
+        tests: c.tests,
+    }
+}
+
+/// The sentence of the tolerance tests behind the verdict (Holm over the pieces for fail,
+/// intersection–union for pass).
+fn tests_reason(verdict: Verdict, t: &checks::ToleranceTests) -> String {
+    let names = |f: &dyn Fn(&checks::PieceTest) -> bool| {
+        t.pieces
+            .iter()
+            .filter(|p| f(p))
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match verdict {
+        Verdict::Fail => format!(
+            "the one-sided test against the tolerance rejects after Holm over the {} piece(s) \
+             (p = {}); beyond the tolerance: {}",
+            t.pieces.len(),
+            crate::fmt::p_text(Some(t.p_fail)),
+            names(&|p| p.beyond)
+        ),
+        Verdict::Pass => format!(
+            "every piece is within its tolerance by its equivalence test (largest p = {})",
+            crate::fmt::p_text(Some(t.p_pass))
+        ),
+        Verdict::Inconclusive if t.leaning_fail => format!(
+            "leaning fail: {} beyond the tolerance, but the fail test does not reject after \
+             Holm over the {} piece(s) (p = {})",
+            names(&|p| p.beyond),
+            t.pieces.len(),
+            crate::fmt::p_text(Some(t.p_fail))
+        ),
+        Verdict::Inconclusive => format!(
+            "neither the fail test (Holm over {} piece(s), p = {}) nor every piece's equivalence \
+             test (largest p = {}) rejects; not testable: {}",
+            t.pieces.len(),
+            crate::fmt::p_text(Some(t.p_fail)),
+            crate::fmt::p_text(Some(t.p_pass)),
+            names(&|p| p.p_fail.is_none())
+        ),
     }
 }
 
