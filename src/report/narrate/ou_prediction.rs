@@ -1,6 +1,6 @@
 //! The words of the `ou_prediction` check (summary and reasons) from its typed evidence and decision.
 
-use crate::checks::ou_prediction::{Checked, Reason};
+use crate::checks::ou_prediction::{Checked, Inapplicable, Reason};
 use crate::checks::{self, Applied, CheckResult, Verdict};
 
 /// The check's result with its sentences.
@@ -57,6 +57,19 @@ fn reason(r: &Reason) -> String {
              tr Σ̂/tr Σ_continuous = {rc:.3} [{clo:.3}, {chi:.3}] (ESS {ess:.0} of {t} steps); \
              the {closer} prediction is closer; {v}"
         ),
+        Reason::CovarianceReshuffled {
+            ratio,
+            interval: [lo, hi],
+            ratio_discrete,
+            ess,
+            steps,
+            verdict: v,
+        } => format!(
+            "stationary covariance under epoch-wise reshuffling: tr Σ̂/tr Σ_reshuffled = \
+             {ratio:.3} [{lo:.3}, {hi:.3}] (ESS {ess:.0} of {steps} steps); against the \
+             fresh-sampling prediction it would be {ratio_discrete:.3}; {v}"
+        ),
+        Reason::PredictionInapplicable(why) => inapplicable(why),
         Reason::CovarianceNoInterval => {
             "stationary covariance: no effective sample size (constant or too short series); no \
              interval"
@@ -107,6 +120,34 @@ fn reason(r: &Reason) -> String {
         } => format!(
             "mean squared displacement: growth exponent {exponent:.3} between lags {from_lag} and \
              {to_lag} (≈ 0 on a plateau, as an OU process must show; 1 for free diffusion)"
+        ),
+    }
+}
+
+/// Why no covariance prediction applies, in words.
+pub fn inapplicable(why: &Inapplicable) -> String {
+    match why {
+        Inapplicable::LagOneOnly => "no OU covariance prediction: the run declares epoch-wise \
+             reshuffling and A comes only from the lag-1 fit of the trajectory, which assumes \
+             noise independent across steps (reshuffled noise is not); record Hessians or \
+             per-example gradients at several checkpoints"
+            .into(),
+        Inapplicable::PartialBatch {
+            dataset_size,
+            batch_size,
+        } => format!(
+            "no OU covariance prediction: reshuffled without drop_last and N = {dataset_size} is \
+             not a multiple of S = {batch_size}, so each epoch ends with a smaller batch whose \
+             noise differs; the reshuffled formula assumes equal batches (use drop_last=True)"
+        ),
+        Inapplicable::UnevenEpochs {
+            min_rows_per_position,
+            max_rows_per_position,
+        } => format!(
+            "no OU covariance prediction: the trajectory window visits the positions within an \
+             epoch unevenly ({min_rows_per_position} to {max_rows_per_position} rows per \
+             position), so its covariance is not the epoch mean the reshuffled formula gives \
+             (record every step, or every k-th with k coprime to the steps per epoch)"
         ),
     }
 }
