@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::sampling_design::{Design, SamplingDesignTest};
 use crate::model::curvature::CurvatureSummary;
 
 /// Evidence of the OU-prediction section: each prediction's comparison when its data are present.
@@ -19,6 +20,8 @@ pub struct Evidence {
     /// Whether the predictions are made in all coordinates or in an analysis subspace (a
     /// subspace prediction is an approximation unless the subspace is invariant under A).
     pub coordinates: Coordinates,
+    /// The epoch-sum test of the sampling design on the trajectory's implied noise.
+    pub sampling_design: SamplingDesignTest,
     /// The trajectory's stationary covariance against the Lyapunov predictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stationary_covariance: Option<StationaryCovariance>,
@@ -79,6 +82,15 @@ pub enum Inapplicable {
         min_rows_per_position: usize,
         /// Most window rows at one position in the epoch.
         max_rows_per_position: usize,
+    },
+    /// The trajectory contradicts the declared sampling design (epoch-sum test,
+    /// `sampling_design`): the prediction for the declared design would be tested on a run
+    /// that does not follow it.
+    DesignContradicted {
+        /// The design run.json declares.
+        declared: Design,
+        /// The design the trajectory shows.
+        looks: Design,
     },
 }
 

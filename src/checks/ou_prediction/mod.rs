@@ -165,6 +165,8 @@ pub enum Reason {
         steps: usize,
         verdict: Verdict,
     },
+    /// The epoch-sum test of the sampling design.
+    SamplingDesign(Box<super::sampling_design::SamplingDesignTest>),
     /// No stationary-covariance prediction applies to this run (why).
     PredictionInapplicable(Inapplicable),
     /// Stationary covariance: tr Σ̂ has no effective sample size, hence no interval.
@@ -300,6 +302,19 @@ fn choose_prediction(
     let Some((p, _, _)) = preds else {
         return (PredictionKind::None, None, None);
     };
+    let design = super::sampling_design::assess(ctx, Some(&p.a_sym), window);
+    if design.contradicted {
+        let why = Inapplicable::DesignContradicted {
+            declared: design.declared,
+            looks: design
+                .looks
+                .unwrap_or(super::sampling_design::Design::Undecided),
+        };
+        tally
+            .reasons
+            .push(Reason::PredictionInapplicable(why.clone()));
+        return (PredictionKind::None, None, Some(why));
+    }
     let Some(r) = ctx.run.manifest.reshuffling else {
         return (PredictionKind::Discrete, None, None);
     };
@@ -365,7 +380,13 @@ pub fn check(ctx: &Context) -> Checked {
     let msd = msd_part(&inp, &mut tally);
     let run = ctx.run;
     let all = run.subspace.kind() == SubspaceKind::Identity || run.d <= run.k();
+    let sampling_design =
+        super::sampling_design::assess(ctx, prim.map(|p| &p.a_sym), inp.window.as_ref());
+    tally
+        .reasons
+        .push(Reason::SamplingDesign(Box::new(sampling_design.clone())));
     let evidence = Evidence {
+        sampling_design,
         prediction: inp.prediction,
         inapplicable,
         coordinates: if all {

@@ -1,6 +1,7 @@
 //! The words of the `ou_prediction` check (summary and reasons) from its typed evidence and decision.
 
-use crate::checks::ou_prediction::{Checked, Inapplicable, Reason};
+use crate::checks::ou_prediction::{Checked, Evidence, Inapplicable, Reason};
+use crate::checks::sampling_design::{Design, NotTestable, SamplingDesignTest};
 use crate::checks::{self, Applied, CheckResult, Verdict};
 
 /// The check's result with its sentences.
@@ -70,6 +71,7 @@ fn reason(r: &Reason) -> String {
              fresh-sampling prediction it would be {ratio_discrete:.3}; {v}"
         ),
         Reason::PredictionInapplicable(why) => inapplicable(why),
+        Reason::SamplingDesign(t) => design_sentence(t),
         Reason::CovarianceNoInterval => {
             "stationary covariance: no effective sample size (constant or too short series); no \
              interval"
@@ -140,6 +142,13 @@ pub fn inapplicable(why: &Inapplicable) -> String {
              not a multiple of S = {batch_size}, so each epoch ends with a smaller batch whose \
              noise differs; the reshuffled formula assumes equal batches (use drop_last=True)"
         ),
+        Inapplicable::DesignContradicted { declared, looks } => format!(
+            "OU covariance prediction undecided: run.json declares {} sampling but the epoch sums \
+             of the trajectory's implied noise look {} (see the sampling-design test); correct \
+             `sampling` in run.json",
+            design_word(*declared),
+            design_word(*looks)
+        ),
         Inapplicable::UnevenEpochs {
             min_rows_per_position,
             max_rows_per_position,
@@ -150,4 +159,64 @@ pub fn inapplicable(why: &Inapplicable) -> String {
              (record every step, or every k-th with k coprime to the steps per epoch)"
         ),
     }
+}
+
+fn design_word(d: Design) -> &'static str {
+    match d {
+        Design::Fresh => "fresh (independent minibatches at every step)",
+        Design::Reshuffled => "epoch-wise reshuffled",
+        Design::Undecided => "undecided",
+    }
+}
+
+/// The sampling-design test in one sentence.
+fn design_sentence(t: &SamplingDesignTest) -> String {
+    let m = t.steps_per_epoch;
+    if let Some(why) = &t.not_testable {
+        let what = match why {
+            NotTestable::NotEveryStep => "the trajectory window does not record every step".into(),
+            NotTestable::NoCurvature => "there is no estimate of A".into(),
+            NotTestable::SingleStepEpochs => "an epoch has fewer than 2 steps".into(),
+            NotTestable::TooFewEpochs { epochs, .. } => {
+                format!("the window holds {epochs} complete epochs of {m} steps (needs 4)")
+            }
+            NotTestable::Degenerate => "the implied noise is zero or not finite".into(),
+        };
+        return format!("sampling design: not testable ({what})");
+    }
+    format!(
+        "sampling design: epoch sums of the implied noise over {} epochs of {m} steps have \
+         R = {:.3} of their fresh-sampling size (≈ 1 fresh, ≈ 0 reshuffled), p_fresh = {}{}; \
+         the trajectory looks {}{}",
+        t.epochs,
+        t.ratio.unwrap_or(f64::NAN),
+        crate::report::num(t.p_fresh.unwrap_or(f64::NAN)),
+        if t.offsets_tested > 1 {
+            format!(" (Bonferroni over {} epoch offsets)", t.offsets_tested)
+        } else {
+            String::new()
+        },
+        design_word(t.looks.unwrap_or(Design::Undecided)),
+        if t.contradicted {
+            format!(", contradicting the declared {}", design_word(t.declared))
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The report warning when the trajectory contradicts the declared sampling design.
+pub fn design_warning(e: &Evidence) -> Option<String> {
+    let t = &e.sampling_design;
+    t.contradicted.then(|| {
+        format!(
+            "run.json declares {} sampling, but the trajectory looks {} (epoch-sum ratio R = \
+             {:.3}, p_fresh = {}); the OU covariance prediction is left undecided — correct \
+             `sampling` (and the epoch fields) in run.json",
+            design_word(t.declared),
+            design_word(t.looks.unwrap_or(Design::Undecided)),
+            t.ratio.unwrap_or(f64::NAN),
+            crate::report::num(t.p_fresh.unwrap_or(f64::NAN))
+        )
+    })
 }
