@@ -220,6 +220,9 @@ fn build_report(
         }
     }
     warnings.extend(phases::warnings(&window));
+    if let checks::Evidence::OuPrediction(e) = &ou_prediction.metrics {
+        warnings.extend(report::narrate::ou_prediction::design_warning(e));
+    }
     if run.subspace.kind() == run::SubspaceKind::RandomOrthonormal {
         warnings.push(format!(
             "the run has d = {} parameters; every check works in one seeded random {}-dimensional \

@@ -15,6 +15,7 @@ pub mod constant_covariance;
 pub mod gaussian_noise;
 pub mod ou_prediction;
 pub mod quadratic_loss;
+pub mod sampling_design;
 pub mod small_step;
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! `sgd-ou simulate --scenario NAME --out DIR [--seed N] [--learning-rate E] [--batch-size S]
-//! [--checkpoints K] [--checkpoint-spacing T] [--noise-batch-exponent G]`.
+//! [--checkpoints K] [--checkpoint-spacing T] [--noise-batch-exponent G] [--sampling fresh|reshuffled]`.
 
 use std::path::PathBuf;
 
@@ -33,6 +33,10 @@ pub struct SimulateArgs {
     /// scale as 1/S (G = 0.5: not at all); builds grids that violate the OU model on purpose.
     #[arg(long, value_name = "G", allow_negative_numbers = true)]
     pub noise_batch_exponent: Option<f64>,
+    /// Minibatch sampling: `fresh` (S distinct examples drawn anew each step, the default) or
+    /// `reshuffled` (one random permutation per epoch, drop_last; writes a format-2 run.json).
+    #[arg(long, value_name = "DESIGN", default_value = "fresh")]
+    pub sampling: String,
     /// List the scenarios and exit.
     #[arg(long)]
     pub list: bool,
@@ -63,7 +67,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         )
     })?;
     let out = args.out.as_ref().expect("clap requires --out");
-    let summary = simulate(scenario, &config(args, scenario), args.seed, out)?;
+    let summary = simulate(scenario, &config(args, scenario)?, args.seed, out)?;
     println!(
         "wrote {} ({} checkpoints, {} bytes; ε = {}, S = {})",
         out.display(),
@@ -87,7 +91,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
 
 /// The scenario's default configuration with the command-line overrides applied (the
 /// simulator validates the result).
-fn config(args: &SimulateArgs, scenario: Scenario) -> SimConfig {
+fn config(args: &SimulateArgs, scenario: Scenario) -> anyhow::Result<SimConfig> {
     let mut c = SimConfig::default_for(scenario);
     if let Some(e) = args.learning_rate {
         c.learning_rate = e;
@@ -102,5 +106,6 @@ fn config(args: &SimulateArgs, scenario: Scenario) -> SimConfig {
         c.checkpoint_spacing = t;
     }
     c.noise_batch_exponent = args.noise_batch_exponent;
-    c
+    c.sampling = args.sampling.parse()?;
+    Ok(c)
 }

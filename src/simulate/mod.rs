@@ -35,7 +35,7 @@ use crate::stats::descriptive::Moments;
 use model::{Kind, Model};
 use truth::{
     continuous_lyapunov, discrete_lyapunov, least_squares_stationary, symmetrize,
-    without_replacement_factor, BatchSampler,
+    without_replacement_factor, BatchSampler, ReshuffleSampler,
 };
 
 /// A model with known truth. See `docs/scenarios.md` for each one's construction.
@@ -291,6 +291,41 @@ impl FromStr for Scenario {
     }
 }
 
+/// How each SGD step draws its minibatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplingDesign {
+    /// S distinct examples drawn afresh at every step, independently of the other steps
+    /// (run.json `sampling: "without_replacement"`, format 1).
+    #[default]
+    Fresh,
+    /// Epoch-wise reshuffling with drop_last: a uniform permutation of the N examples per
+    /// epoch, cut into m = ⌊N/S⌋ consecutive batches; epochs start at step 0 (run.json format 2,
+    /// `sampling: "reshuffled"` with `steps_per_epoch`, `first_epoch_step` = 0,
+    /// `drop_last` = true).
+    Reshuffled,
+}
+
+impl SamplingDesign {
+    /// Whether this is the default fresh design (then it is left out of run.json).
+    pub fn is_fresh(&self) -> bool {
+        *self == SamplingDesign::Fresh
+    }
+}
+
+impl FromStr for SamplingDesign {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fresh" => Ok(SamplingDesign::Fresh),
+            "reshuffled" => Ok(SamplingDesign::Reshuffled),
+            _ => Err(usage(format!(
+                "unknown sampling design {s:?}; expected \"fresh\" or \"reshuffled\""
+            ))),
+        }
+    }
+}
+
 /// Size, schedule and model parameters of a simulated run. Start from
 /// [`SimConfig::default_for`] and change fields; [`simulate`] validates them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -360,6 +395,10 @@ pub struct SimConfig {
     /// default) leaves every scenario unchanged, byte for byte (also in run.json).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noise_batch_exponent: Option<f64>,
+    /// Fresh draws at every step (the default, absent from run.json so existing runs are
+    /// unchanged byte for byte) or epoch-wise reshuffling (see [`SamplingDesign`]).
+    #[serde(skip_serializing_if = "SamplingDesign::is_fresh")]
+    pub sampling: SamplingDesign,
 }
 
 /// Reference batch size of [`SimConfig::noise_batch_exponent`]: at S = 32 the per-example noise
@@ -429,6 +468,7 @@ impl SimConfig {
             regression_noise_df: None,
             probes: None,
             noise_batch_exponent: None,
+            sampling: SamplingDesign::Fresh,
         };
         match s {
             Scenario::LargeStep => c.learning_rate = 0.4,
@@ -598,6 +638,11 @@ fn validate_schedule(c: &SimConfig) -> Result<()> {
     if !schedule_ok {
         return Err(usage(
             "simulate: burn_in + (checkpoints − 1)·checkpoint_spacing is too large",
+        ));
+    }
+    if c.sampling == SamplingDesign::Reshuffled && c.dataset_size / c.batch_size < 2 {
+        return Err(usage(
+            "simulate: reshuffled sampling needs at least 2 steps per epoch (dataset_size ≥ 2·batch_size)",
         ));
     }
     if c.minibatch_gradients && c.minibatches < 2 {
@@ -850,6 +895,9 @@ struct Truth {
     kind: &'static str,
     l_star: f64,
     kurtosis: Vec<f64>,
+    /// Reshuffled runs only: (the fresh-sampling prediction, the reshuffled covariance at an
+    /// epoch start).
+    reshuffled: Option<(Option<DMatrix<f64>>, Option<DMatrix<f64>>)>,
 }
 
 fn compute_truth(s: Scenario, model: &Model, theta_star: &DVector<f64>, cfg: &SimConfig) -> Truth {
@@ -909,7 +957,7 @@ fn compute_truth(s: Scenario, model: &Model, theta_star: &DVector<f64>, cfg: &Si
         Kind::LeastSquares { l_star, .. } => *l_star,
         _ => 0.0,
     };
-    Truth {
+    let mut tr = Truth {
         hessian,
         noise_cov,
         stationary,
@@ -918,7 +966,48 @@ fn compute_truth(s: Scenario, model: &Model, theta_star: &DVector<f64>, cfg: &Si
         kind,
         l_star,
         kurtosis,
+        reshuffled: None,
+    };
+    if cfg.sampling == SamplingDesign::Reshuffled {
+        reshuffled_truth(s, &mut tr, &q, cfg);
     }
+    tr
+}
+
+/// Replaces the stationary covariance by the reshuffled one (`ou::reshuffled`, mean over the
+/// epoch's m = ⌊N/S⌋ positions) where a linear model gives it, keeping the fresh-sampling
+/// prediction aside. Least squares has no reshuffled formula (its noise is multiplicative).
+fn reshuffled_truth(s: Scenario, tr: &mut Truth, q: &DMatrix<f64>, cfg: &SimConfig) {
+    let fresh = tr.stationary.take();
+    let m = cfg.dataset_size / cfg.batch_size;
+    let linear = matches!(
+        s,
+        Scenario::QuadraticGaussian
+            | Scenario::HeavyTailedNoise
+            | Scenario::LargeStep
+            | Scenario::DriftThenDiffusion
+            | Scenario::DoubleWellDeep
+    );
+    let r = linear
+        .then(|| {
+            crate::ou::reshuffled::stationary_cov_reshuffled(&tr.hessian, q, cfg.learning_rate, m)
+                .ok()
+        })
+        .flatten();
+    tr.kind = match (&r, s) {
+        (Some(_), Scenario::DoubleWellDeep) => {
+            "approximate: reshuffled SGD (ou::reshuffled, mean over the epoch) on the quadratic \
+             expansion at the well minimum"
+        }
+        (Some(_), _) => {
+            "exact: reshuffled SGD with drop_last, mean over the epoch of Cov θ_p \
+             (ou::reshuffled; epoch start solves Σ₀ = F^mΣ₀F^m + W)"
+        }
+        (None, _) => "none: no reshuffled-sampling prediction for this model",
+    };
+    tr.exact = tr.exact && r.is_some();
+    tr.stationary = r.as_ref().map(|r| r.mean_over_epoch.clone());
+    tr.reshuffled = Some((fresh, r.map(|r| r.at_epoch_start)));
 }
 
 fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> Result<SimSummary> {
@@ -1148,6 +1237,32 @@ fn double_well_extras(
     );
 }
 
+/// The per-step minibatch draw of the configured [`SamplingDesign`].
+enum StepSampler {
+    Fresh(BatchSampler),
+    Reshuffled(ReshuffleSampler),
+}
+
+impl StepSampler {
+    fn new(cfg: &SimConfig) -> Self {
+        match cfg.sampling {
+            SamplingDesign::Fresh => {
+                StepSampler::Fresh(BatchSampler::new(cfg.dataset_size, cfg.batch_size))
+            }
+            SamplingDesign::Reshuffled => {
+                StepSampler::Reshuffled(ReshuffleSampler::new(cfg.dataset_size, cfg.batch_size))
+            }
+        }
+    }
+
+    fn next<R: rand::Rng + ?Sized>(&mut self, rng: &mut R) -> &[usize] {
+        match self {
+            StepSampler::Fresh(s) => s.next(rng),
+            StepSampler::Reshuffled(s) => s.next(rng),
+        }
+    }
+}
+
 /// What the SGD loop recorded besides the checkpoints it wrote.
 struct SgdOutput {
     last: usize,
@@ -1170,7 +1285,7 @@ fn run_sgd(
 ) -> Result<SgdOutput> {
     let name = s.name();
     let last = *steps.last().expect("checkpoints ≥ 1") as usize;
-    let mut sampler = BatchSampler::new(cfg.dataset_size, cfg.batch_size);
+    let mut sampler = StepSampler::new(cfg);
     let mut sgd_rng = rng::stream(seed, &format!("simulate/{name}/sgd"));
     let mut theta = theta0.clone();
     let mut grad = DVector::<f64>::zeros(cfg.d);
@@ -1287,6 +1402,12 @@ fn truth_json(
     );
     put("stationary_covariance", opt(&tr.stationary));
     put("stationary_covariance_kind", json!(tr.kind));
+    if let Some((fresh, start)) = &tr.reshuffled {
+        put("sampling_design", json!("reshuffled"));
+        put("steps_per_epoch", json!(cfg.dataset_size / cfg.batch_size));
+        put("stationary_covariance_fresh_sampling", opt(fresh));
+        put("stationary_covariance_at_epoch_start", opt(start));
+    }
     put("stationary_covariance_continuous", opt(&tr.continuous));
     put(
         "per_example_gradient_excess_kurtosis_at_theta_star",
@@ -1344,6 +1465,14 @@ fn write_manifest(
             "truth": truth,
         }
     });
+    let mut manifest = manifest;
+    if cfg.sampling == SamplingDesign::Reshuffled {
+        manifest["format_version"] = json!(2);
+        manifest["sampling"] = json!("reshuffled");
+        manifest["steps_per_epoch"] = json!(cfg.dataset_size / cfg.batch_size);
+        manifest["first_epoch_step"] = json!(0);
+        manifest["drop_last"] = json!(true);
+    }
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Output {
         path: dir.join("run.json"),
         message: e.to_string(),

@@ -17,6 +17,7 @@ mod calibration_quadratic_loss;
 mod calibration_small_step;
 mod ou_prediction;
 mod pinned;
+mod sampling;
 mod scenarios;
 mod simulate;
 mod window;

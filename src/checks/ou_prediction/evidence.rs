@@ -4,12 +4,24 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::sampling_design::{Design, SamplingDesignTest};
 use crate::model::curvature::CurvatureSummary;
 
 /// Evidence of the OU-prediction section: each prediction's comparison when its data are present.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
+    /// Which stationary-covariance prediction is tested: `discrete` (fresh sampling, exact
+    /// discrete Lyapunov), `reshuffled` (epoch-wise reshuffling, `ou::reshuffled`) or `none`.
+    pub prediction: PredictionKind,
+    /// Why no prediction applies (absent when one does or when A is missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inapplicable: Option<Inapplicable>,
+    /// Whether the predictions are made in all coordinates or in an analysis subspace (a
+    /// subspace prediction is an approximation unless the subspace is invariant under A).
+    pub coordinates: Coordinates,
+    /// The epoch-sum test of the sampling design on the trajectory's implied noise.
+    pub sampling_design: SamplingDesignTest,
     /// The trajectory's stationary covariance against the Lyapunov predictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stationary_covariance: Option<StationaryCovariance>,
@@ -23,6 +35,63 @@ pub struct Evidence {
     pub msd: Option<Msd>,
     /// The curvature estimates (A) the predictions use.
     pub curvature: CurvatureSummary,
+}
+
+/// The stationary-covariance prediction the section tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictionKind {
+    /// Fresh draws at every step: Σ = FΣFᵀ + ε²Q.
+    Discrete,
+    /// Epoch-wise reshuffling: the mean over an epoch's positions of Cov θ_p (`ou::reshuffled`).
+    Reshuffled,
+    /// No prediction applies (see `inapplicable`) or there is no A.
+    None,
+}
+
+/// The coordinates the predictions are made in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Coordinates {
+    /// Every parameter (the analysis subspace is the whole space).
+    All,
+    /// A k-dimensional analysis subspace of the d parameters.
+    Subspace,
+}
+
+/// Why the stationary-covariance prediction does not apply to the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "reason", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Inapplicable {
+    /// Reshuffled sampling and A only from the lag-1 fit of the same trajectory: that fit
+    /// assumes noise independent across steps, which reshuffling breaks.
+    LagOneOnly,
+    /// Reshuffled without drop_last and N mod S ≠ 0: the epoch's last batch is smaller, so
+    /// the per-step noise covariance is not constant within an epoch.
+    PartialBatch {
+        /// N.
+        dataset_size: u64,
+        /// S.
+        batch_size: u64,
+    },
+    /// The trajectory window does not visit the positions within an epoch evenly (fewer than
+    /// one row at some position, or counts differing by more than one), so its covariance is
+    /// not the mean over the epoch.
+    UnevenEpochs {
+        /// Fewest window rows at one position in the epoch.
+        min_rows_per_position: usize,
+        /// Most window rows at one position in the epoch.
+        max_rows_per_position: usize,
+    },
+    /// The trajectory contradicts the declared sampling design (epoch-sum test,
+    /// `sampling_design`): the prediction for the declared design would be tested on a run
+    /// that does not follow it.
+    DesignContradicted {
+        /// The design run.json declares.
+        declared: Design,
+        /// The design the trajectory shows.
+        looks: Design,
+    },
 }
 
 /// Stationary covariance Σ̂ of the trajectory window against the continuous (AΣ + ΣA = εQ) and
@@ -84,6 +153,13 @@ pub struct StationaryCovariance {
     pub closer: String,
     /// Whether A was estimated from the same trajectory (lag-1 fit).
     pub circular: bool,
+    /// Σ_reshuffled, row-major: the mean over the epoch of the reshuffled-SGD covariance
+    /// (present when the run declares reshuffled sampling and the prediction applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reshuffled: Option<Vec<Vec<f64>>>,
+    /// tr Σ̂ / tr Σ_reshuffled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_ratio_reshuffled: Option<f64>,
 }
 
 /// FDR1 ⟨θ·∇L⟩ = (ε/2)⟨‖ĝ‖²⟩ from each source that has the data.

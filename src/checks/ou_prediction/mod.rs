@@ -49,7 +49,10 @@ use crate::ou;
 use crate::run::SubspaceKind;
 
 mod evidence;
-pub use evidence::{Applied, Equipartition, Evidence, Fdr1, Fdr1Entry, Msd, StationaryCovariance};
+pub use evidence::{
+    Applied, Coordinates, Equipartition, Evidence, Fdr1, Fdr1Entry, Inapplicable, Msd,
+    PredictionKind, StationaryCovariance,
+};
 
 /// Mean of a series and its (lo, hi) interval at normal quantile z with the Geyer ESS; `None`
 /// for the interval when the ESS cannot be computed.
@@ -152,6 +155,20 @@ pub enum Reason {
         closer: &'static str,
         verdict: Verdict,
     },
+    /// Stationary covariance under reshuffled sampling: the trace ratio against the reshuffled
+    /// prediction (tested) and against the fresh-sampling discrete one (for comparison).
+    CovarianceReshuffled {
+        ratio: f64,
+        interval: [f64; 2],
+        ratio_discrete: f64,
+        ess: f64,
+        steps: usize,
+        verdict: Verdict,
+    },
+    /// The epoch-sum test of the sampling design.
+    SamplingDesign(Box<super::sampling_design::SamplingDesignTest>),
+    /// No stationary-covariance prediction applies to this run (why).
+    PredictionInapplicable(Inapplicable),
     /// Stationary covariance: tr Σ̂ has no effective sample size, hence no interval.
     CovarianceNoInterval,
     /// Stationary covariance: the trajectory window is missing or shorter than 8 steps.
@@ -232,9 +249,93 @@ struct Inputs<'a> {
     z: f64,
     lr: f64,
     q: DMatrix<f64>,
-    /// (primary estimate of A, Σ_continuous, Σ_discrete).
+    /// (primary estimate of A, Σ_continuous, Σ_discrete), the fresh-sampling predictions.
     preds: Option<(&'a curvature::Estimate, DMatrix<f64>, DMatrix<f64>)>,
     window: Option<curvature::Window>,
+    /// The prediction tested and, under reshuffling, Σ_reshuffled.
+    prediction: PredictionKind,
+    reshuffled: Option<DMatrix<f64>>,
+}
+
+/// Why the declared reshuffling makes the prediction inapplicable, if it does: A from the lag-1
+/// fit only, a partial last batch, or a window that visits the epoch's positions unevenly.
+/// Cost O(T).
+pub fn reshuffled_inapplicable(
+    ctx: &Context,
+    a_source: &str,
+    window: Option<&curvature::Window>,
+) -> Option<Inapplicable> {
+    let m = &ctx.run.manifest;
+    let r = m.reshuffling?;
+    if a_source == "lag1" {
+        return Some(Inapplicable::LagOneOnly);
+    }
+    if !r.drop_last && m.dataset_size % m.batch_size != 0 {
+        return Some(Inapplicable::PartialBatch {
+            dataset_size: m.dataset_size,
+            batch_size: m.batch_size,
+        });
+    }
+    let mut counts = vec![0usize; r.steps_per_epoch.max(1) as usize];
+    for &s in window.map_or(&[][..], |w| &w.steps[..]) {
+        counts[r.step_in_epoch(s.max(0) as u64) as usize] += 1;
+    }
+    let (lo, hi) = (
+        counts.iter().copied().min().unwrap_or(0),
+        counts.iter().copied().max().unwrap_or(0),
+    );
+    (window.is_some() && (lo == 0 || hi - lo > 1)).then_some(Inapplicable::UnevenEpochs {
+        min_rows_per_position: lo,
+        max_rows_per_position: hi,
+    })
+}
+
+/// The prediction kind and Σ_reshuffled for the run's declared design (pushes the reason when
+/// it is inapplicable). Cost O(k³ + m k²).
+fn choose_prediction(
+    ctx: &Context,
+    preds: Option<&(&curvature::Estimate, DMatrix<f64>, DMatrix<f64>)>,
+    q: &DMatrix<f64>,
+    window: Option<&curvature::Window>,
+    tally: &mut Tally,
+) -> (PredictionKind, Option<DMatrix<f64>>, Option<Inapplicable>) {
+    let Some((p, _, _)) = preds else {
+        return (PredictionKind::None, None, None);
+    };
+    let design = super::sampling_design::assess(ctx, Some(&p.a_sym), window);
+    if design.contradicted {
+        let why = Inapplicable::DesignContradicted {
+            declared: design.declared,
+            looks: design
+                .looks
+                .unwrap_or(super::sampling_design::Design::Undecided),
+        };
+        tally
+            .reasons
+            .push(Reason::PredictionInapplicable(why.clone()));
+        return (PredictionKind::None, None, Some(why));
+    }
+    let Some(r) = ctx.run.manifest.reshuffling else {
+        return (PredictionKind::Discrete, None, None);
+    };
+    if let Some(why) = reshuffled_inapplicable(ctx, p.source, window) {
+        tally
+            .reasons
+            .push(Reason::PredictionInapplicable(why.clone()));
+        return (PredictionKind::None, None, Some(why));
+    }
+    match ou::reshuffled::stationary_cov_reshuffled(
+        &p.a_sym,
+        q,
+        ctx.lr(),
+        r.steps_per_epoch as usize,
+    ) {
+        Ok(c) => (PredictionKind::Reshuffled, Some(c.mean_over_epoch), None),
+        Err(_) => {
+            tally.reasons.push(Reason::NoStationarySolution);
+            (PredictionKind::None, None, None)
+        }
+    }
 }
 
 /// Runs the OU-consequence checks.
@@ -257,6 +358,9 @@ pub fn check(ctx: &Context) -> Checked {
     } else if preds.is_none() {
         tally.reasons.push(Reason::NoStationarySolution);
     }
+    let window = curvature::trajectory_window(ctx);
+    let (prediction, reshuffled, inapplicable) =
+        choose_prediction(ctx, preds.as_ref(), &q, window.as_ref(), &mut tally);
     let inp = Inputs {
         ctx,
         tol: th.ou_prediction_max_rel_deviation,
@@ -265,14 +369,31 @@ pub fn check(ctx: &Context) -> Checked {
         lr,
         q,
         preds,
-        window: curvature::trajectory_window(ctx),
+        window,
+        prediction,
+        reshuffled,
     };
     let stationary_covariance = covariance_part(&inp, &mut tally);
     let covariance_done = !tally.verdicts.is_empty();
     let fdr1 = fdr1_part(&inp, prim, &mut tally);
     let equipartition = equipartition_part(&inp, &mut tally);
     let msd = msd_part(&inp, &mut tally);
+    let run = ctx.run;
+    let all = run.subspace.kind() == SubspaceKind::Identity || run.d <= run.k();
+    let sampling_design =
+        super::sampling_design::assess(ctx, prim.map(|p| &p.a_sym), inp.window.as_ref());
+    tally
+        .reasons
+        .push(Reason::SamplingDesign(Box::new(sampling_design.clone())));
     let evidence = Evidence {
+        sampling_design,
+        prediction: inp.prediction,
+        inapplicable,
+        coordinates: if all {
+            Coordinates::All
+        } else {
+            Coordinates::Subspace
+        },
         stationary_covariance,
         fdr1,
         equipartition,
@@ -310,6 +431,8 @@ struct TraceInterval {
     t: usize,
     closer: &'static str,
     iv: Option<(f64, f64, f64)>,
+    /// (tr Σ̂ / tr Σ_reshuffled, tr Σ_reshuffled) under reshuffling.
+    resh: Option<(f64, f64)>,
 }
 
 /// The covariance ratios' key metrics, verdict and reason; returns the ESS of the interval.
@@ -324,13 +447,16 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
         t,
         closer,
         iv,
+        resh,
     } = *tr;
     let mut md = KeyMetric::new(
         "covariance_ratio_discrete",
         "tr Σ̂ (trajectory) / tr Σ_discrete (exact discrete Lyapunov prediction)",
         rd,
-    )
-    .tolerance(super::Tolerance::ratio_within(tol));
+    );
+    if inp.prediction == PredictionKind::Discrete {
+        md = md.tolerance(super::Tolerance::ratio_within(tol));
+    }
     let mut mc = KeyMetric::new(
         "covariance_ratio_continuous",
         "tr Σ̂ (trajectory) / tr Σ_continuous (Mandt's continuous Lyapunov prediction)",
@@ -341,6 +467,14 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
         let method = IntervalMethod::MeanZSdOverSqrtEss;
         md = md.ci_by(f * lo / trd, f * hi / trd, level, method);
         mc = mc.ci_by(f * lo / trc, f * hi / trc, level, method);
+        if inp.prediction != PredictionKind::Discrete {
+            tally.key_metrics.push(md);
+            tally.key_metrics.push(mc);
+            if let Some((rr, trr)) = resh {
+                reshuffled_metric(inp, rr, [f * lo / trr, f * hi / trr], (rd, ess, t), tally);
+            }
+            return ess;
+        }
         let v = decide_abs(rd - 1.0, f * lo / trd - 1.0, f * hi / trd - 1.0, tol);
         tally.verdicts.push(v);
         tally.reasons.push(Reason::Covariance {
@@ -359,6 +493,35 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
     tally.key_metrics.push(md);
     tally.key_metrics.push(mc);
     ess
+}
+
+/// The tested covariance ratio under reshuffling: key metric, verdict and reason.
+fn reshuffled_metric(
+    inp: &Inputs,
+    rr: f64,
+    [lo, hi]: [f64; 2],
+    (rd, ess, steps): (f64, Option<f64>, usize),
+    tally: &mut Tally,
+) {
+    let v = decide_abs(rr - 1.0, lo - 1.0, hi - 1.0, inp.tol);
+    tally.verdicts.push(v);
+    tally.reasons.push(Reason::CovarianceReshuffled {
+        ratio: rr,
+        interval: [lo, hi],
+        ratio_discrete: rd,
+        ess: ess.unwrap_or(f64::NAN),
+        steps,
+        verdict: v,
+    });
+    tally.key_metrics.push(
+        KeyMetric::new(
+            "covariance_ratio_reshuffled",
+            "tr Σ̂ (trajectory) / tr Σ_reshuffled (epoch-wise reshuffled SGD, mean over the epoch)",
+            rr,
+        )
+        .ci_by(lo, hi, inp.level, IntervalMethod::MeanZSdOverSqrtEss)
+        .tolerance(super::Tolerance::ratio_within(inp.tol)),
+    );
 }
 
 /// Part 1, *Stationary covariance*: Σ̂ of the trajectory window (≥ 8 rows) against the predictions;
@@ -408,6 +571,10 @@ fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovarian
         t,
         closer,
         iv,
+        resh: inp
+            .reshuffled
+            .as_ref()
+            .map(|r| (tr_hat / r.trace(), r.trace())),
     };
     let ess = trace_metrics(inp, &trace, tally);
     if p.source == "lag1" {
@@ -432,6 +599,8 @@ fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovarian
         whitened_eigenvalues_continuous: gc.map(|g| g.whitened_eigenvalues),
         closer: closer.into(),
         circular: p.source == "lag1",
+        reshuffled: inp.reshuffled.as_ref().map(rows),
+        trace_ratio_reshuffled: inp.reshuffled.as_ref().map(|r| tr_hat / r.trace()),
     })
 }
 
@@ -628,7 +797,14 @@ fn equipartition_part(inp: &Inputs, tally: &mut Tally) -> Option<Equipartition> 
     };
     let (el, iv) = mean_ess_interval(&series, inp.z);
     let pred_c = 0.25 * inp.lr * inp.q.trace();
-    let pred_d = pred_c + 0.25 * inp.lr * (&p.a_sym * sd * &p.a_sym).trace();
+    // ½tr(AΣ) for a quadratic loss; for the discrete Σ it equals (ε/4)tr Q + (ε/4)tr(AΣ_dA).
+    let pred_d = match (inp.prediction, &inp.reshuffled) {
+        (PredictionKind::Discrete, _) => {
+            pred_c + 0.25 * inp.lr * (&p.a_sym * sd * &p.a_sym).trace()
+        }
+        (PredictionKind::Reshuffled, Some(r)) => 0.5 * (&p.a_sym * r).trace(),
+        _ => return None,
+    };
     let excess = el - ls;
     let r = excess / pred_d;
     let mut km = KeyMetric::new(
@@ -691,7 +867,8 @@ fn msd_part(inp: &Inputs, tally: &mut Tally) -> Option<Msd> {
     let q4 = lags.iter().position(|&l| l * 4 >= tmax).unwrap_or(0);
     let last = lags.len() - 1;
     let expo = (msd[last] / msd[q4]).ln() / (lags[last] as f64 / lags[q4] as f64).ln();
-    let predicted: Option<Vec<f64>> = inp.preds.as_ref().map(|(p, _, sd)| {
+    let discrete = inp.prediction == PredictionKind::Discrete;
+    let predicted: Option<Vec<f64>> = inp.preds.as_ref().filter(|_| discrete).map(|(p, _, sd)| {
         let f = DMatrix::identity(k, k) - &p.a_sym * inp.lr;
         lags.iter()
             .map(|&l| 2.0 * sd.trace() - 2.0 * (f.pow(l as u32) * sd).trace())
