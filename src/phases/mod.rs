@@ -16,12 +16,17 @@
 //! large as its drift). For an OU process at stationarity E‖g‖² = tr(A²Σ) ≈ (ε/2)·tr(AQ) ≤
 //! (ελ_max/2)·tr Q, so NSR ≥ 2/(ελ_max) ≫ 1 there; in the drift phase NSR ≪ 1.
 //!
-//! **Window rule** (default): the analysis window starts at the first checkpoint in the diffusion
-//! phase (the drift → diffusion transition) and ends at the last checkpoint. Later checkpoints
-//! whose NSR dips below 1 stay in the window: at stationarity ‖g‖² fluctuates like a weighted χ²
-//! around (ε/2)·tr(AQ), so with a large step a single checkpoint can fall below 1 by chance.
-//! `--from-step` and `--to-step` override the rule. A run with no checkpoint in the diffusion
-//! phase has no diffusion phase yet. All full-space quantities come from the reader's streaming pass; cost
+//! **Window rule** (default, issue 15): the stationary phase. Guarded MSER truncation cuts on the
+//! trajectory loss and projected coordinates (on checkpoint loss and ‖g‖² without a trajectory),
+//! each accepted only when the means before and after it differ (p < 0.001/m), repeated on the
+//! kept stretch; the window starts at the final cut and not before the first checkpoint with
+//! NSR ≥ 1. It is empty (every check inconclusive) when fewer than 2 checkpoints remain, when FDR1
+//! and Geweke both reject at 0.001 on the kept stretch, or when the median NSR there is below 1
+//! ([`stationarity`], docs/methods.md "The window: stationary phase"). Later checkpoints whose
+//! NSR dips below 1 stay in the window (at stationarity ‖g‖² fluctuates like a weighted χ²).
+//! `--from-step` and `--to-step` override the rule; the evidence is then computed and reported
+//! but changes nothing. Checkpoint statistics come from the reader's streaming pass; the window
+//! evidence costs O(T k log T) for a trajectory of T rows, else
 //! O(number of checkpoints).
 
 use serde::{Deserialize, Serialize};

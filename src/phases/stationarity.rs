@@ -5,7 +5,9 @@
 //!   last checkpoint: the trajectory loss (when recorded) and each projected coordinate
 //!   (P θ_t)_j. Without one: the checkpoint mean loss (when every checkpoint has losses) and the
 //!   unbiased ‖g‖² per checkpoint.
-//! * **Cut.** MSER-5 (White 1997; White, Cobb & Spratt 2000) on a trajectory series, plain MSER on
+//! * **Cut.** On a loss series' normal scores (ranks mapped through Φ⁻¹, robust to loss spikes
+//!   under heavy-tailed noise), on coordinates as they are:
+//!   MSER-5 (White 1997; White, Cobb & Spratt 2000) on a trajectory series, plain MSER on
 //!   a checkpoint series ([`crate::stats::stationarity`]). The cut d > 0 is *accepted* only when
 //!   the mean before it differs from the mean after it: z = (x̄_before − x̄_after) /
 //!   √(V_before + V_after), where under H₀ (no change, the whole series stationary) the variance
@@ -220,19 +222,43 @@ pub(crate) fn cut_test(x: &[f64], d: usize, source: SeriesSource) -> Option<(f64
     Some((z, (2.0 * t.sf(z.abs())).min(1.0)))
 }
 
-/// MSER(-5) cut of every series and its test; accepted when p < [`CUT_LEVEL`]/m.
+/// Normal scores Φ⁻¹(r/(n + 1)) of the ranks r (ties by order): the cut and its test run on
+/// these, so a heavy-tailed series (one loss spike) cannot fake a change in mean, while a drift
+/// (every early value extreme) still shows. Cost O(n log n).
+pub(crate) fn normal_scores(x: &[f64]) -> Vec<f64> {
+    use statrs::distribution::Normal;
+    let n = x.len();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let z = Normal::standard();
+    let mut out = vec![0.0; n];
+    for (r, &i) in idx.iter().enumerate() {
+        out[i] = z.inverse_cdf((r as f64 + 1.0) / (n as f64 + 1.0));
+    }
+    out
+}
+
+/// MSER(-5) cut of every series (a loss series on its normal scores: losses spike under heavy-tailed
+/// noise; coordinates raw, where ranks would cost the power to see a drift's tail) and its test;
+/// accepted when p < [`CUT_LEVEL`]/m.
 pub(crate) fn cuts(source: SeriesSource, series: &[Series]) -> (f64, Vec<SeriesCut>) {
     let level = CUT_LEVEL / series.len().max(1) as f64;
     let out = series
         .iter()
         .map(|s| {
+            let is_loss = s.name.contains("loss");
+            let scores = if is_loss && s.values.iter().all(|v| v.is_finite()) {
+                normal_scores(&s.values)
+            } else {
+                s.values.clone()
+            };
             let d = match source {
-                SeriesSource::Trajectory => mser5(&s.values),
-                SeriesSource::Checkpoints => mser(&s.values),
+                SeriesSource::Trajectory => mser5(&scores),
+                SeriesSource::Checkpoints => mser(&scores),
             }
             .ok()
             .filter(|&d| d > 0 && d < s.values.len());
-            let test = d.and_then(|d| cut_test(&s.values, d, source));
+            let test = d.and_then(|d| cut_test(&scores, d, source));
             SeriesCut {
                 series: s.name.clone(),
                 samples: s.values.len(),
