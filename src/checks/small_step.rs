@@ -285,6 +285,33 @@ pub fn step_tests(
     Some(ToleranceTests::from_pieces(vec![piece], alpha))
 }
 
+/// The tests ([`step_tests`]), the verdict before the subspace caveat (the tests' verdict, but
+/// never a pass with λ_max ≤ 0; the interval rule [`decide`] when untestable) and the reason.
+fn tested_verdict(
+    effect: &StepEffect,
+    prim: &curvature::Estimate,
+    lr: f64,
+    alpha: f64,
+) -> (Option<ToleranceTests>, Verdict, Reason) {
+    let tests = step_tests(effect, prim.lambda_max_se, lr, alpha);
+    let verdict = match &tests {
+        Some(t) if prim.lambda_max > 0.0 => t.verdict(alpha),
+        Some(_) => Verdict::Inconclusive,
+        None => decide(effect),
+    };
+    let reason = match &tests {
+        Some(t) => Reason::Tested {
+            se: prim.lambda_max_se.unwrap_or(f64::NAN) * lr,
+            p_fail: t.p_fail,
+            p_pass: t.p_pass,
+            tolerance: t.pieces[0].tolerance.bound,
+            leaning_fail: t.leaning_fail,
+        },
+        None => Reason::Untestable,
+    };
+    (tests, verdict, reason)
+}
+
 fn applied(th: &Thresholds) -> Applied {
     let tol = th.small_step_max_inflation;
     Applied {
@@ -373,29 +400,17 @@ pub fn check(ctx: &Context) -> Checked {
     };
     let q = curvature::noise_covariance(ctx);
     let st = stationary(a, &q, lr);
-    let tests = step_tests(&effect, prim.lambda_max_se, lr, th.alpha);
-    let mut verdict = match &tests {
-        Some(t) if prim.lambda_max > 0.0 => t.verdict(th.alpha),
-        Some(_) => Verdict::Inconclusive,
-        None => decide(&effect),
-    };
-    let mut reasons = vec![Reason::Measured {
-        effect,
-        lr,
-        source: prim.source,
-        lambda_max_interval: prim.lambda_max_interval,
-        interval_method: prim.interval_method,
-    }];
-    reasons.push(match &tests {
-        Some(t) => Reason::Tested {
-            se: prim.lambda_max_se.unwrap_or(f64::NAN) * lr,
-            p_fail: t.p_fail,
-            p_pass: t.p_pass,
-            tolerance: t.pieces[0].tolerance.bound,
-            leaning_fail: t.leaning_fail,
+    let (tests, mut verdict, tested) = tested_verdict(&effect, prim, lr, th.alpha);
+    let mut reasons = vec![
+        Reason::Measured {
+            effect,
+            lr,
+            source: prim.source,
+            lambda_max_interval: prim.lambda_max_interval,
+            interval_method: prim.interval_method,
         },
-        None => Reason::Untestable,
-    });
+        tested,
+    ];
     if prim.lambda_max <= 0.0 {
         reasons.push(Reason::NotPositive);
     }
