@@ -540,3 +540,39 @@ fn measured(
         curvature: curv.summary(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn effect(lr_lambda: f64) -> StepEffect {
+        StepEffect {
+            lr_lambda,
+            lr_lambda_lo: lr_lambda,
+            lambda_max: lr_lambda / 0.1,
+            inflation: inflation(lr_lambda) - 1.0,
+            inflation_lo: inflation(lr_lambda) - 1.0,
+            inflation_hi: inflation(lr_lambda) - 1.0,
+            tolerance: 0.1,
+        }
+    }
+
+    /// At the tolerance 2(1 − 1/1.1) the fail test has p = ½; far above it fails, far below it
+    /// passes; without an SE the piece is untestable.
+    #[test]
+    fn step_tests_at_known_points() {
+        let tol = 2.0 * (1.0 - 1.0 / 1.1);
+        let t = step_tests(&effect(tol), Some(0.1), 0.1, 0.05).unwrap();
+        assert!((t.p_fail - 0.5).abs() < 1e-12 && (t.p_pass - 0.5).abs() < 1e-12);
+        assert_eq!(t.pieces[0].tolerance.bound, tol);
+        // se = ε·SE(λ) = 0.1 · 0.1 = 0.01.
+        let hi = step_tests(&effect(tol + 0.05), Some(0.1), 0.1, 0.05).unwrap();
+        assert_eq!(hi.verdict(0.05), Verdict::Fail);
+        let lo = step_tests(&effect(tol - 0.05), Some(0.1), 0.1, 0.05).unwrap();
+        assert_eq!(lo.verdict(0.05), Verdict::Pass);
+        let lean = step_tests(&effect(tol + 0.01), Some(0.1), 0.1, 0.05).unwrap();
+        assert!(lean.leaning_fail && lean.verdict(0.05) == Verdict::Inconclusive);
+        assert!(step_tests(&effect(tol), None, 0.1, 0.05).is_none());
+        assert!(step_tests(&effect(tol), Some(0.0), 0.1, 0.05).is_none());
+    }
+}
