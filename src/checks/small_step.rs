@@ -29,7 +29,9 @@ use nalgebra::DMatrix;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Context, IntervalMethod, KeyMetric, Thresholds, Verdict};
+use super::{
+    Context, IntervalMethod, KeyMetric, PieceTest, Thresholds, Tolerance, ToleranceTests, Verdict,
+};
 use crate::model::curvature::{self, rows, CurvatureSummary};
 use crate::ou;
 
@@ -185,6 +187,22 @@ pub enum Reason {
         max_relative_eigenvalue_difference: f64,
         lag1_lambdas: Option<(f64, f64)>,
     },
+    /// The one-sided tests of ε·λ_max against its tolerance (issue 15).
+    Tested {
+        /// Standard error of ε·λ_max (ε × the curvature's λ_max SE).
+        se: f64,
+        /// Fail p-value of H₀: ε·λ_max ≤ tolerance.
+        p_fail: f64,
+        /// Equivalence p-value of H₀: ε·λ_max ≥ tolerance.
+        p_pass: f64,
+        /// The tolerance on ε·λ_max, 2(1 − 1/(1 + tol)).
+        tolerance: f64,
+        /// Beyond the tolerance without a rejecting fail test.
+        leaning_fail: bool,
+    },
+    /// No standard error of λ_max (a range over checkpoints): the piece cannot be tested and
+    /// the interval rule decides.
+    Untestable,
 }
 
 /// The verdict and why.
@@ -200,6 +218,8 @@ pub struct Checked {
     pub key_metrics: Vec<KeyMetric>,
     /// The effect, when measured.
     pub effect: Option<StepEffect>,
+    /// The tests against the tolerance (`None` when λ_max has no standard error).
+    pub tests: Option<ToleranceTests>,
 }
 
 /// Inflation 1/(1 − x/2) of a mode with step eigenvalue x = ελ (∞ at or beyond the stability
@@ -234,6 +254,64 @@ pub fn decide(e: &StepEffect) -> Verdict {
     }
 }
 
+/// The tests of the one piece ε·λ_max ≤ δ_ελ = 2(1 − 1/(1 + tol)) (the step at which the
+/// stiffest mode's inflation reaches the tolerance): with se = ε·SE(λ̂_max) (delta method of the
+/// lag-1 fit or the regression), p_fail = Φ̄((ελ̂ − δ)/se) ([`z_upper`]) and
+/// p_pass = Φ̄((δ − ελ̂)/se). `None` without a positive finite SE (Hessians: the interval is a
+/// range over checkpoints, not a confidence interval) — the piece is then untestable and cannot
+/// fail by test. Cost O(1).
+///
+/// [`z_upper`]: crate::stats::onesided::z_upper
+pub fn step_tests(
+    e: &StepEffect,
+    lambda_max_se: Option<f64>,
+    lr: f64,
+    alpha: f64,
+) -> Option<ToleranceTests> {
+    let se = lambda_max_se.filter(|s| s.is_finite() && *s > 0.0)? * lr;
+    let tol = 2.0 * (1.0 - 1.0 / (1.0 + e.tolerance));
+    let p_fail = crate::stats::onesided::z_upper(e.lr_lambda, se, tol)
+        .ok()?
+        .p_value;
+    let p_pass = crate::stats::onesided::norm_sf((tol - e.lr_lambda) / se);
+    let piece = PieceTest {
+        name: "lr_lambda_max".into(),
+        estimate: e.lr_lambda,
+        tolerance: Tolerance::at_most(tol),
+        beyond: e.lr_lambda > tol,
+        p_fail: Some(p_fail),
+        p_pass: Some(p_pass),
+    };
+    Some(ToleranceTests::from_pieces(vec![piece], alpha))
+}
+
+/// The tests ([`step_tests`]), the verdict before the subspace caveat (the tests' verdict, but
+/// never a pass with λ_max ≤ 0; the interval rule [`decide`] when untestable) and the reason.
+fn tested_verdict(
+    effect: &StepEffect,
+    prim: &curvature::Estimate,
+    lr: f64,
+    alpha: f64,
+) -> (Option<ToleranceTests>, Verdict, Reason) {
+    let tests = step_tests(effect, prim.lambda_max_se, lr, alpha);
+    let verdict = match &tests {
+        Some(t) if prim.lambda_max > 0.0 => t.verdict(alpha),
+        Some(_) => Verdict::Inconclusive,
+        None => decide(effect),
+    };
+    let reason = match &tests {
+        Some(t) => Reason::Tested {
+            se: prim.lambda_max_se.unwrap_or(f64::NAN) * lr,
+            p_fail: t.p_fail,
+            p_pass: t.p_pass,
+            tolerance: t.pieces[0].tolerance.bound,
+            leaning_fail: t.leaning_fail,
+        },
+        None => Reason::Untestable,
+    };
+    (tests, verdict, reason)
+}
+
 fn applied(th: &Thresholds) -> Applied {
     let tol = th.small_step_max_inflation;
     Applied {
@@ -254,6 +332,7 @@ fn stopped(th: &Thresholds, reason: Reason, evidence: Option<Evidence>) -> Check
         },
         key_metrics: Vec::new(),
         effect: None,
+        tests: None,
     }
 }
 
@@ -321,14 +400,17 @@ pub fn check(ctx: &Context) -> Checked {
     };
     let q = curvature::noise_covariance(ctx);
     let st = stationary(a, &q, lr);
-    let mut verdict = decide(&effect);
-    let mut reasons = vec![Reason::Measured {
-        effect,
-        lr,
-        source: prim.source,
-        lambda_max_interval: prim.lambda_max_interval,
-        interval_method: prim.interval_method,
-    }];
+    let (tests, mut verdict, tested) = tested_verdict(&effect, prim, lr, th.alpha);
+    let mut reasons = vec![
+        Reason::Measured {
+            effect,
+            lr,
+            source: prim.source,
+            lambda_max_interval: prim.lambda_max_interval,
+            interval_method: prim.interval_method,
+        },
+        tested,
+    ];
     if prim.lambda_max <= 0.0 {
         reasons.push(Reason::NotPositive);
     }
@@ -357,7 +439,13 @@ pub fn check(ctx: &Context) -> Checked {
     } else {
         IntervalMethod::FromCurvature
     };
-    let key_metrics = key_metrics(&effect, [lr * lo_l, lr * hi_l], curv.ci_level, method, &st);
+    // A range over checkpoints is not a confidence interval: level 1.0 ("range").
+    let level = if method == IntervalMethod::RangeOverCheckpoints {
+        1.0
+    } else {
+        curv.ci_level
+    };
+    let key_metrics = key_metrics(&effect, [lr * lo_l, lr * hi_l], level, method, &st);
     let evidence = measured(ctx, prim, &effect, &q, st);
     Checked {
         evidence: Some(Evidence::Measured(Box::new(evidence))),
@@ -365,6 +453,7 @@ pub fn check(ctx: &Context) -> Checked {
         decision: Decision { verdict, reasons },
         key_metrics,
         effect: Some(effect),
+        tests,
     }
 }
 
@@ -449,5 +538,41 @@ fn measured(
             .as_ref()
             .map(|g| g.whitened_eigenvalues.iter().copied().map(Some).collect()),
         curvature: curv.summary(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn effect(lr_lambda: f64) -> StepEffect {
+        StepEffect {
+            lr_lambda,
+            lr_lambda_lo: lr_lambda,
+            lambda_max: lr_lambda / 0.1,
+            inflation: inflation(lr_lambda) - 1.0,
+            inflation_lo: inflation(lr_lambda) - 1.0,
+            inflation_hi: inflation(lr_lambda) - 1.0,
+            tolerance: 0.1,
+        }
+    }
+
+    /// At the tolerance 2(1 − 1/1.1) the fail test has p = ½; far above it fails, far below it
+    /// passes; without an SE the piece is untestable.
+    #[test]
+    fn step_tests_at_known_points() {
+        let tol = 2.0 * (1.0 - 1.0 / 1.1);
+        let t = step_tests(&effect(tol), Some(0.1), 0.1, 0.05).unwrap();
+        assert!((t.p_fail - 0.5).abs() < 1e-12 && (t.p_pass - 0.5).abs() < 1e-12);
+        assert_eq!(t.pieces[0].tolerance.bound, tol);
+        // se = ε·SE(λ) = 0.1 · 0.1 = 0.01.
+        let hi = step_tests(&effect(tol + 0.05), Some(0.1), 0.1, 0.05).unwrap();
+        assert_eq!(hi.verdict(0.05), Verdict::Fail);
+        let lo = step_tests(&effect(tol - 0.05), Some(0.1), 0.1, 0.05).unwrap();
+        assert_eq!(lo.verdict(0.05), Verdict::Pass);
+        let lean = step_tests(&effect(tol + 0.01), Some(0.1), 0.1, 0.05).unwrap();
+        assert!(lean.leaning_fail && lean.verdict(0.05) == Verdict::Inconclusive);
+        assert!(step_tests(&effect(tol), None, 0.1, 0.05).is_none());
+        assert!(step_tests(&effect(tol), Some(0.0), 0.1, 0.05).is_none());
     }
 }

@@ -96,7 +96,7 @@ fn write_run(dir: &Path, shape: f64, minibatch: bool, seed: u64) {
         } else {
             examples.clone()
         };
-        write_f64(&cdir.join("params.npy"), &[D], &vec![0.0; D]).unwrap();
+        write_f64(&cdir.join("params.npy"), &[D], &[0.0; D]).unwrap();
         write_f64(&cdir.join("grads.npy"), &[rows, D], &g).unwrap();
     }
 }

@@ -96,6 +96,8 @@ pub enum Reason {
     },
     /// No piece is beyond its tolerance, yet not every equivalence test rejects.
     Undecided,
+    /// What the noise's shape does to the stationary law of the stiffest mode.
+    Impact(super::evidence::StationaryImpact),
 }
 
 /// The moment a piece tests.
@@ -321,6 +323,9 @@ pub fn decide(ev: &Evidence, th: &Thresholds) -> Decision {
         reasons.push(leaning(&tests.pieces, &p_holm));
     } else if verdict == Verdict::Inconclusive && degenerate.len() < ev.directions {
         reasons.push(Reason::Undecided);
+    }
+    if let Some(i) = ev.stationary_impact {
+        reasons.push(Reason::Impact(i));
     }
     Decision {
         verdict,

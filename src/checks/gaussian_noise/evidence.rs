@@ -315,6 +315,26 @@ pub struct QqRow {
     pub plotting_positions: String,
 }
 
+/// What the noise's non-Gaussianity does to the stationary law of the stiffest mode (beside
+/// the verdict, not voting): for x_{t+1} = (1 − ελ)x_t + εξ_t with i.i.d. ξ of skewness γ₁ and
+/// excess kurtosis γ₂ (finite fourth moments), cumulant n of the stationary x is
+/// εⁿκₙ(ξ)/(1 − (1 − ελ)ⁿ), so its skewness is γ₁(1 − r²)^{3/2}/(1 − r³) ≈ 0.94·√(ελ)·γ₁ and its
+/// excess kurtosis γ₂(1 − r²)²/(1 − r⁴) ≈ ελ·γ₂ (r = 1 − ελ). α-stable noise stays α-stable.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StationaryImpact {
+    /// ε·λ_max of the primary curvature estimate.
+    pub lr_lambda_max: f64,
+    /// The noise skewness used (largest |·| over the directions, signed).
+    pub noise_skewness: f64,
+    /// The noise excess kurtosis used (largest |·| over the directions, signed).
+    pub noise_excess_kurtosis: f64,
+    /// Skewness the stiffest mode's stationary law inherits.
+    pub stationary_skewness: f64,
+    /// Excess kurtosis the stiffest mode's stationary law inherits.
+    pub stationary_excess_kurtosis: f64,
+}
+
 /// Evidence of the Gaussian-noise check (`assumptions.gaussian_noise.metrics`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -354,6 +374,9 @@ pub struct Evidence {
     pub worst_direction: usize,
     /// Q–Q data of the worst direction (`null` with fewer than 3 direct samples).
     pub qq_worst_direction: Option<QqRow>,
+    /// The impact on the stationary law (`null` without ε and a positive stable λ_max).
+    #[serde(default)]
+    pub stationary_impact: Option<StationaryImpact>,
 }
 
 /// The thresholds the check applied (`assumptions.gaussian_noise.thresholds`).

@@ -135,6 +135,7 @@ pub fn check(ctx: &Context) -> Checked {
         };
     }
     let (mut ev, direct) = evidence(ctx, s);
+    ev.stationary_impact = stationary_impact(ctx, &ev);
     let decision = decide(&ev, th);
     for (row, v) in ev.per_direction.iter_mut().zip(&decision.per_direction) {
         row.verdict = Some(*v);
@@ -232,8 +233,47 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
         multivariate,
         worst_direction: 0,
         qq_worst_direction: None,
+        stationary_impact: None,
     };
     (ev, pass.direct)
+}
+
+/// Skewness and excess kurtosis a mode with step eigenvalue x = ελ ∈ (0, 2) inherits from
+/// i.i.d. noise of skewness γ₁ and excess kurtosis γ₂ ([`StationaryImpact`]). O(1).
+pub fn stationary_shape(x: f64, g1: f64, g2: f64) -> Option<(f64, f64)> {
+    if !(x > 0.0 && x < 2.0) {
+        return None;
+    }
+    let r = 1.0 - x;
+    let (r2, r3, r4) = (r * r, r * r * r, r * r * r * r);
+    Some((
+        g1 * (1.0 - r2).powf(1.5) / (1.0 - r3),
+        g2 * (1.0 - r2).powi(2) / (1.0 - r4),
+    ))
+}
+
+/// The impact beside the verdict: the largest |γ₁| and |γ₂| over the directions, damped by the
+/// stiffest mode's ε·λ_max (primary curvature estimate). `None` without a usable ε·λ_max.
+fn stationary_impact(ctx: &Context, ev: &Evidence) -> Option<StationaryImpact> {
+    let lr = ctx.lr();
+    let lam = ctx.curvature().primary()?.lambda_max;
+    let x = lr * lam;
+    let pick = |f: &dyn Fn(&EffectRow) -> f64| {
+        ev.per_direction
+            .iter()
+            .filter_map(|d| d.effect.map(|e| f(&e)))
+            .filter(|v| v.is_finite())
+            .max_by(|a, b| a.abs().total_cmp(&b.abs()))
+    };
+    let (g1, g2) = (pick(&|e| e.skewness)?, pick(&|e| e.excess_kurtosis)?);
+    let (s1, s2) = stationary_shape(x, g1, g2)?;
+    Some(StationaryImpact {
+        lr_lambda_max: x,
+        noise_skewness: g1,
+        noise_excess_kurtosis: g2,
+        stationary_skewness: s1,
+        stationary_excess_kurtosis: s2,
+    })
 }
 
 /// One row per checkpoint: its direct samples and their moments, and the CLT prediction.
@@ -376,6 +416,20 @@ pub(crate) mod tests {
             r.p_value_holm = Some(1.0);
         }
         assert_eq!(decide(&ev, &th).verdict, Verdict::Fail);
+    }
+
+    /// The exact stationary shape matches its small-step limits 0.94·√x·γ₁ and x·γ₂, and a
+    /// unit step (r = 0: the iterate is one noise draw) passes the noise's shape through.
+    #[test]
+    fn stationary_shape_limits() {
+        let (s, k) = stationary_shape(1e-4, 1.0, 1.0).unwrap();
+        assert!(
+            (s / (2f64.powf(1.5) / 3.0 * 1e-2) - 1.0).abs() < 1e-3,
+            "{s}"
+        );
+        assert!((k / 1e-4 - 1.0).abs() < 1e-3, "{k}");
+        assert_eq!(stationary_shape(1.0, 0.3, 2.0), Some((0.3, 2.0)));
+        assert!(stationary_shape(2.0, 1.0, 1.0).is_none());
     }
 
     /// TOST and the one-sided fail test of one piece at known points.

@@ -144,6 +144,17 @@ fn reason(r: &Reason) -> String {
             },
             p_text(Some(*p_fail_holm)),
         ),
+        Reason::Impact(i) => format!(
+            "impact beside the verdict: the stiffest mode (ε·λ_max = {:.3}) averages the noise \
+             over ≈ 1/(ελ) steps, so noise skewness {:.3} and excess kurtosis {:.3} leave its \
+             stationary law with skewness ≈ {:.3} and excess kurtosis ≈ {:.3} (≈ 0.94·√(ελ)·γ₁ \
+             and ελ·γ₂; finite fourth moments assumed — α-stable noise stays α-stable)",
+            i.lr_lambda_max,
+            i.noise_skewness,
+            i.noise_excess_kurtosis,
+            i.stationary_skewness,
+            i.stationary_excess_kurtosis
+        ),
         Reason::Undecided => "every estimate is within its tolerance, but not every \
                               equivalence test rejects: more examples per checkpoint would \
                               decide"

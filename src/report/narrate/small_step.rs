@@ -23,7 +23,7 @@ pub fn narrate(c: Checked) -> CheckResult {
             None => checks::Evidence::None(NoEvidence {}),
         },
         thresholds: Applied::SmallStep(c.applied),
-        tests: None,
+        tests: c.tests,
     }
 }
 
@@ -86,6 +86,27 @@ fn reason(r: &Reason) -> String {
         Reason::NoStationaryCovariances { error } => {
             format!("stationary covariances not computed: {error}")
         }
+        Reason::Tested {
+            se,
+            p_fail,
+            p_pass,
+            tolerance,
+            leaning_fail,
+        } => format!(
+            "one-sided tests of ε·λ_max against its tolerance {tolerance:.4} (SE {se:.4}, from \
+             the curvature's λ_max SE): fail test p = {}, equivalence test p = {}{}",
+            crate::fmt::p_text(Some(*p_fail)),
+            crate::fmt::p_text(Some(*p_pass)),
+            if *leaning_fail {
+                "; leaning fail: the estimate is beyond the tolerance but not significantly so"
+            } else {
+                ""
+            }
+        ),
+        Reason::Untestable => "λ_max has no standard error (its interval is a range over the \
+                               checkpoints' Hessians, not a confidence interval): the tolerance \
+                               is not tested, and the verdict follows the range"
+            .into(),
         Reason::LowerBound => "λ_max was measured in a random k-dimensional subspace, which only \
                                bounds the full-space λ_max from below; a pass cannot be certified"
             .into(),
