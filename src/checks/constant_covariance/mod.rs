@@ -430,7 +430,8 @@ pub struct Checked {
 /// of T̂_d (z tests: a percentile-bootstrap p-value has the floor 1/(B + 1), which Holm over
 /// pieces and checks could never bring below α).
 ///
-/// * Fail, H₀: D ≤ δ, on the log scale of T = D² (delta method, se_log = se/T̂_d):
+/// * Fail, H₀: D ≤ δ, on the log scale of T = D² (delta method, se_log = se_fail/T̂_d, where
+///   se_fail² = se² + c²·sd(T*)² adds the within-row bootstrap's spread; at least se):
 ///   p_fail = Φ̄((ln T̂_d − ln δ²)/se_log) ([`crate::stats::onesided::z_upper`]). A variance-type
 ///   statistic's plug-in se grows with the estimate (se ≈ r·T̂), so on the T scale
 ///   z = (T̂ − δ²)/se ≤ 1/r however large the effect (with 8 checkpoints r ≈ 0.5: p ≥ 0.02, never
@@ -441,17 +442,18 @@ pub struct Checked {
 ///
 /// An exact T̂_d (se = 0, e.g. identical rows) gives p ∈ {0, 1} through a tiny floor on se.
 /// Untestable (NaN) → p `None`. Cost: O(1).
-pub fn tolerance_test(t_d: f64, se: f64, dev: &Deviation) -> super::PieceTest {
+pub fn tolerance_test(t_d: f64, se_fail: f64, se: f64, dev: &Deviation) -> super::PieceTest {
     use crate::stats::onesided::{norm_sf, z_upper};
     let tol = dev.tolerance;
     let d2 = tol * tol;
     let se = se.max(1e-12 * d2.max(f64::MIN_POSITIVE));
+    let se_fail = se_fail.max(se);
     // Below δ²/100 the fail test cannot reject on either scale; the T scale keeps p ≈ 1 there
     // (the log scale with a vanishing T̂_d would give p ≈ ½).
     let fail = if t_d >= 0.01 * d2 && d2 > 0.0 {
-        z_upper(t_d.ln(), se / t_d, d2.ln()).ok()
+        z_upper(t_d.ln(), se_fail / t_d, d2.ln()).ok()
     } else {
-        z_upper(t_d, se, d2).ok()
+        z_upper(t_d, se_fail, d2).ok()
     };
     let pass = z_upper(t_d, se, d2).ok();
     super::PieceTest {
@@ -833,7 +835,11 @@ pub fn check(ctx: &Context) -> Checked {
         tolerance,
         checkpoints,
     };
-    let piece = tolerance_test(head.t_d, head.se, &deviation);
+    // The fail test adds the row-bootstrap spread of c·T* to the checkpoint bootstrap's: with
+    // independent rows the checkpoint bootstrap alone gave 4/20 false fails at the boundary.
+    let se_rows = head.factor * sd_of(&t_star);
+    let se_fail = (head.se.powi(2) + se_rows.powi(2)).sqrt();
+    let piece = tolerance_test(head.t_d, se_fail, head.se, &deviation);
     let tests = super::ToleranceTests::from_pieces(vec![piece], th.alpha);
     let mut decision = decide(&tests, th.alpha);
     decision
@@ -878,6 +884,13 @@ struct Headline {
     d: f64,
     lo: f64,
     hi: f64,
+}
+
+/// Sample standard deviation (NaN for fewer than 2 values).
+fn sd_of(v: &[f64]) -> f64 {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
 /// c = 1/(1 − Σ_i w̃_i²), w̃ the normalised weights: E[Σ w̃_i ‖C_i − C̄‖²] = (1 − Σ w̃²)·Var_π

@@ -1303,6 +1303,43 @@ mod tests {
             .collect()
     }
 
+    /// The probe tests invert the spread's χ² interval on the 1.05 grid: δ(s) = 0.3·s with
+    /// σ̂ = 1 exceeds tol = 0.1 down to s = 1.05⁻²² (0.342 > 1/3), so p_fail =
+    /// P(χ²_ν ≥ ν/0.342²); δ(s) = 0.05·s stays ≤ 0.1 up to s = 1.05¹⁴ (1.980 < 2), so p_pass =
+    /// P(χ²_ν ≤ ν/1.980²); a region not covered by the offsets cannot pass.
+    #[test]
+    fn probe_p_values_invert_the_spread_interval() {
+        use statrs::distribution::{ChiSquared, ContinuousCDF};
+        let nu = 20.0;
+        let chi = ChiSquared::new(nu).unwrap();
+        let (pf, pp) = probe_p_values(&|s| Some((0.3 * s, true)), 1.0, nu, 0.1);
+        let s_f = 1.05f64.powi(-22);
+        assert!(
+            (pf - chi.sf(nu / (s_f * s_f))).abs() < 1e-15 && pp == 1.0,
+            "{pf} {pp}"
+        );
+        assert!(pf < 1e-6);
+        let (pf, pp) = probe_p_values(&|s| Some((0.05 * s, true)), 1.0, nu, 0.1);
+        let s_p = 1.05f64.powi(14);
+        assert!(
+            (pp - chi.cdf(nu / (s_p * s_p))).abs() < 1e-15 && pf == 1.0,
+            "{pf} {pp}"
+        );
+        assert!(pp < 0.01);
+        assert_eq!(
+            probe_p_values(&|s| Some((0.05 * s, false)), 1.0, nu, 0.1),
+            (1.0, 1.0)
+        );
+        // z pieces: exact zero passes with p 0, NaN is untested.
+        let z = z_piece("x", 0.0, 0.0, 0.1);
+        assert_eq!((z.p_fail, z.p_pass), (Some(1.0), Some(0.0)));
+        assert_eq!(z_piece("x", f64::NAN, 0.1, 0.1).p_fail, None);
+        // 0.2 ± 0.05 against 0.1: z = 2, p_fail = Φ̄(2) = 0.022750131948179195.
+        let z = z_piece("x", 0.2, 0.05, 0.1);
+        let p = z.p_fail.unwrap();
+        assert!((p - 0.022_750_131_948_179_195).abs() < 1e-10, "{p}"); // statrs erfc: ~1e-12
+    }
+
     /// References: a quadratic is fitted exactly (δ = 0, q″ = 2a); t⁴ on [−1, 1] leaves the
     /// Legendre term (8/35)·P₄(t), whose largest value is 8/35 at the ends while t⁴ ranges over
     /// [0, 1], so δ → 8/35 as the grid refines; a cubic of relative size ρ at the edge leaves

@@ -300,7 +300,7 @@ mod tests {
             checkpoints: 8,
         };
         let run = |t_d: f64, se: f64| {
-            let piece = tolerance_test(t_d, se, &dev(t_d.max(0.0).sqrt()));
+            let piece = tolerance_test(t_d, se, se, &dev(t_d.max(0.0).sqrt()));
             decide(&ToleranceTests::from_pieces(vec![piece], 0.05), 0.05)
         };
         // T̂ = 0.0025 (D = 0.05), se 0.002: z = −3.75 → pass.
