@@ -134,6 +134,9 @@ pub enum IntervalMethod {
     SpreadChiSquareRange,
     /// Student-t interval of batch means (batch size ⌊√m⌋).
     BatchMeansT,
+    /// Ratio interval on the log scale: r̂·exp(±z·se/r̂), se = sd/√ESS of the trajectory
+    /// statistic (delta method; never negative).
+    LogScaleZSdOverSqrtEss,
 }
 
 impl IntervalMethod {
@@ -155,6 +158,9 @@ impl IntervalMethod {
             IntervalMethod::Analytic => "closed-form interval (docs/methods.md)",
             IntervalMethod::SpreadChiSquareRange => "interval over the loss probes",
             IntervalMethod::BatchMeansT => "Student-t interval of batch means",
+            IntervalMethod::LogScaleZSdOverSqrtEss => {
+                "log-scale interval r·exp(±z·se/r), se = sd/√ESS (ESS by Geyer)"
+            }
         }
     }
 }
