@@ -351,7 +351,7 @@ pub fn reshuffled_inapplicable(
     if a_source == "lag1" {
         return Some(Inapplicable::LagOneOnly);
     }
-    if !r.drop_last && m.dataset_size % m.batch_size != 0 {
+    if !r.drop_last && !m.dataset_size.is_multiple_of(m.batch_size) {
         return Some(Inapplicable::PartialBatch {
             dataset_size: m.dataset_size,
             batch_size: m.batch_size,
