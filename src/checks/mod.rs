@@ -144,6 +144,9 @@ pub enum IntervalMethod {
     CheckpointBootstrap,
     /// Centred (basic) bootstrap interval 2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2} of a fraction.
     CentredBootstrap,
+    /// Ratio interval on the log scale: r̂·exp(±z·se/r̂), se = sd/√ESS of the trajectory
+    /// statistic (delta method; never negative).
+    LogScaleZSdOverSqrtEss,
 }
 
 impl IntervalMethod {
@@ -169,6 +172,9 @@ impl IntervalMethod {
                 "normal interval from a bootstrap over checkpoints"
             }
             IntervalMethod::CentredBootstrap => "centred bootstrap interval",
+            IntervalMethod::LogScaleZSdOverSqrtEss => {
+                "log-scale interval r·exp(±z·se/r), se = sd/√ESS (ESS by Geyer)"
+            }
         }
     }
 }

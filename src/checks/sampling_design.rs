@@ -158,8 +158,14 @@ pub fn assess(ctx: &Context, a: Option<&DMatrix<f64>>, win: Option<&Window>) -> 
         (Some(a), Some(w)) => implied_noise(w, a, ctx.lr()).ok_or(NotTestable::NotEveryStep),
         (Some(_), None) => Err(NotTestable::NotEveryStep),
     };
+    // R and p_fresh are scale invariant; dividing by max |ξ| keeps tr Q̂² from overflowing.
+    let scale = noise.as_ref().map_or(0.0, |x| x.amax());
     let xi = match noise {
-        Ok(x) => x,
+        Ok(x) if scale.is_finite() && scale > 0.0 => x / scale,
+        Ok(_) => {
+            out.not_testable = Some(NotTestable::Degenerate);
+            return out;
+        }
         Err(e) => {
             out.not_testable = Some(e);
             return out;

@@ -885,6 +885,9 @@ pub fn simulate(s: Scenario, cfg: &SimConfig, seed: u64, out: &Path) -> Result<S
     }
 }
 
+/// (fresh-sampling prediction, reshuffled covariance at an epoch start) of a reshuffled run.
+type ReshuffledTruth = (Option<DMatrix<f64>>, Option<DMatrix<f64>>);
+
 /// The truth computed before the run.
 struct Truth {
     hessian: DMatrix<f64>,
@@ -897,7 +900,7 @@ struct Truth {
     kurtosis: Vec<f64>,
     /// Reshuffled runs only: (the fresh-sampling prediction, the reshuffled covariance at an
     /// epoch start).
-    reshuffled: Option<(Option<DMatrix<f64>>, Option<DMatrix<f64>>)>,
+    reshuffled: Option<ReshuffledTruth>,
 }
 
 fn compute_truth(s: Scenario, model: &Model, theta_star: &DVector<f64>, cfg: &SimConfig) -> Truth {

@@ -43,7 +43,7 @@
 use nalgebra::{DMatrix, DVector};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::{decide, Context, IntervalMethod, KeyMetric, Verdict};
+use super::{Context, IntervalMethod, KeyMetric, Verdict};
 use crate::model::curvature::{self, rows};
 use crate::ou;
 use crate::run::SubspaceKind;
@@ -124,16 +124,94 @@ fn batch_means_interval_of_means(means: &[f64], level: f64) -> Option<(f64, f64,
         .then_some((mean, mean - half, mean + half, nb))
 }
 
-/// |effect − null| decision for a relative deviation with interval [lo, hi] around `est`.
-fn decide_abs(est: f64, lo: f64, hi: f64, tol: f64) -> Verdict {
-    let excludes = lo > 0.0 || hi < 0.0;
-    let abs_lo = if excludes {
-        lo.abs().min(hi.abs())
-    } else {
-        0.0
+/// Log-scale interval and tolerance tests of a ratio r̂ > 0 whose standard error is `se`
+/// (delta method: se(log r̂) = se/r̂). Interval r̂·exp(±z·se_log) (never negative, symmetric in
+/// r ↔ 1/r); fail test H₀: |log r| ≤ log(1 + δ) by [`crate::stats::onesided::log_ratio`];
+/// equivalence test (TOST, Schuirmann 1987) p = max(Φ̄((c − ℓ̂)/se_log), Φ̄((ℓ̂ + c)/se_log)),
+/// c = log(1 + δ). Returns (piece, interval, the piece's unadjusted verdict at α). Cost O(1).
+pub fn log_ratio_piece(
+    name: &str,
+    r: f64,
+    se: f64,
+    z: f64,
+    tol: f64,
+    alpha: f64,
+) -> (super::PieceTest, Option<[f64; 2]>, Verdict) {
+    use crate::stats::onesided::{log_ratio, norm_sf};
+    let tolerance = super::Tolerance::ratio_within(tol);
+    let se_log = se / r;
+    let (p_fail, p_pass, iv) = match log_ratio(r, se_log, tol) {
+        Ok(t) => {
+            let (l, c) = (r.ln(), tol.ln_1p());
+            let p_pass = norm_sf((c - l) / se_log).max(norm_sf((l + c) / se_log));
+            let iv = [r * (-z * se_log).exp(), r * (z * se_log).exp()];
+            (Some(t.p_value), Some(p_pass), Some(iv))
+        }
+        Err(_) => (None, None, None),
     };
-    let abs_hi = lo.abs().max(hi.abs());
-    decide(est.abs(), abs_hi, abs_lo, tol, excludes)
+    let piece = super::PieceTest {
+        name: name.into(),
+        estimate: r,
+        tolerance,
+        beyond: !tolerance.holds(r),
+        p_fail,
+        p_pass,
+    };
+    let v = piece_verdict(&piece, alpha);
+    (piece, iv, v)
+}
+
+/// Tolerance tests of |d| ≤ δ for an estimate d with standard error `se` and a Student-t law
+/// with `df` degrees of freedom: fail p = P(T > (|d| − δ)/se) + P(T > (|d| + δ)/se) (exact
+/// size at |d| = δ), equivalence p = max(P(T > (δ − d)/se), P(T > (d + δ)/se)). Cost O(1).
+pub fn abs_t_piece(
+    name: &str,
+    d: f64,
+    se: f64,
+    df: f64,
+    tol: f64,
+    alpha: f64,
+) -> (super::PieceTest, Verdict) {
+    use crate::stats::onesided::t_upper;
+    let p = |e: f64, delta: f64| t_upper(e, se, df, delta).ok().map(|t| t.p_value);
+    let p_fail = p(d.abs(), tol)
+        .zip(p(d.abs(), -tol))
+        .map(|(a, b)| (a + b).min(1.0));
+    let p_pass = p(tol, d).zip(p(d, -tol)).map(|(a, b)| a.max(b));
+    let tolerance = super::Tolerance::abs_at_most(tol);
+    let piece = super::PieceTest {
+        name: name.into(),
+        estimate: d,
+        tolerance,
+        beyond: !tolerance.holds(d),
+        p_fail,
+        p_pass,
+    };
+    let v = piece_verdict(&piece, alpha);
+    (piece, v)
+}
+
+/// A piece that could not be tested (counts as p = 1 on both sides).
+fn untestable_piece(name: &str, estimate: f64, tolerance: super::Tolerance) -> super::PieceTest {
+    super::PieceTest {
+        name: name.into(),
+        estimate,
+        tolerance,
+        beyond: estimate.is_finite() && !tolerance.holds(estimate),
+        p_fail: None,
+        p_pass: None,
+    }
+}
+
+/// One piece's own (unadjusted) verdict at α: fail, pass or inconclusive.
+fn piece_verdict(p: &super::PieceTest, alpha: f64) -> Verdict {
+    if p.p_fail.is_some_and(|x| x <= alpha) {
+        Verdict::Fail
+    } else if p.p_pass.is_some_and(|x| x <= alpha) {
+        Verdict::Pass
+    } else {
+        Verdict::Inconclusive
+    }
 }
 
 /// Why the verdict is what it is: one entry per part, carrying its numbers (the words are
@@ -215,6 +293,8 @@ pub struct Checked {
     pub applied: Applied,
     pub decision: Decision,
     pub key_metrics: Vec<KeyMetric>,
+    /// The tolerance tests behind the verdict (`None` when nothing could be tested).
+    pub tests: Option<super::ToleranceTests>,
 }
 
 /// The section's verdict from its parts' verdicts: fail if any fails; pass if the covariance
@@ -236,6 +316,7 @@ pub fn decide_section(verdicts: &[Verdict], covariance_done: bool) -> Verdict {
 #[derive(Default)]
 struct Tally {
     verdicts: Vec<Verdict>,
+    pieces: Vec<super::PieceTest>,
     reasons: Vec<Reason>,
     key_metrics: Vec<KeyMetric>,
 }
@@ -270,7 +351,7 @@ pub fn reshuffled_inapplicable(
     if a_source == "lag1" {
         return Some(Inapplicable::LagOneOnly);
     }
-    if !r.drop_last && m.dataset_size % m.batch_size != 0 {
+    if !r.drop_last && !m.dataset_size.is_multiple_of(m.batch_size) {
         return Some(Inapplicable::PartialBatch {
             dataset_size: m.dataset_size,
             batch_size: m.batch_size,
@@ -374,7 +455,17 @@ pub fn check(ctx: &Context) -> Checked {
         reshuffled,
     };
     let stationary_covariance = covariance_part(&inp, &mut tally);
-    let covariance_done = !tally.verdicts.is_empty();
+    if tally.pieces.is_empty() && prim.is_some() {
+        let name = match inp.prediction {
+            PredictionKind::Reshuffled => "covariance_ratio_reshuffled",
+            _ => "covariance_ratio_discrete",
+        };
+        tally.pieces.push(untestable_piece(
+            name,
+            f64::NAN,
+            super::Tolerance::ratio_within(inp.tol),
+        ));
+    }
     let fdr1 = fdr1_part(&inp, prim, &mut tally);
     let equipartition = equipartition_part(&inp, &mut tally);
     let msd = msd_part(&inp, &mut tally);
@@ -401,10 +492,13 @@ pub fn check(ctx: &Context) -> Checked {
         curvature: curv.summary(),
     };
     let Tally {
-        verdicts,
+        pieces,
         reasons,
         key_metrics,
+        ..
     } = tally;
+    let alpha = th.alpha;
+    let tests = (!pieces.is_empty()).then(|| super::ToleranceTests::from_pieces(pieces, alpha));
     Checked {
         evidence,
         applied: Applied {
@@ -412,10 +506,13 @@ pub fn check(ctx: &Context) -> Checked {
             ci_level: inp.level,
         },
         decision: Decision {
-            verdict: decide_section(&verdicts, covariance_done),
+            verdict: tests
+                .as_ref()
+                .map_or(Verdict::Inconclusive, |t| t.verdict(alpha)),
             reasons,
         },
         key_metrics,
+        tests,
     }
 }
 
@@ -425,7 +522,6 @@ struct TraceInterval {
     rd: f64,
     rc: f64,
     trd: f64,
-    trc: f64,
     /// t/(t − 1), the unbiasing factor of the interval ends.
     f: f64,
     t: usize,
@@ -442,7 +538,6 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
         rd,
         rc,
         trd,
-        trc,
         f,
         t,
         closer,
@@ -464,24 +559,41 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
     );
     let ess = iv.map(|x| x.2);
     if let Some((lo, hi, _)) = iv {
-        let method = IntervalMethod::MeanZSdOverSqrtEss;
-        md = md.ci_by(f * lo / trd, f * hi / trd, level, method);
-        mc = mc.ci_by(f * lo / trc, f * hi / trc, level, method);
+        // tr Σ̂ ± z·se: se(tr Σ̂) = f·(hi − lo)/(2z); every ratio shares se(log r) = se/tr Σ̂.
+        let (z, alpha) = (inp.z, inp.ctx.thresholds.alpha);
+        let se_tr = f * (hi - lo) / (2.0 * z);
+        let tr_hat = rd * trd;
+        let log_iv = |r: f64| {
+            let s = se_tr / tr_hat;
+            [r * (-z * s).exp(), r * (z * s).exp()]
+        };
+        let method = IntervalMethod::LogScaleZSdOverSqrtEss;
+        let (dl, cl) = (log_iv(rd), log_iv(rc));
+        md = md.ci_by(dl[0], dl[1], level, method);
+        mc = mc.ci_by(cl[0], cl[1], level, method);
         if inp.prediction != PredictionKind::Discrete {
             tally.key_metrics.push(md);
             tally.key_metrics.push(mc);
-            if let Some((rr, trr)) = resh {
-                reshuffled_metric(inp, rr, [f * lo / trr, f * hi / trr], (rd, ess, t), tally);
+            if let Some((rr, _)) = resh {
+                reshuffled_metric(inp, rr, se_tr * rr / tr_hat, (rd, ess, t), tally);
             }
             return ess;
         }
-        let v = decide_abs(rd - 1.0, f * lo / trd - 1.0, f * hi / trd - 1.0, tol);
+        let (piece, _, v) = log_ratio_piece(
+            "covariance_ratio_discrete",
+            rd,
+            se_tr * rd / tr_hat,
+            z,
+            tol,
+            alpha,
+        );
+        tally.pieces.push(piece);
         tally.verdicts.push(v);
         tally.reasons.push(Reason::Covariance {
             ratio_discrete: rd,
-            interval_discrete: [f * lo / trd, f * hi / trd],
+            interval_discrete: dl,
             ratio_continuous: rc,
-            interval_continuous: [f * lo / trc, f * hi / trc],
+            interval_continuous: cl,
             ess: ess.unwrap_or(f64::NAN),
             steps: t,
             closer,
@@ -499,11 +611,15 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
 fn reshuffled_metric(
     inp: &Inputs,
     rr: f64,
-    [lo, hi]: [f64; 2],
+    se: f64,
     (rd, ess, steps): (f64, Option<f64>, usize),
     tally: &mut Tally,
 ) {
-    let v = decide_abs(rr - 1.0, lo - 1.0, hi - 1.0, inp.tol);
+    let alpha = inp.ctx.thresholds.alpha;
+    let (piece, iv, v) =
+        log_ratio_piece("covariance_ratio_reshuffled", rr, se, inp.z, inp.tol, alpha);
+    let [lo, hi] = iv.unwrap_or([f64::NAN, f64::NAN]);
+    tally.pieces.push(piece);
     tally.verdicts.push(v);
     tally.reasons.push(Reason::CovarianceReshuffled {
         ratio: rr,
@@ -519,7 +635,7 @@ fn reshuffled_metric(
             "tr Σ̂ (trajectory) / tr Σ_reshuffled (epoch-wise reshuffled SGD, mean over the epoch)",
             rr,
         )
-        .ci_by(lo, hi, inp.level, IntervalMethod::MeanZSdOverSqrtEss)
+        .ci_by(lo, hi, inp.level, IntervalMethod::LogScaleZSdOverSqrtEss)
         .tolerance(super::Tolerance::ratio_within(inp.tol)),
     );
 }
@@ -566,7 +682,6 @@ fn covariance_part(inp: &Inputs, tally: &mut Tally) -> Option<StationaryCovarian
         rd,
         rc,
         trd,
-        trc,
         f,
         t,
         closer,
@@ -730,7 +845,18 @@ fn fdr1_part(inp: &Inputs, prim: Option<&curvature::Estimate>, tally: &mut Tally
         tally.reasons.push(Reason::Fdr1NoData);
         return out;
     };
-    let v = decide_abs(d, dlo, dhi, inp.tol);
+    let tq = StudentsT::new(0.0, 1.0, (nb - 1) as f64)
+        .map_or(f64::NAN, |t| t.inverse_cdf(0.5 + inp.level / 2.0));
+    let se = (dhi - dlo) / (2.0 * tq);
+    let (piece, v) = abs_t_piece(
+        "fdr1_relative_deviation",
+        d,
+        se,
+        (nb - 1) as f64,
+        inp.tol,
+        inp.ctx.thresholds.alpha,
+    );
+    tally.pieces.push(piece);
     tally.verdicts.push(v);
     tally.reasons.push(Reason::Fdr1 {
         source: src,
@@ -814,9 +940,21 @@ fn equipartition_part(inp: &Inputs, tally: &mut Tally) -> Option<Equipartition> 
     )
     .tolerance(super::Tolerance::ratio_within(inp.tol));
     if let (Some((lo, hi, ess)), true) = (iv, pred_d > 0.0) {
-        let (rlo, rhi) = ((lo - ls) / pred_d, (hi - ls) / pred_d);
-        km = km.ci_by(rlo, rhi, inp.level, IntervalMethod::MeanZSdOverSqrtEss);
-        let v = decide_abs(r - 1.0, rlo - 1.0, rhi - 1.0, inp.tol);
+        let se = (hi - lo) / (2.0 * inp.z * pred_d);
+        let alpha = inp.ctx.thresholds.alpha;
+        let (piece, log_iv, v) =
+            log_ratio_piece("equipartition_ratio", r, se, inp.z, inp.tol, alpha);
+        let (rlo, rhi) = match log_iv {
+            Some([a, b]) => (a, b),
+            None => ((lo - ls) / pred_d, (hi - ls) / pred_d),
+        };
+        let method = if log_iv.is_some() {
+            IntervalMethod::LogScaleZSdOverSqrtEss
+        } else {
+            IntervalMethod::MeanZSdOverSqrtEss
+        };
+        km = km.ci_by(rlo, rhi, inp.level, method);
+        tally.pieces.push(piece);
         tally.verdicts.push(v);
         tally.reasons.push(Reason::Equipartition {
             ratio: r,

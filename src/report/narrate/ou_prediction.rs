@@ -13,7 +13,7 @@ pub fn narrate(c: Checked) -> CheckResult {
         key_metrics: c.key_metrics,
         metrics: checks::Evidence::OuPrediction(Box::new(c.evidence)),
         thresholds: Applied::OuPrediction(c.applied),
-        tests: None,
+        tests: c.tests,
     }
 }
 
