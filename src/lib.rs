@@ -185,7 +185,15 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
 /// prediction made in all coordinates (or an invariant basis) does (docs/methods.md, "The
 /// verdict rule"); a subspace approximation never does.
 fn ou_prediction_hold_back(ou: &checks::CheckResult) -> Option<&checks::ToleranceTests> {
-    ou.tests.as_ref()
+    use checks::ou_prediction::{Coordinates, PredictionKind};
+    match &ou.metrics {
+        checks::Evidence::OuPrediction(e)
+            if e.coordinates == Coordinates::All && e.prediction != PredictionKind::None =>
+        {
+            ou.tests.as_ref()
+        }
+        _ => None,
+    }
 }
 
 fn build_report(

@@ -7,8 +7,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod boundary_gaussian;
 mod boundary_cov_quadratic;
+mod boundary_gaussian;
 mod calibration_constant_covariance;
 mod calibration_gaussian_noise;
 mod calibration_multivariate;
