@@ -11,7 +11,7 @@
 //! correlation across steps; their stationary covariance is
 //! [`stationary_cov_discrete`](super::stationary_cov_discrete).
 //!
-//! Derivation (docs/methods-decisions-draft.md, "Reshuffled SGD"). In the eigenbasis A = VΛVᵀ,
+//! Derivation (docs/methods.md, "Sampling designs: fresh and reshuffled"). In the eigenbasis A = VΛVᵀ,
 //! F = diag(f), f_k = 1 − ελ_k, Q̃ = VᵀQV. After p steps of an epoch started at θ_0,
 //! θ_p = F^p θ_0 − ε Σ_{i<p} F^{p−1−i} ξ_i, θ_0 independent of the epoch's noises, so
 //!
