@@ -281,3 +281,80 @@ fn partial_last_batch_makes_the_reshuffled_prediction_inapplicable() {
         })
     );
 }
+
+/// Keeps every second trajectory row and declares `trajectory.every = 2` (format 2): the
+/// implied per-step noise, and with it the epoch-sum design test, needs every step.
+fn thin_trajectory(dir: &Path) {
+    use sgd_ou::run::npy::NpyArray;
+    let t = dir.join("trajectory");
+    for (name, descr) in [("steps", "'<i8'"), ("losses", "'<f8'"), ("params", "'<f8'")] {
+        let path = t.join(format!("{name}.npy"));
+        let a = NpyArray::open(&path, true).unwrap();
+        let shape = a.shape().to_vec();
+        let v = a.to_vec_f64().unwrap();
+        let width: usize = shape[1..].iter().product();
+        let rows: Vec<usize> = (0..shape[0]).step_by(2).collect();
+        let mut bytes = Vec::new();
+        for &i in &rows {
+            for x in &v[i * width..(i + 1) * width] {
+                if name == "steps" {
+                    bytes.extend_from_slice(&(*x as i64).to_le_bytes());
+                } else {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+        let shape_text = if shape.len() == 1 {
+            format!("({},)", rows.len())
+        } else {
+            format!("({}, {})", rows.len(), width)
+        };
+        crate::common::npy_bytes(&path, descr, false, &shape_text, &bytes);
+    }
+    let p = dir.join("run.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.insert("format_version".into(), 2.into());
+    o.insert("trajectory".into(), serde_json::json!({ "every": 2 }));
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+// The case end to end: a reshuffled run (d = k, so the prediction is in all
+// coordinates) declared fresh, recorded every second step so the design cannot be tested on
+// the trajectory. All four assumptions pass, the fresh prediction is contradicted (ratio ≈
+// 0.27), and the overall pass is held back with the reason in the headline. Control: the same
+// thinned run declared reshuffled has no applicable prediction (positions of the epoch are
+// visited unevenly) and passes.
+#[test]
+fn contradicted_prediction_in_all_coordinates_holds_back_the_overall_pass() {
+    use sgd_ou::checks::Verdict;
+    let root = tempfile::tempdir().unwrap();
+    let dir = simulate_to(SamplingDesign::Reshuffled, 7, root.path());
+    let control = root.path().join("control");
+    simulate(
+        Scenario::QuadraticGaussian,
+        &config(SamplingDesign::Reshuffled),
+        7,
+        &control,
+    )
+    .unwrap();
+    declare_fresh(&dir);
+    thin_trajectory(&dir);
+    thin_trajectory(&control);
+    let opts = sgd_ou::Options::default();
+    let r = sgd_ou::verify(&dir, &opts).unwrap();
+    for (a, c) in r.assumptions.iter() {
+        assert_eq!(c.verdict, Verdict::Pass, "{a:?}");
+    }
+    let t = r.verdict_tests.as_ref().unwrap();
+    assert!(t.ou_prediction_contradicted, "{:?}", r.ou_prediction.tests);
+    assert_eq!(r.verdict, Verdict::Inconclusive);
+    let note = sgd_ou::report::words::overall_note(&r).expect("a headline note");
+    assert!(note.contains("held back from PASS"), "{note}");
+    let md = sgd_ou::report::markdown::render(&r);
+    assert!(md.contains("held back from PASS"));
+    let c = sgd_ou::verify(&control, &opts).unwrap();
+    assert!(!c.verdict_tests.as_ref().unwrap().ou_prediction_contradicted);
+    assert_eq!(c.verdict, Verdict::Pass);
+}
