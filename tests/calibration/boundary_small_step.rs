@@ -44,6 +44,8 @@ struct Counts {
     /// Old point rule: the estimate beyond the tolerance.
     beyond: usize,
     mean_estimate: f64,
+    /// Standard deviation of the estimate over the seeds (to compare with the mean SE).
+    sd_estimate: f64,
     mean_se: f64,
 }
 
@@ -81,19 +83,22 @@ fn family(target: f64, base: u64) -> Counts {
         c.pass += (r.decision.verdict == Verdict::Pass) as usize;
         c.beyond += t.pieces[0].beyond as usize;
         c.mean_estimate += est;
+        c.sd_estimate += est * est;
         c.mean_se += se;
         std::fs::remove_dir_all(&out).unwrap();
     }
-    c.mean_estimate /= c.n as f64;
+    let n = c.n as f64;
+    c.mean_estimate /= n;
+    c.sd_estimate = ((c.sd_estimate - n * c.mean_estimate.powi(2)) / (n - 1.0)).sqrt();
     c.mean_se /= c.n as f64;
     let row = format!(
-        "| {target:.4} | {} | {} | {} | {} | {:.4} | {:.4} |",
-        c.n, c.fail, c.beyond, c.pass, c.mean_estimate, c.mean_se
+        "| {target:.4} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} |",
+        c.n, c.fail, c.beyond, c.pass, c.mean_estimate, c.sd_estimate, c.mean_se
     );
     eprintln!("{row}");
     record_calibration_row(
         "boundary_small_step",
-        "| true ε·λ_max | runs | fail | old rule: beyond | pass | mean estimate | mean SE |\n|---|---|---|---|---|---|---|",
+        "| true ε·λ_max | runs | fail | old rule: beyond | pass | mean estimate | SD of estimate | mean SE |\n|---|---|---|---|---|---|---|---|",
         &row,
     );
     c
