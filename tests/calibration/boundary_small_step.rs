@@ -14,6 +14,7 @@
 //! `SGD_OU_CALIBRATION_OUT` records the rows (`tests/common::record_calibration_row`).
 
 use sgd_ou::checks::{small_step, Context, Thresholds, Verdict};
+use sgd_ou::model::curvature;
 use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 
@@ -46,6 +47,8 @@ struct Counts {
     mean_estimate: f64,
     /// Standard deviation of the estimate over the seeds (to compare with the mean SE).
     sd_estimate: f64,
+    /// The same for the lag-1 λ_max before the bootstrap bias correction (times ε).
+    sd_uncorrected: f64,
     mean_se: f64,
 }
 
@@ -61,6 +64,7 @@ fn family(target: f64, base: u64) -> Counts {
     cfg.write_hessian = false;
     let th = Thresholds::default();
     let mut c = Counts::default();
+    let mut raws = Vec::new();
     for s in 0..seeds() {
         let out = root.path().join(format!("run-{s}"));
         simulate(Scenario::QuadraticGaussian, &cfg, base + s, &out).unwrap();
@@ -84,6 +88,14 @@ fn family(target: f64, base: u64) -> Counts {
         c.beyond += t.pieces[0].beyond as usize;
         c.mean_estimate += est;
         c.sd_estimate += est * est;
+        let raw = match &ctx.curvature().primary().unwrap().details {
+            curvature::EstimateDetails::Lag1 {
+                lambda_max_uncorrected,
+                ..
+            } => lambda_max_uncorrected * cfg.learning_rate,
+            _ => panic!("not the lag-1 fit"),
+        };
+        raws.push(raw);
         c.mean_se += se;
         std::fs::remove_dir_all(&out).unwrap();
     }
@@ -91,14 +103,16 @@ fn family(target: f64, base: u64) -> Counts {
     c.mean_estimate /= n;
     c.sd_estimate = ((c.sd_estimate - n * c.mean_estimate.powi(2)) / (n - 1.0)).sqrt();
     c.mean_se /= c.n as f64;
+    let rm = raws.iter().sum::<f64>() / n;
+    c.sd_uncorrected = (raws.iter().map(|r| (r - rm).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
     let row = format!(
-        "| {target:.4} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} |",
-        c.n, c.fail, c.beyond, c.pass, c.mean_estimate, c.sd_estimate, c.mean_se
+        "| {target:.4} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} |",
+        c.n, c.fail, c.beyond, c.pass, c.mean_estimate, c.sd_estimate, c.sd_uncorrected, c.mean_se
     );
     eprintln!("{row}");
     record_calibration_row(
         "boundary_small_step",
-        "| true ε·λ_max | runs | fail | old rule: beyond | pass | mean estimate | SD of estimate | mean SE |\n|---|---|---|---|---|---|---|---|",
+        "| true ε·λ_max | runs | fail | old rule: beyond | pass | mean estimate | SD of estimate | SD before bias correction | mean SE |\n|---|---|---|---|---|---|---|---|---|",
         &row,
     );
     c
