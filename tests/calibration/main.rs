@@ -9,6 +9,7 @@ mod common;
 
 mod boundary_cov_quadratic;
 mod boundary_gaussian;
+mod boundary_small_step;
 mod calibration_constant_covariance;
 mod calibration_gaussian_noise;
 mod calibration_multivariate;
