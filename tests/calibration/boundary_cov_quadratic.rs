@@ -228,3 +228,53 @@ fn quadratic_clear_violations_fail_overall() {
         assert!(cell.overall >= need, "{}: {cell:?}", s.name());
     }
 }
+
+/// Probe-error estimate of quadratic_loss (probes only, no hessian.npy).
+fn probe_check(run: &Run, seed: u64, th: &Thresholds) -> CheckResult {
+    let r = narrate::quadratic_loss::narrate(sgd_ou::checks::quadratic_loss::check(&Context::new(
+        run, seed, th,
+    )));
+    let probe = r
+        .key_metrics
+        .iter()
+        .find(|k| k.name == "probe_quadratic_error")
+        .expect("probe metric")
+        .clone();
+    let mut one = r;
+    one.key_metrics = vec![probe];
+    one
+}
+
+/// double-well-deep with the barrier at `ratio` noise temperatures (the scenario's default is
+/// 200; the crossing scenario's 1.5): noise scale ∝ √(1/T).
+fn well_cfg(ratio: f64) -> SimConfig {
+    let s = Scenario::DoubleWellDeep;
+    let mut cfg = SimConfig::default_for(s);
+    cfg.noise_scale *= (200.0 / ratio).sqrt();
+    cfg.probes = Some(sgd_ou::simulate::ProbeConfig::default());
+    cfg.write_hessian = false;
+    cfg
+}
+
+/// quadratic_loss at its tolerance: double-well-deep with the barrier at 8 noise temperatures
+/// (tuned on seeds 5001–5040, outside the ones used here: barrier/T = 9, 8, 7 gave a mean probe
+/// error 0.096, 0.104, 0.115 and the point rule 12, 21, 25 of 40, so at 8 the estimate's median
+/// sits at the tolerance 0.10). The non-quadratic part is the well's cubic and quartic terms
+/// sampled by the iterates. False fails ≤ α + 2 MC SE; the point rule printed beside.
+#[test]
+fn quadratic_at_the_tolerance_rarely_fails() {
+    let th = Thresholds::default();
+    let tol = th.quadratic_max_probe_error;
+    let cfg = well_cfg(8.0);
+    let mut cell = Cell::default();
+    for seed in 1..=seeds() {
+        let run = sim_run(Scenario::DoubleWellDeep, &cfg, 6000 + seed, 16);
+        cell.add(&probe_check(&run, seed, &th), tol, th.alpha);
+    }
+    cell.record(
+        "quadratic_loss",
+        "probe error = tolerance (double well, barrier 8 T), probes",
+    );
+    let bound = common::max_false_fails(seeds() as usize, th.alpha);
+    assert!(cell.fail <= bound, "{cell:?} > {bound}");
+}
