@@ -187,6 +187,10 @@ refs! {
     title = "The Control of the False Discovery Rate in Multiple Testing under Dependency",
     journal = "The Annals of Statistics", year = "2001", volume = "29", number = "4",
     pages = "1165--1188", doi = "10.1214/aos/1013699998" }
+"berger1982" "article" {
+    author = "Berger, Roger L.",
+    title = "Multiparameter Hypothesis Testing and Acceptance Sampling",
+    journal = "Technometrics", year = "1982", volume = "24", number = "4", pages = "295--300" }
 "berry1941" "article" {
     author = "Berry, Andrew C.",
     title = "The Accuracy of the {Gaussian} Approximation to the Sum of Independent Variates",
