@@ -21,7 +21,7 @@ pub(crate) fn explain(ev: &WindowEvidence, steps: &[u64], chosen: &[u64]) -> Str
         (StartReason::Truncation, _) => format!(
             "the window starts at step {first} because the series before step {} differ in mean \
              from those after it (accepted MSER truncation cut{}); {dropped} earlier \
-             checkpoint(s) are excluded as drift",
+             checkpoint(s) are excluded as drift{}",
             ev.truncation_step.unwrap_or(first),
             match ev.truncation_passes.len() {
                 0 | 1 => String::new(),
@@ -33,6 +33,14 @@ pub(crate) fn explain(ev: &WindowEvidence, steps: &[u64], chosen: &[u64]) -> Str
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+            },
+            match ev.unapplied_cut {
+                Some(u) => format!(
+                    "; a later cut at step {u} was not applied (it would leave fewer than 2 \
+                     checkpoints, and on so short a stretch a slow stationary wander is not told \
+                     apart from a drift)"
+                ),
+                None => String::new(),
             }
         ),
         (StartReason::NoiseToSignal, _) => format!(

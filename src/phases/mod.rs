@@ -235,6 +235,7 @@ fn cut_evidence(
         series: cuts,
         truncation_step,
         truncation_passes: Vec::new(),
+        unapplied_cut: None,
         noise_to_signal_step: phases
             .iter()
             .find(|p| p.phase == Phase::Diffusion)
@@ -290,7 +291,9 @@ pub const MAX_TRUNCATION_PASSES: usize = 6;
 
 /// Repeated truncation: cuts over the checkpoints' range; while a cut is accepted, cuts again on
 /// the stretch from the first checkpoint at or after it (a drift that fades slowly is cut in
-/// steps; MSER never cuts more than half). Returns the first pass's series and evidence (with
+/// steps; MSER never cuts more than half). A later pass's cut that would leave fewer than 2
+/// checkpoints is not applied (`unapplied_cut`): on a short stretch a slow stationary wander is
+/// not told apart from a drift. Returns the first pass's series and evidence (with
 /// every pass's cut) and the checkpoint at or after the final cut, if any.
 fn truncate(
     run: &Run,
@@ -302,8 +305,14 @@ fn truncate(
     let mut cut = ev.truncation_step;
     let mut cut_ck = None;
     while let Some(t) = cut {
+        let ck = steps.iter().copied().find(|&s| s >= t);
+        let left = ck.map_or(0, |c| steps.iter().filter(|&&s| s >= c).count());
+        if !ev.truncation_passes.is_empty() && left < 2 {
+            ev.unapplied_cut = Some(t);
+            break;
+        }
         ev.truncation_passes.push(t);
-        cut_ck = steps.iter().copied().find(|&s| s >= t);
+        cut_ck = ck;
         let Some(c) = cut_ck else { break };
         if ev.truncation_passes.len() >= MAX_TRUNCATION_PASSES
             || steps.iter().filter(|&&s| s >= c).count() < 2

@@ -112,6 +112,12 @@ pub struct WindowEvidence {
     /// `series` shows the first pass.
     #[serde(default)]
     pub truncation_passes: Vec<u64>,
+    /// An accepted cut of a later pass (pass 2 on) that was not applied because it would leave
+    /// fewer than 2 checkpoints: on a short kept stretch a slow stationary wander (a mode
+    /// relaxing over hundreds of steps) is not told apart from a drift, so the refinement stops
+    /// and the kept stretch is left to the FDR1/Geweke/NSR conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unapplied_cut: Option<u64>,
     /// The first checkpoint with noise-to-signal ratio ≥ 1, if any.
     pub noise_to_signal_step: Option<u64>,
     /// Why the window starts where it does.

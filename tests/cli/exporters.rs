@@ -565,8 +565,9 @@ fn jax_exporter_writes_a_valid_consistent_run_dir() {
     framework_exporter("export_jax.py", "jax");
 }
 
-/// The NumPy exporter's run goes through `sgd-ou verify`: the automatic window keeps only the
-/// diffusion-phase checkpoints, excludes the early drift-phase ones, and the report says why.
+/// The NumPy exporter's run goes through `sgd-ou verify`: the automatic window excludes the early
+/// drift-phase checkpoints (and any before the stationary cut), keeps a stationary stretch of at
+/// least 2 checkpoints, and the report says why.
 #[test]
 fn numpy_export_round_trips_through_verify() {
     if !python_has(&["numpy"]) {
@@ -603,12 +604,24 @@ fn numpy_export_round_trips_through_verify() {
     let first_analysed = window["checkpoints"][0].as_u64().unwrap();
     for p in r["run"]["phases"].as_array().unwrap() {
         let step = p["step"].as_u64().unwrap();
-        if excluded.contains(&step) {
+        // The early checkpoints are drift by their noise-to-signal ratio; a later excluded
+        // one may be in the diffusion phase yet before the stationary cut (issue 15's window).
+        if step <= 20 {
             assert_eq!(p["phase"], "drift", "{p}");
+        }
+        if excluded.contains(&step) {
+            assert!(step < first_analysed, "{p}");
         }
         if step == first_analysed {
             assert_eq!(p["phase"], "diffusion", "{p}");
         }
     }
-    assert!(window["reason"].as_str().unwrap().contains("drift phase"));
+    assert!(
+        window["checkpoints"].as_array().unwrap().len() >= 2,
+        "{window}"
+    );
+    assert!(window["reason"]
+        .as_str()
+        .unwrap()
+        .contains("excluded as drift"));
 }
