@@ -385,6 +385,27 @@ pub struct ToleranceTests {
     pub pieces: Vec<PieceTest>,
 }
 
+impl PieceTest {
+    /// A piece whose `beyond` is read off the estimate and the tolerance (a non-finite
+    /// estimate is never beyond). Cost O(1).
+    pub fn new(
+        name: impl Into<String>,
+        estimate: f64,
+        tolerance: Tolerance,
+        p_fail: Option<f64>,
+        p_pass: Option<f64>,
+    ) -> Self {
+        PieceTest {
+            name: name.into(),
+            estimate,
+            tolerance,
+            beyond: estimate.is_finite() && !tolerance.holds(estimate),
+            p_fail,
+            p_pass,
+        }
+    }
+}
+
 impl ToleranceTests {
     /// Combines the pieces (Holm for fail, intersection–union for pass). Cost: O(m log m).
     pub fn from_pieces(pieces: Vec<PieceTest>, alpha: f64) -> Self {

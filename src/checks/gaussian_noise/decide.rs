@@ -193,17 +193,11 @@ fn piece(j: usize, moment: Moment, est: Est, delta: f64) -> PieceTest {
     let estimate = est.map_or(f64::NAN, |e| e.0);
     let p = est.and_then(|(v, se, _)| abs_piece_p(v, se?, delta));
     let p_log = est.and_then(|(v, _, sl)| log_piece_p_fail(v, sl?, delta));
-    PieceTest {
-        name,
-        estimate,
-        tolerance,
-        beyond: estimate.is_finite() && !tolerance.holds(estimate),
-        p_fail: p.map(|p| match p_log {
-            Some(q) => (2.0 * p.0.min(q)).min(1.0),
-            None => p.0,
-        }),
-        p_pass: p.map(|p| p.1),
-    }
+    let p_fail = p.map(|p| match p_log {
+        Some(q) => (2.0 * p.0.min(q)).min(1.0),
+        None => p.0,
+    });
+    PieceTest::new(name, estimate, tolerance, p_fail, p.map(|p| p.1))
 }
 
 /// The 2k pieces (skewness then excess kurtosis of each direction, directions in order), from

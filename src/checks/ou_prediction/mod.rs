@@ -149,14 +149,7 @@ pub fn log_ratio_piece(
         }
         Err(_) => (None, None, None),
     };
-    let piece = super::PieceTest {
-        name: name.into(),
-        estimate: r,
-        tolerance,
-        beyond: !tolerance.holds(r),
-        p_fail,
-        p_pass,
-    };
+    let piece = super::PieceTest::new(name, r, tolerance, p_fail, p_pass);
     let v = piece_verdict(&piece, alpha);
     (piece, iv, v)
 }
@@ -179,28 +172,14 @@ pub fn abs_t_piece(
         .map(|(a, b)| (a + b).min(1.0));
     let p_pass = p(tol, d).zip(p(d, -tol)).map(|(a, b)| a.max(b));
     let tolerance = super::Tolerance::abs_at_most(tol);
-    let piece = super::PieceTest {
-        name: name.into(),
-        estimate: d,
-        tolerance,
-        beyond: !tolerance.holds(d),
-        p_fail,
-        p_pass,
-    };
+    let piece = super::PieceTest::new(name, d, tolerance, p_fail, p_pass);
     let v = piece_verdict(&piece, alpha);
     (piece, v)
 }
 
 /// A piece that could not be tested (counts as p = 1 on both sides).
 fn untestable_piece(name: &str, estimate: f64, tolerance: super::Tolerance) -> super::PieceTest {
-    super::PieceTest {
-        name: name.into(),
-        estimate,
-        tolerance,
-        beyond: estimate.is_finite() && !tolerance.holds(estimate),
-        p_fail: None,
-        p_pass: None,
-    }
+    super::PieceTest::new(name, estimate, tolerance, None, None)
 }
 
 /// One piece's own (unadjusted) verdict at α: fail, pass or inconclusive.
