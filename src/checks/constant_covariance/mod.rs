@@ -886,11 +886,9 @@ struct Headline {
     hi: f64,
 }
 
-/// Sample standard deviation (NaN for fewer than 2 values).
+/// Sample standard deviation (divisor n − 1; NaN for fewer than 2 values).
 fn sd_of(v: &[f64]) -> f64 {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    crate::stats::descriptive::Moments::new(v).variance().sqrt()
 }
 
 /// c = 1/(1 − Σ_i w̃_i²), w̃ the normalised weights: E[Σ w̃_i ‖C_i − C̄‖²] = (1 − Σ w̃²)·Var_π

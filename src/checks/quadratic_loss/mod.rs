@@ -168,11 +168,9 @@ fn untested(name: &str, estimate: f64, tol: f64) -> PieceTest {
     }
 }
 
-/// Sample standard deviation (NaN for fewer than 2 values).
+/// Sample standard deviation (divisor n − 1; NaN for fewer than 2 values).
 fn sd(v: &[f64]) -> f64 {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    crate::stats::descriptive::Moments::new(v).variance().sqrt()
 }
 
 /// What the check has gathered so far: tolerance tests, reasons and headline metrics of the
@@ -963,20 +961,7 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
         p_pass_max,
     } = scan_probes(&with, a, c_sd, tol);
     if !decided {
-        return PartEvidence {
-            piece: Some(untested("probe_quadratic_error", f64::NAN, tol)),
-            reason: Some(Reason::ProbesOutsideRegion { region_sds: c_sd }),
-            metric: None,
-            details: LossProbes {
-                available: true,
-                reason: None,
-                max_quadratic_error: None,
-                ci: None,
-                region_sds: None,
-                non_positive: None,
-                directions: Some(rows),
-            },
-        };
+        return probes_outside_region(rows, c_sd, tol);
     }
     // Bonferroni over the J directions for "some direction exceeds"; intersection–union
     // (largest p) for "every direction is within". A concave direction (exact losses) fails.
@@ -1004,19 +989,7 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
         undecided,
         concave: concave.clone(),
     };
-    let metric = KeyMetric::new(
-        "probe_quadratic_error",
-        "largest error of the best quadratic along the loss probes over ±c stationary sd, \
-         relative to the loss range there",
-        est,
-    )
-    .tolerance(super::Tolerance::at_most(tol))
-    .ci_by(
-        lo_all,
-        hi_all,
-        th.ci_level,
-        IntervalMethod::SpreadChiSquareRange,
-    );
+    let metric = probe_metric(est, lo_all, hi_all, th.ci_level, tol);
     PartEvidence {
         piece: Some(piece),
         reason: Some(reason),
@@ -1031,6 +1004,41 @@ fn probe_evidence(ctx: &Context) -> PartEvidence<LossProbes> {
             directions: Some(rows),
         },
     }
+}
+
+/// The probe piece when no probe direction had offsets inside the occupied region: untested,
+/// with the reason and the per-direction rows.
+fn probes_outside_region(
+    rows: Vec<ProbeDirection>,
+    c_sd: f64,
+    tol: f64,
+) -> PartEvidence<LossProbes> {
+    PartEvidence {
+        piece: Some(untested("probe_quadratic_error", f64::NAN, tol)),
+        reason: Some(Reason::ProbesOutsideRegion { region_sds: c_sd }),
+        metric: None,
+        details: LossProbes {
+            available: true,
+            reason: None,
+            max_quadratic_error: None,
+            ci: None,
+            region_sds: None,
+            non_positive: None,
+            directions: Some(rows),
+        },
+    }
+}
+
+/// The key metric of the probe error with its interval over the spread's χ² range.
+fn probe_metric(est: f64, lo: f64, hi: f64, level: f64, tol: f64) -> KeyMetric {
+    KeyMetric::new(
+        "probe_quadratic_error",
+        "largest error of the best quadratic along the loss probes over ±c stationary sd, \
+         relative to the loss range there",
+        est,
+    )
+    .tolerance(super::Tolerance::at_most(tol))
+    .ci_by(lo, hi, level, IntervalMethod::SpreadChiSquareRange)
 }
 
 /// Positions (rows), losses, and which losses (`"trajectory"` or `"checkpoints"`).

@@ -1,7 +1,8 @@
 //! The words of the `gaussian_noise` check (summary and reasons) from its typed evidence and decision.
 
 use crate::checks::gaussian_noise::{
-    Checked, EffectRow, Evidence, Moment, Reason, Route, HEAVY_TAIL_BLOCK_SUM, HEAVY_TAIL_HILL,
+    Checked, EffectRow, Evidence, Moment, Reason, Route, StationaryImpact, HEAVY_TAIL_BLOCK_SUM,
+    HEAVY_TAIL_HILL,
 };
 use crate::checks::{Applied, CheckResult, Evidence as AnyEvidence, NoEvidence, Verdict};
 use crate::fmt::p_text;
@@ -96,26 +97,13 @@ fn reason(r: &Reason) -> String {
             block_sum,
             hill_cutoff,
             block_sum_cutoff,
-        } => {
-            let hc = hill_cutoff.unwrap_or(HEAVY_TAIL_HILL);
-            let bc = block_sum_cutoff.unwrap_or(HEAVY_TAIL_BLOCK_SUM);
-            format!(
-                "tail indices of the minibatch noise, direction {direction}: Hill α̂ = \
-                 {hill:.2}, block-sum α̂ = {block_sum:.2} (Gaussian samples of this size fall \
-                 below {hc:.2} and {bc:.2} only 5 % of the time{}; {})",
-                if hill_cutoff.is_some() && block_sum_cutoff.is_some() {
-                    ", 400 seeded simulations"
-                } else {
-                    ", fixed fallback cutoffs"
-                },
-                if *block_sum < bc && *hill < hc {
-                    "both below: these values point to heavy tails, the published objection \
-                     to this assumption"
-                } else {
-                    "not both below: no clear sign of heavy tails"
-                }
-            )
-        }
+        } => tail_indices(
+            *direction,
+            *hill,
+            *block_sum,
+            *hill_cutoff,
+            *block_sum_cutoff,
+        ),
         Reason::Tests {
             pieces,
             p_fail,
@@ -144,22 +132,56 @@ fn reason(r: &Reason) -> String {
             },
             p_text(Some(*p_fail_holm)),
         ),
-        Reason::Impact(i) => format!(
-            "impact beside the verdict: the stiffest mode (ε·λ_max = {:.3}) averages the noise \
-             over ≈ 1/(ελ) steps, so noise skewness {:.3} and excess kurtosis {:.3} leave its \
-             stationary law with skewness ≈ {:.3} and excess kurtosis ≈ {:.3} (≈ 0.94·√(ελ)·γ₁ \
-             and ελ·γ₂; finite fourth moments assumed — α-stable noise stays α-stable)",
-            i.lr_lambda_max,
-            i.noise_skewness,
-            i.noise_excess_kurtosis,
-            i.stationary_skewness,
-            i.stationary_excess_kurtosis
-        ),
+        Reason::Impact(i) => impact(i),
         Reason::Undecided => "every estimate is within its tolerance, but not every \
                               equivalence test rejects: more examples per checkpoint would \
                               decide"
             .into(),
     }
+}
+
+/// The tail-index sentence: both estimates against their simulated Gaussian 5 % cutoffs (fixed
+/// fallbacks when the run's cutoffs could not be simulated).
+fn tail_indices(
+    direction: usize,
+    hill: f64,
+    block_sum: f64,
+    hill_cutoff: Option<f64>,
+    block_sum_cutoff: Option<f64>,
+) -> String {
+    let hc = hill_cutoff.unwrap_or(HEAVY_TAIL_HILL);
+    let bc = block_sum_cutoff.unwrap_or(HEAVY_TAIL_BLOCK_SUM);
+    format!(
+        "tail indices of the minibatch noise, direction {direction}: Hill α̂ = \
+         {hill:.2}, block-sum α̂ = {block_sum:.2} (Gaussian samples of this size fall \
+         below {hc:.2} and {bc:.2} only 5 % of the time{}; {})",
+        if hill_cutoff.is_some() && block_sum_cutoff.is_some() {
+            ", 400 seeded simulations"
+        } else {
+            ", fixed fallback cutoffs"
+        },
+        if block_sum < bc && hill < hc {
+            "both below: these values point to heavy tails, the published objection \
+             to this assumption"
+        } else {
+            "not both below: no clear sign of heavy tails"
+        }
+    )
+}
+
+/// The impact sentence: what the noise's skewness and kurtosis do to the stationary law.
+fn impact(i: &StationaryImpact) -> String {
+    format!(
+        "impact beside the verdict: the stiffest mode (ε·λ_max = {:.3}) averages the noise \
+         over ≈ 1/(ελ) steps, so noise skewness {:.3} and excess kurtosis {:.3} leave its \
+         stationary law with skewness ≈ {:.3} and excess kurtosis ≈ {:.3} (≈ 0.94·√(ελ)·γ₁ \
+         and ελ·γ₂; finite fourth moments assumed — α-stable noise stays α-stable)",
+        i.lr_lambda_max,
+        i.noise_skewness,
+        i.noise_excess_kurtosis,
+        i.stationary_skewness,
+        i.stationary_excess_kurtosis
+    )
 }
 
 /// The worst direction's effect, intervals and corrected p-value.
