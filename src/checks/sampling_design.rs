@@ -30,8 +30,17 @@ use super::Context;
 use crate::model::curvature::Window;
 use crate::stats::portmanteau::epoch_sum_test;
 
-/// Fewest complete epochs the test uses.
+/// Fewest complete epochs the test uses: the Satterthwaite χ² reference of T_E has
+/// ν ≈ n_e·(tr Q)²/tr Q² ≥ n_e degrees of freedom, and with fewer than 4 epochs a single epoch
+/// sum dominates T_E (docs/methods.md, "Sampling designs: fresh and reshuffled").
 pub const MIN_EPOCHS: usize = 4;
+
+/// Epoch-sum ratio R at or above which a run looks fresh: halfway between the two designs'
+/// expectations (E R = 1 fresh, R = 0 reshuffled with drop_last); with an estimated A the
+/// reshuffled R is no longer exactly 0 and the fresh R reads low when taken at the best of the
+/// m epoch offsets (0.63–0.98 on the nine scenarios), so the midpoint leaves room on both sides
+/// (calibration: tests/calibration/sampling.rs, 0/20 fresh runs flagged, 20/20 reshuffled).
+pub const FRESH_RATIO: f64 = 0.5;
 
 /// The sampling design a run declares or its trajectory shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -211,9 +220,9 @@ pub fn assess(ctx: &Context, a: Option<&DMatrix<f64>>, win: Option<&Window>) -> 
     out
 }
 
-/// R ≥ ½ → fresh; R < ½ and p_fresh ≤ α → reshuffled; else undecided.
+/// R ≥ ½ ([`FRESH_RATIO`]) → fresh; R < ½ and p_fresh ≤ α → reshuffled; else undecided.
 pub fn classify(ratio: f64, p_fresh: f64, alpha: f64) -> Design {
-    if ratio >= 0.5 {
+    if ratio >= FRESH_RATIO {
         Design::Fresh
     } else if p_fresh <= alpha {
         Design::Reshuffled

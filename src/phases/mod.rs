@@ -286,7 +286,8 @@ fn kept_evidence(
     .or((!nsr.is_empty()).then_some(f64::MAX));
 }
 
-/// Most truncation passes (each keeps at least half of the remaining series).
+/// Most truncation passes (each keeps at least half of the remaining series, so 6 passes can
+/// shrink it to 1/64 at most: a bound on the work, not a tuned value).
 pub const MAX_TRUNCATION_PASSES: usize = 6;
 
 /// Repeated truncation: cuts over the checkpoints' range; while a cut is accepted, cuts again on

@@ -29,9 +29,14 @@ use crate::run::{GradientKind, Run};
 use crate::stats::ess::effective_sample_size;
 use crate::stats::stationarity::{fdr1, geweke, mser, mser5};
 
-/// Family-wise level of the cut tests (divided by the number of series).
+/// Family-wise level of the cut tests (divided by the number of series). Strict, because the
+/// cut is tried on every run and a false cut throws stationary checkpoints away; the drift
+/// calibrations of tests/calibration/window.rs hold at this level (docs/methods.md, "The window:
+/// stationary phase").
 pub const CUT_LEVEL: f64 = 0.001;
-/// Level at which FDR1 and the combined Geweke test each reject on the kept stretch.
+/// Level at which FDR1 and the combined Geweke test each reject on the kept stretch (both must
+/// reject to empty the window; strict, since Geweke's batch-means SE false-alarms on stationary
+/// OU coordinates: docs/methods.md, "The window: stationary phase").
 pub const STATIONARITY_LEVEL: f64 = 0.001;
 /// Fewest trajectory rows for the trajectory series (MSER-5 needs 4 batches of 5).
 pub const MIN_TRAJECTORY_ROWS: usize = 20;

@@ -220,7 +220,9 @@ fn per_example_p(ctx: &Context) -> Vec<f64> {
         .collect()
 }
 
-/// Gaussian samples behind the tail-index cutoffs.
+/// Gaussian samples behind the tail-index cutoffs: the Monte Carlo SE of an empirical 5 %
+/// quantile from 400 draws is √(0.05·0.95/400)/f(q) ≈ 0.011/f(q) in probability, i.e. the
+/// cutoff's coverage is 5 % ± 1.1 %, small next to the sampling spread of one run's α̂.
 pub(super) const TAIL_CUTOFF_DRAWS: usize = 400;
 
 /// Tail indices of the direct samples (diagnostic): Hill with k = ⌊√M⌋ and the block-sum α
