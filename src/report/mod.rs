@@ -243,6 +243,7 @@ pub fn subspace_text(s: SubspaceKind) -> &'static str {
     match s {
         SubspaceKind::Identity => "all coordinates",
         SubspaceKind::RandomOrthonormal => "seeded random subspace",
+        SubspaceKind::HessianEigenbasis => "Hessian eigenbasis (A-invariant)",
     }
 }
 

@@ -40,7 +40,7 @@ impl BlockSink for Projector<'_> {
                     }
                 }
             }
-            (SubspaceKind::RandomOrthonormal, false) => {
+            (SubspaceKind::RandomOrthonormal | SubspaceKind::HessianEigenbasis, false) => {
                 project_rows(b.data, b.cols.len(), self.sub.panel(b.cols.clone()), k, out)
             }
             (_, true) => {

@@ -18,8 +18,25 @@ use serde::Serialize;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum SubspaceKind {
+    /// Every coordinate (d ≤ k).
     Identity,
+    /// k seeded random orthonormal directions (never chosen from the data).
     RandomOrthonormal,
+    /// Eigenvectors of the Hessian (format v2 `basis/`, or computed from a full hessian.npy):
+    /// an A-invariant subspace, in which the projected OU process is itself OU.
+    HessianEigenbasis,
+}
+
+impl SubspaceKind {
+    /// True when the subspace is invariant under A (all coordinates, or a Hessian eigenbasis):
+    /// there P A Pᵀ is the whole drift of the projected process, the subspace Lyapunov
+    /// prediction is exact and gradient linearity has no omitted term (docs/methods.md).
+    pub fn is_invariant(self) -> bool {
+        matches!(
+            self,
+            SubspaceKind::Identity | SubspaceKind::HessianEigenbasis
+        )
+    }
 }
 
 /// A k-dimensional analysis subspace of R^d.
@@ -105,7 +122,7 @@ impl Subspace {
     pub fn accumulate(&self, j: usize, v: f64, out: &mut [f64]) {
         match self.kind {
             SubspaceKind::Identity => out[j] += v,
-            SubspaceKind::RandomOrthonormal => {
+            SubspaceKind::RandomOrthonormal | SubspaceKind::HessianEigenbasis => {
                 let col = &self.basis[j * self.k..(j + 1) * self.k];
                 for (o, p) in out.iter_mut().zip(col) {
                     *o += v * p;
