@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::checks::Verdict;
+use crate::checks::{ToleranceTests, Verdict};
 use crate::error::{Error, Result};
 use crate::report::{Report, Tool};
 use crate::run::{self, Run};
@@ -29,7 +29,7 @@ use scaling::{Law, Observables, Point};
 pub const DEFAULT_SLOPE_TOLERANCE: f64 = 0.1;
 
 /// Version of the compare.json layout.
-pub const COMPARE_SCHEMA_VERSION: u32 = 1;
+pub const COMPARE_SCHEMA_VERSION: u32 = 2;
 
 /// Options of [`compare`].
 #[derive(Debug, Clone)]
@@ -93,13 +93,19 @@ pub struct Comparison {
     pub seed: u64,
     pub dims: usize,
     pub ci_level: f64,
+    /// Level of the fail and equivalence tests (the thresholds' `alpha`).
+    pub alpha: f64,
     pub slope_tolerance: f64,
     pub allowed_differences: Vec<String>,
     /// Rows sorted by sampling design, ε, S and directory.
     pub runs: Vec<RunRow>,
     /// Per sampling-design group: the laws of [`scaling::laws`].
     pub laws: Vec<Law>,
-    /// Combination of the decided (non-informative) laws.
+    /// The issue-15 rule over the decided laws' pieces (every group's covariance and
+    /// noise-scale slope): fail when the Holm-adjusted fail p-value is ≤ α, pass when every
+    /// equivalence test rejects (intersection–union), else inconclusive.
+    pub verdict_tests: ToleranceTests,
+    /// `verdict_tests`' verdict at `alpha`.
     pub verdict: Verdict,
 }
 
@@ -178,6 +184,7 @@ pub fn compare(dirs: &[PathBuf], opts: &CompareOptions) -> Result<Outcome> {
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let level = opts.verify.thresholds.ci_level;
+    let alpha = opts.verify.thresholds.alpha;
     let mut laws = Vec::new();
     let mut groups: Vec<&str> = rows.iter().map(|r| group_of(&r.sampling)).collect();
     groups.dedup();
@@ -191,9 +198,17 @@ pub fn compare(dirs: &[PathBuf], opts: &CompareOptions) -> Result<Outcome> {
                 obs: r.observables.clone(),
             })
             .collect();
-        laws.extend(scaling::laws(&points, g, opts.slope_tolerance, level));
+        laws.extend(scaling::laws(
+            &points,
+            g,
+            opts.slope_tolerance,
+            level,
+            alpha,
+        ));
     }
-    let verdict = Verdict::combine(laws.iter().filter(|l| !l.informative).map(|l| l.verdict));
+    let pieces = laws.iter().filter_map(|l| l.test.clone()).collect();
+    let verdict_tests = ToleranceTests::from_pieces(pieces, alpha);
+    let verdict = verdict_tests.verdict(alpha);
     let mut allowed = opts.allow_different.clone();
     allowed.sort();
     allowed.dedup();
@@ -204,10 +219,12 @@ pub fn compare(dirs: &[PathBuf], opts: &CompareOptions) -> Result<Outcome> {
             seed: opts.verify.seed,
             dims: opts.verify.dims,
             ci_level: level,
+            alpha,
             slope_tolerance: opts.slope_tolerance,
             allowed_differences: allowed,
             runs: rows,
             laws,
+            verdict_tests,
             verdict,
         },
         verified_now,

@@ -108,8 +108,26 @@ pub fn text(c: &Comparison) -> String {
     for l in law_lines(c) {
         out.push_str(&format!("  - {l}\n"));
     }
-    out.push_str(&format!("\ncompare verdict: {}\n", c.verdict));
+    out.push_str(&format!(
+        "\ncompare verdict: {}{}\n",
+        c.verdict,
+        tests_note(c)
+    ));
     out
+}
+
+/// The verdict's tests in words: the Holm fail p-value and the intersection–union pass p-value.
+fn tests_note(c: &Comparison) -> String {
+    let t = &c.verdict_tests;
+    format!(
+        " (over {} decided law(s) at α = {}: Holm-adjusted fail p = {}, intersection–union \
+         pass p = {}{})",
+        t.pieces.len(),
+        c.alpha,
+        num(t.p_fail),
+        num(t.p_pass),
+        if t.leaning_fail { "; leaning fail" } else { "" }
+    )
 }
 
 /// compare.md.
@@ -118,14 +136,15 @@ pub fn markdown(c: &Comparison) -> String {
     let esc = |s: &str| s.replace('|', "\\|");
     let mut out = format!(
         "# sgd-ou compare: {} runs\n\nsgd-ou {}, seed {}, analysis dimension {}, {:.0}% \
-         intervals, slope tolerance ±{}. Verdict: **{}**.\n\n## Runs\n\n",
+         intervals, slope tolerance ±{}. Verdict: **{}**{}.\n\n## Runs\n\n",
         c.runs.len(),
         c.tool.version,
         c.seed,
         c.dims,
         c.ci_level * 100.0,
         c.slope_tolerance,
-        c.verdict
+        c.verdict,
+        tests_note(c)
     );
     out.push_str(&format!(
         "| {} |\n|{}\n",

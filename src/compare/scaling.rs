@@ -2,9 +2,10 @@
 //!
 //! Each law is a regression across the runs of one sampling-design group (fresh draws with or
 //! without replacement, or epoch-wise reshuffling — their noise scales differently, so they are
-//! never mixed), fitted by [`crate::stats::regression::ols`], with an effect, a t interval at the
-//! thresholds' `ci_level` and a verdict by the project's rule ([`crate::checks::decide`] on
-//! |effect − null| against a tolerance; "significant" when the interval excludes the null):
+//! never mixed), fitted by [`crate::stats::regression::ols`], with an effect and a t interval at
+//! the thresholds' `ci_level`. A decided law is one [`PieceTest`] of the issue-15 rule on the
+//! effect b − b_model against |·| ≤ tolerance ([`slope_piece`]: one-sided t fail test and TOST
+//! on the fit's n − p degrees of freedom); informative laws carry intervals only.
 //!
 //! 1. **Stationary covariance** (decides): log tr Σ̂ᵢ = a + b·log tr Σ_pred,ᵢ, with Σ̂ the
 //!    trajectory's covariance and Σ_pred the exact discrete Lyapunov prediction
@@ -21,13 +22,15 @@
 //!    R = a + b·ε, the intercept's deviation from 1 decided against the tolerance; b measures
 //!    anharmonicity.
 //!
-//! The compare verdict combines laws 1 and 2 ([`Verdict::combine`]); 3 and 4 inform.
+//! The compare verdict is [`ToleranceTests`] over the pieces of laws 1 and 2 of every group
+//! (Holm for fail, intersection–union for pass); 3 and 4 inform.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::checks::{decide, Verdict};
+use crate::checks::{PieceTest, Tolerance, ToleranceTests, Verdict};
 use crate::stats::regression::{ols, OlsFit};
 
 /// The per-run numbers the laws use (`None` where the run does not give them).
@@ -71,7 +74,12 @@ pub struct Law {
     pub ci: Option<[f64; 2]>,
     pub null: f64,
     pub tolerance: f64,
-    pub verdict: Verdict,
+    /// The law's own verdict (its one piece under the issue-15 rule); `null` for an
+    /// informative law.
+    pub verdict: Option<Verdict>,
+    /// The piece a decided law contributes to the compare verdict (estimate b − b_model,
+    /// tolerance |·| ≤ tolerance, t fail test and TOST); `null` for an informative law.
+    pub test: Option<PieceTest>,
     /// Informative laws do not enter the compare verdict.
     pub informative: bool,
     pub reason: String,
@@ -92,7 +100,8 @@ impl Law {
             ci: None,
             null,
             tolerance: tol,
-            verdict: Verdict::Inconclusive,
+            verdict: None,
+            test: None,
             informative,
             reason: String::new(),
             fit: None,
@@ -100,43 +109,98 @@ impl Law {
         }
     }
 
-    /// Sets the effect (coefficient `j` of `fit`), its interval and the verdict.
-    fn decide_on(&mut self, fit: OlsFit, j: usize, level: f64, what: &str) {
+    /// The piece's name: `name[group]`.
+    pub fn piece_name(&self) -> String {
+        format!("{}[{}]", self.name, self.group)
+    }
+
+    /// Sets the effect (coefficient `j` of `fit`) and its interval; a decided law also gets its
+    /// piece ([`slope_piece`] at level `alpha`) and the verdict of that piece alone.
+    fn decide_on(&mut self, fit: OlsFit, j: usize, level: f64, alpha: f64, what: &str) {
         let b = fit.coef[j];
         let (lo, hi) = fit.conf_int(j, level);
-        self.verdict = equivalence_verdict(b, lo, hi, self.null, self.tolerance);
         self.estimate = Some(b);
         self.ci = Some([lo, hi]);
+        let r2 = fit
+            .r_squared
+            .map_or_else(|| "– (constant)".into(), |r| format!("{r:.3}"));
         self.reason = format!(
-            "{what} {b:.3} [{lo:.3}, {hi:.3}] ({:.0}% t interval, {} runs, R² = {}); the model \
-             predicts {} within ±{}: {}",
+            "{what} {b:.3} [{lo:.3}, {hi:.3}] ({:.0}% t interval, {} runs, R² = {r2}); the model \
+             predicts {}",
             level * 100.0,
             fit.n,
-            fit.r_squared
-                .map_or_else(|| "– (constant)".into(), |r| format!("{r:.3}")),
             self.null,
-            self.tolerance,
-            self.verdict
         );
+        if !self.informative {
+            let piece = slope_piece(
+                &self.piece_name(),
+                b - self.null,
+                fit.se[j],
+                fit.df_resid as f64,
+                self.tolerance,
+            );
+            let verdict = ToleranceTests::from_pieces(vec![piece.clone()], alpha).verdict(alpha);
+            self.reason.push_str(&format!(
+                " within ±{}: fail test p = {}, equivalence (TOST) p = {}: {verdict}",
+                self.tolerance,
+                p_text(piece.p_fail),
+                p_text(piece.p_pass)
+            ));
+            self.verdict = Some(verdict);
+            self.test = Some(piece);
+        }
         self.fit = Some(fit);
+    }
+
+    /// A decided law without a fit: an untestable piece (it counts as p = 1 in both tests),
+    /// so the compare verdict cannot pass.
+    fn untestable(&mut self) {
+        if !self.informative {
+            self.test = Some(PieceTest::new(
+                self.piece_name(),
+                f64::NAN,
+                Tolerance::abs_at_most(self.tolerance),
+                None,
+                None,
+            ));
+            self.verdict = Some(Verdict::Inconclusive);
+        }
     }
 }
 
-/// The project's decision on |b − null| ≤ tol from b's interval [lo, hi]: pass when the whole
-/// interval is within the tolerance, fail when the interval excludes the null and the estimate
-/// is beyond it (or the whole interval is beyond it), else inconclusive.
-pub fn equivalence_verdict(b: f64, lo: f64, hi: f64, null: f64, tol: f64) -> Verdict {
-    if !(b.is_finite() && lo.is_finite() && hi.is_finite()) {
-        return Verdict::Inconclusive;
-    }
-    let excludes = lo > null || hi < null;
-    let abs_hi = (lo - null).abs().max((hi - null).abs());
-    let abs_lo = if excludes {
-        (lo - null).abs().min((hi - null).abs())
-    } else {
-        0.0
-    };
-    decide((b - null).abs(), abs_hi, abs_lo, tol, excludes)
+fn p_text(p: Option<f64>) -> String {
+    p.map_or_else(|| "–".into(), |p| format!("{p:.3}"))
+}
+
+/// The piece of a decided law: effect e = b − b_model with standard error `se` on `df`
+/// residual degrees of freedom, tolerance |e| ≤ δ.
+///
+/// * fail test H₀: |e| ≤ δ: p_fail = P(T_df > (|ê| − δ)/se) ([`crate::stats::onesided::t_upper`]
+///   on |ê|, as the project's other |·| pieces);
+/// * equivalence H₀: |e| ≥ δ by TOST (Schuirmann 1987): p_pass = max(P(T_df > (δ − ê)/se),
+///   P(T_df > (ê + δ)/se)).
+///
+/// Reference values: `scipy.stats.t.sf` in tests/reference/compare.json
+/// (tests/reference/generate_compare.py). Untestable (both `None`) for a non-finite ê, se ≤ 0 or
+/// df ≤ 0. Cost O(1).
+pub fn slope_piece(name: &str, e: f64, se: f64, df: f64, delta: f64) -> PieceTest {
+    let p = (e.is_finite() && se.is_finite() && se > 0.0 && df > 0.0)
+        .then(|| StudentsT::new(0.0, 1.0, df).ok())
+        .flatten()
+        .and_then(|t| {
+            let p_fail = crate::stats::onesided::t_upper(e.abs(), se, df, delta)
+                .ok()?
+                .p_value;
+            let p_pass = t.sf((delta - e) / se).max(t.sf((e + delta) / se));
+            Some((p_fail, p_pass))
+        });
+    PieceTest::new(
+        name,
+        e,
+        Tolerance::abs_at_most(delta),
+        p.map(|p| p.0),
+        p.map(|p| p.1),
+    )
 }
 
 fn distinct(x: &[f64]) -> usize {
@@ -151,7 +215,7 @@ fn positive(v: Option<f64>) -> Option<f64> {
 }
 
 /// Law 1: log observed against log predicted stationary trace; slope 1.
-pub fn covariance_law(points: &[Point], group: &str, tol: f64, level: f64) -> Law {
+pub fn covariance_law(points: &[Point], group: &str, tol: f64, level: f64, alpha: f64) -> Law {
     let mut law = Law::new(
         "stationary_covariance_slope",
         group,
@@ -177,17 +241,21 @@ pub fn covariance_law(points: &[Point], group: &str, tol: f64, level: f64) -> La
              different predictions are needed)",
             x.len()
         );
+        law.untestable();
         return law;
     }
     match ols(&y, &[&x]) {
-        Ok(fit) => law.decide_on(fit, 1, level, "slope"),
-        Err(e) => law.reason = format!("no fit: {e}"),
+        Ok(fit) => law.decide_on(fit, 1, level, alpha, "slope"),
+        Err(e) => {
+            law.reason = format!("no fit: {e}");
+            law.untestable();
+        }
     }
     law
 }
 
 /// Law 2: log(tr C/S) against log S; slope −1.
-pub fn noise_law(points: &[Point], group: &str, tol: f64, level: f64) -> Law {
+pub fn noise_law(points: &[Point], group: &str, tol: f64, level: f64, alpha: f64) -> Law {
     let mut law = Law::new(
         "noise_scale_slope",
         group,
@@ -212,11 +280,15 @@ pub fn noise_law(points: &[Point], group: &str, tol: f64, level: f64) -> Law {
             x.len(),
             distinct(&x)
         );
+        law.untestable();
         return law;
     }
     match ols(&y, &[&x]) {
-        Ok(fit) => law.decide_on(fit, 1, level, "slope"),
-        Err(e) => law.reason = format!("no fit: {e}"),
+        Ok(fit) => law.decide_on(fit, 1, level, alpha, "slope"),
+        Err(e) => {
+            law.reason = format!("no fit: {e}");
+            law.untestable();
+        }
     }
     law
 }
@@ -280,7 +352,7 @@ pub fn exponents(points: &[Point], group: &str, level: f64) -> Law {
     law
 }
 
-/// Law 4 (informative): Yaida's FDR2 ratio against ε; intercept 1.
+/// Law 4 (informative): Yaida's FDR2 ratio against ε; intercept 1 (interval only).
 pub fn fdr2_law(points: &[Point], group: &str, tol: f64, level: f64) -> Law {
     let mut law = Law::new(
         "fdr2",
@@ -310,18 +382,18 @@ pub fn fdr2_law(points: &[Point], group: &str, tol: f64, level: f64) -> Law {
     match ols(&y, &[&x]) {
         Ok(fit) => {
             law.details.insert("slope_in_epsilon".into(), fit.coef[1]);
-            law.decide_on(fit, 0, level, "intercept");
+            law.decide_on(fit, 0, level, 0.0, "intercept");
         }
         Err(e) => law.reason = format!("no fit: {e}"),
     }
     law
 }
 
-/// All laws of one group, in a fixed order.
-pub fn laws(points: &[Point], group: &str, tol: f64, level: f64) -> Vec<Law> {
+/// All laws of one group, in a fixed order; the decided ones tested at level `alpha`.
+pub fn laws(points: &[Point], group: &str, tol: f64, level: f64, alpha: f64) -> Vec<Law> {
     vec![
-        covariance_law(points, group, tol, level),
-        noise_law(points, group, tol, level),
+        covariance_law(points, group, tol, level, alpha),
+        noise_law(points, group, tol, level, alpha),
         exponents(points, group, level),
         fdr2_law(points, group, tol, level),
     ]
@@ -356,13 +428,38 @@ mod tests {
                 bad.push(point(e, s, e * wiggle, pred, 2.0 * s * wiggle));
             }
         }
-        let g = laws(&good, "fresh", 0.1, 0.95);
-        assert_eq!(g[0].verdict, Verdict::Pass, "{:?}", g[0]);
-        assert_eq!(g[1].verdict, Verdict::Pass, "{:?}", g[1]);
-        let b = laws(&bad, "fresh", 0.1, 0.95);
-        assert_eq!(b[0].verdict, Verdict::Fail, "{:?}", b[0]);
-        assert_eq!(b[1].verdict, Verdict::Fail, "{:?}", b[1]);
+        let g = laws(&good, "fresh", 0.1, 0.95, 0.05);
+        assert_eq!(g[0].verdict, Some(Verdict::Pass), "{:?}", g[0]);
+        assert_eq!(g[1].verdict, Some(Verdict::Pass), "{:?}", g[1]);
+        assert_eq!(g[2].verdict, None);
+        assert!(g[2].test.is_none() && g[3].test.is_none());
+        let b = laws(&bad, "fresh", 0.1, 0.95, 0.05);
+        assert_eq!(b[0].verdict, Some(Verdict::Fail), "{:?}", b[0]);
+        assert_eq!(b[1].verdict, Some(Verdict::Fail), "{:?}", b[1]);
+        assert_eq!(
+            b[0].test.as_ref().unwrap().name,
+            "stationary_covariance_slope[fresh]"
+        );
         assert!((g[2].details["epsilon_predicted"] - 1.0).abs() < 1e-9);
         assert!((g[2].details["batch_predicted"] + 1.0).abs() < 1e-9);
+        // Too few runs: an untestable piece, inconclusive.
+        let few = laws(&good[..2], "fresh", 0.1, 0.95, 0.05);
+        assert_eq!(few[0].verdict, Some(Verdict::Inconclusive));
+        assert_eq!(few[0].test.as_ref().unwrap().p_fail, None);
+    }
+
+    #[test]
+    fn slope_piece_rule() {
+        // Far inside, far outside, at the boundary, untestable.
+        let inside = slope_piece("x", 0.01, 0.02, 7.0, 0.1);
+        assert!(inside.p_pass.unwrap() < 0.01 && inside.p_fail.unwrap() > 0.99);
+        let outside = slope_piece("x", -0.5, 0.05, 7.0, 0.1);
+        assert!(outside.p_fail.unwrap() < 1e-3 && outside.p_pass.unwrap() > 0.99);
+        assert!(outside.beyond);
+        let edge = slope_piece("x", 0.1, 0.01, 7.0, 0.1);
+        assert!((edge.p_fail.unwrap() - 0.5).abs() < 1e-12);
+        assert!((edge.p_pass.unwrap() - 0.5).abs() < 1e-12);
+        let none = slope_piece("x", f64::NAN, 0.01, 7.0, 0.1);
+        assert!(none.p_fail.is_none() && none.p_pass.is_none() && !none.beyond);
     }
 }

@@ -44,8 +44,24 @@ struct OlsCase {
 }
 
 #[derive(Deserialize)]
+struct PieceCase {
+    estimate: f64,
+    se: f64,
+    df: f64,
+    tolerance: f64,
+    p_fail: f64,
+    p_pass: f64,
+}
+
+#[derive(Deserialize)]
 struct Reference {
     ols: Vec<OlsCase>,
+    slope_pieces: Vec<PieceCase>,
+}
+
+fn reference() -> Reference {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/compare.json");
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn close(a: f64, b: f64, what: &str) {
@@ -57,8 +73,7 @@ fn close(a: f64, b: f64, what: &str) {
 
 #[test]
 fn ols_matches_statsmodels() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/compare.json");
-    let r: Reference = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let r = reference();
     assert!(r.ols.len() >= 4);
     for c in &r.ols {
         let cols: Vec<&[f64]> = c.x.iter().map(|v| v.as_slice()).collect();
@@ -77,6 +92,19 @@ fn ols_matches_statsmodels() {
             close(t.statistic, c.tvalues[j], &w("tvalues"));
             close(t.p_value, c.pvalues[j], &w("pvalues"));
         }
+    }
+}
+
+/// The compare verdict's pieces: fail test and TOST p-values against scipy.stats.t.sf.
+#[test]
+fn slope_pieces_match_scipy() {
+    let r = reference();
+    assert!(r.slope_pieces.len() >= 4);
+    for c in &r.slope_pieces {
+        let p = sgd_ou::compare::scaling::slope_piece("x", c.estimate, c.se, c.df, c.tolerance);
+        let w = format!("e = {}, se = {}, df = {}", c.estimate, c.se, c.df);
+        close(p.p_fail.unwrap(), c.p_fail, &format!("{w} p_fail"));
+        close(p.p_pass.unwrap(), c.p_pass, &format!("{w} p_pass"));
     }
 }
 
@@ -161,8 +189,13 @@ fn model_grid_passes_and_is_cached() {
         "slope interval [{lo}, {hi}] too wide to decide"
     );
     assert_eq!(law["verdict"], "pass");
+    assert!(law["test"]["p_pass"].as_f64().unwrap() <= 0.05, "{law}");
     assert_eq!(c["laws"][1]["name"], "noise_scale_slope");
     assert_eq!(c["laws"][1]["verdict"], "pass");
+    assert_eq!(c["laws"][2]["verdict"], serde_json::Value::Null);
+    let vt = &c["verdict_tests"];
+    assert_eq!(vt["pieces"].as_array().unwrap().len(), 2, "{vt}");
+    assert!(vt["p_pass"].as_f64().unwrap() <= 0.05, "{vt}");
     assert!(fs::read_to_string(out.join("compare.md"))
         .unwrap()
         .contains("## Scaling laws"));
@@ -234,14 +267,47 @@ fn violating_grid_fails() {
         .iter()
         .find(|l| l.name == "noise_scale_slope")
         .unwrap();
-    assert_eq!(noise.verdict, Verdict::Fail, "{noise:?}");
+    assert_eq!(noise.verdict, Some(Verdict::Fail), "{noise:?}");
+    let piece = noise.test.as_ref().unwrap();
+    assert!(piece.p_fail.unwrap() <= 0.05 && piece.beyond, "{piece:?}");
     let b = noise.estimate.unwrap();
     assert!(b.abs() < 0.1, "slope {b}: tr C/S should not depend on S");
     let expo = c.laws.iter().find(|l| l.name == "exponents").unwrap();
     assert!(expo.details["batch_observed_lo"] > -0.75, "{expo:?}");
     assert!(expo.details["batch_predicted"].abs() < 0.25, "{expo:?}");
     assert_eq!(c.verdict, Verdict::Fail);
+    assert!(c.verdict_tests.p_fail <= c.alpha, "{:?}", c.verdict_tests);
     assert_eq!(c.exit_code(), 1);
+}
+
+/// A grid at the boundary of the tolerance: per-example noise scale ∝ (S/32)^0.05, so tr C ∝
+/// S^0.1 and the noise-scale slope is −0.9 = −1 + tolerance. The rule may not pass it (a pass
+/// needs the TOST to reject |b + 1| ≥ 0.1, which at the boundary happens at most α of the
+/// time); it may be inconclusive or fail.
+#[test]
+fn boundary_grid_is_not_passed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = grid(tmp.path(), Some(0.05));
+    let c = compare(&dirs, &CompareOptions::default())
+        .unwrap()
+        .comparison;
+    let noise = c
+        .laws
+        .iter()
+        .find(|l| l.name == "noise_scale_slope")
+        .unwrap();
+    let b = noise.estimate.unwrap();
+    assert!(
+        (b + 0.9).abs() < 0.05,
+        "slope {b}: the grid is built for −0.9"
+    );
+    assert_ne!(noise.verdict, Some(Verdict::Pass), "{noise:?}");
+    assert!(c.verdict_tests.p_pass > c.alpha, "{:?}", c.verdict_tests);
+    assert_ne!(c.verdict, Verdict::Pass);
+    // Each run still follows its own Lyapunov prediction.
+    let cov = &c.laws[0];
+    assert_eq!(cov.name, "stationary_covariance_slope");
+    assert_ne!(cov.verdict, Some(Verdict::Fail), "{cov:?}");
 }
 
 fn small_run(dir: &Path, eps: f64, curvatures: Vec<f64>, seed: u64) {

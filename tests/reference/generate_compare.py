@@ -9,9 +9,10 @@ Run from the crate root:
 It rewrites `tests/reference/compare.json`; the Rust test `tests/cli/compare.rs` reads that file and
 never needs Python. Each value is stored next to the exact call that produced it. Tolerance:
 1e-9 relative (1e-12 absolute) on every coefficient, standard error, interval end, t value,
-p-value and R².
+p-value and R², and on the fail / equivalence p-values of the compare verdict's pieces.
 
-Generated with Python 3.11.7, numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0.
+Generated with Python 3.11.7, numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0 (slope_pieces:
+scipy.stats.t.sf, added for the issue-15 verdict of compare).
 """
 
 import json
@@ -22,6 +23,7 @@ import numpy as np
 import scipy
 import statsmodels
 import statsmodels.api as sm
+from scipy import stats
 
 OUT = Path(__file__).with_name("compare.json")
 
@@ -58,6 +60,27 @@ def fit(y, cols, name, call, level=0.95):
     }
 
 
+# The compare verdict's pieces (src/compare/scaling.rs, slope_piece): effect e = b - b_model,
+# its standard error, residual degrees of freedom and the tolerance delta.
+PIECES = [
+    (0.012, 0.02, 7, 0.1),     # well inside: passes
+    (-0.35, 0.05, 10, 0.1),    # well outside: fails
+    (0.1, 0.03, 4, 0.1),       # at the boundary
+    (-0.092, 0.011, 16, 0.1),  # just inside, precise
+    (0.06, 0.08, 2, 0.1),      # wide: neither
+]
+
+
+def piece(e, se, df, delta):
+    return {
+        "estimate": e, "se": se, "df": df, "tolerance": delta,
+        "call": "p_fail = t.sf((abs(e) - delta) / se, df); "
+                "p_pass = max(t.sf((delta - e) / se, df), t.sf((e + delta) / se, df))",
+        "p_fail": float(stats.t.sf((abs(e) - delta) / se, df)),
+        "p_pass": float(max(stats.t.sf((delta - e) / se, df), stats.t.sf((e + delta) / se, df))),
+    }
+
+
 def main():
     cases = [
         fit(LOG_OBS, [LOG_PRED], "covariance_slope",
@@ -79,6 +102,7 @@ def main():
         },
         "tolerance": "1e-9 relative (1e-12 absolute) on every value",
         "ols": cases,
+        "slope_pieces": [piece(*p) for p in PIECES],
     }
     OUT.write_text(json.dumps(out, indent=1) + "\n")
 
