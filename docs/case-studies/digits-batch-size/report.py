@@ -33,7 +33,8 @@ def gaussian_numbers(report):
     worst = g["metrics"].get("worst_direction")
     for t in g["metrics"].get("tail_indices") or []:
         if t["direction"] == worst:
-            out["worst_direction_block_sum_alpha"] = (t.get("block_sum_alpha") or {}).get("estimate")
+            bs = t.get("block_sum_alpha") or {}
+            out["worst_direction_block_sum_alpha"] = bs.get("estimate")
             out["worst_direction_hill"] = (t.get("hill") or {}).get("estimate")
     return out
 
@@ -80,14 +81,21 @@ def ci(x):
     return f" [{fmt(x[0])}, {fmt(x[1])}]" if x else ""
 
 
+def rng(d, key):
+    """'median [min, max]' over the pooled view's passes."""
+    lo, hi = d[key + "_range"]
+    return f"{d[key]:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def table(num):
     """Markdown: one row per S (sgd-ou's verdicts, then the two tail-index views), then the
     compare laws."""
     lines = ["| S | verify | gaussian_noise: worst-direction \\|skew\\|, \\|excess kurtosis\\| "
              "(CLT, 95 % simultaneous) | constant_covariance | small_step (ε·λ_max) | "
              "quadratic_loss | OU tr Σ̂ / tr Σ_pred | iteration-wise: K² rejects (of d) | "
-             "iteration-wise: median α̂ (Gaussian: …) | pooled α̂ (Şimşekli) | pooled α̂, "
-             "Gaussian scale mixture | pooled α̂, standardised + shuffled |",
+             "iteration-wise: median α̂ (same M, Gaussian data) | pooled α̂ (Şimşekli), median "
+             "[range] over passes | pooled α̂, Gaussian scale mixture | pooled α̂, standardised "
+             "+ shuffled |",
              "|" + " --- |" * 12]
     for r in num["rows"]:
         g, it, po, ch = r["gaussian_noise"], r["tails"]["iteration_wise"], \
@@ -101,8 +109,9 @@ def table(num):
             f"{ch['small_step']['verdict']} ({fmt(ch['small_step']['estimate'])}) | "
             f"{ch['quadratic_loss']['verdict']} | {r['ou_prediction']} ({fmt(ratio)}) | "
             f"{100 * it['k2_reject_fraction']:.1f} % | {it['alpha_median']:.2f} "
-            f"({it['alpha_gaussian_median']:.2f}) | {po['alpha']:.2f} | "
-            f"{po['alpha_gaussian_scale_mixture']:.2f} | {po['alpha_standardised_shuffled']:.2f} |")
+            f"({it['alpha_gaussian_median']:.2f}) | {rng(po, 'alpha')} | "
+            f"{rng(po, 'alpha_gaussian_scale_mixture')} | "
+            f"{rng(po, 'alpha_standardised_shuffled')} |")
     lines += ["", f"compare verdict: **{num['compare_verdict']}**", ""]
     for law in num["laws"]:
         tag = "informative" if law["informative"] else "decides"
@@ -164,16 +173,17 @@ def figures(num, out):
     rows = num["rows"]
     it = lambda r, k: r["tails"]["iteration_wise"][k]  # noqa: E731
     po = lambda r, k: r["tails"]["coordinate_pooled"][k]  # noqa: E731
+    band = lambda k: [(r["S"], po(r, k), *po(r, k + "_range")) for r in rows]  # noqa: E731
     svg_plot(out / "tail-index.svg", "Block-sum tail index α̂ of the minibatch noise",
              "α̂ (2 = Gaussian)",
-             [("pooled (Şimşekli)", "#d62728", [(r["S"], po(r, "alpha"), None, None)
-                                                 for r in rows]),
+             [("pooled (Şimşekli)", "#d62728", band("alpha")),
               ("pooled, scale mixture", "#ff9896",
-               [(r["S"], po(r, "alpha_gaussian_scale_mixture"), None, None) for r in rows]),
+               band("alpha_gaussian_scale_mixture")),
               ("pooled, std.+shuffled", "#9467bd",
-               [(r["S"], po(r, "alpha_standardised_shuffled"), None, None) for r in rows]),
+               band("alpha_standardised_shuffled")),
               ("per coord., median", "#1f77b4",
-               [(r["S"], it(r, "alpha_median"), it(r, "alpha_q05"), None) for r in rows]),
+               [(r["S"], it(r, "alpha_median"), it(r, "alpha_q05"), it(r, "alpha_median"))
+                for r in rows]),
               ("per coord., Gaussian", "#aec7e8",
                [(r["S"], it(r, "alpha_gaussian_median"), None, None) for r in rows])],
              hlines=[(2.0, "Gaussian: 2")])

@@ -15,14 +15,16 @@ per-example gradients (weight decay included) and g its mean:
   samples (the estimator's own Gaussian value at this M).
 * coordinate-pooled (Şimşekli, Sagun & Gürbüzbalaban 2019, "A tail-index analysis of stochastic
   gradient noise in deep neural networks", ICML, arXiv:1901.06053; protocol of their code,
-  umutsimsekli/sgd_tail_index main.py): one pass over the data at θ, ⌊N/S⌋ minibatches of a
-  random permutation, noise = minibatch gradient − g, all P·d coordinates of all P noise
-  vectors pooled as one scalar sample, block-sum α̂ with m the largest divisor of P·d that is
-  ≤ √(P·d) (blocks are then runs of consecutive coordinates of one noise vector). Controls:
-  (a) the same after dividing each coordinate by its own standard deviation across the M
-  iteration-wise minibatches, (a') and after also shuffling the pooled values (blocks of
+  umutsimsekli/sgd_tail_index main.py `eval`): one pass over the data at θ, P = ⌊N/S⌋
+  minibatches of a random permutation (their loader also keeps the last partial batch),
+  noise = minibatch gradient − the mean of the P minibatch gradients, all P·d coordinates of
+  all P noise vectors pooled as one scalar sample, block-sum α̂ with m the largest divisor of
+  P·d that is ≤ √(P·d) (blocks are then runs of consecutive coordinates of one noise vector).
+  Controls: (a) the same after dividing each coordinate by its own standard deviation across
+  the M iteration-wise minibatches, (a') and after also shuffling the pooled values (blocks of
   unrelated coordinates); (b) independent Gaussian noise with exactly those per-coordinate
-  standard deviations, pooled the same way: a pure scale mixture of Gaussians.
+  standard deviations, pooled the same way: a pure scale mixture of Gaussians. Each is
+  repeated over independent passes (5 reduced, 20 full): median and range over passes.
 
 Cost: O(M·N·d) for the iteration-wise noise (one M × N by N × d product), O(N·d) per view.
 """
@@ -114,27 +116,40 @@ def iteration_wise(grads, s, m_batches, rng):
     return out, sd
 
 
-def coordinate_pooled(grads, s, sd, rng):
-    """Şimşekli et al.'s view: one pass of ⌊N/S⌋ minibatches, all coordinates pooled; with the
-    standardised and the Gaussian scale-mixture controls."""
-    n, d = grads.shape
-    g = grads.mean(axis=0)
+def one_pass(grads, s, sd, live, rng):
+    """The four pooled α̂ of one pass (Şimşekli et al.'s, standardised, standardised and
+    shuffled, Gaussian scale mixture) and the block size m."""
+    n = grads.shape[0]
     p = n // s
     perm = rng.permutation(n)[: p * s].reshape(p, s)
-    xi = grads[perm].mean(axis=1) - g
-    live = sd > 1e-12 * sd.max()
+    batch = grads[perm].mean(axis=1)
+    xi = batch - batch.mean(axis=0)  # their `grads - mean_grad`, mean over the P batches
     pooled = xi[:, live].ravel()
     m = largest_divisor_at_most_sqrt(pooled.size)
     scaled = (xi[:, live] / sd[live]).ravel()
-    shuffled = rng.permutation(scaled)
     mixture = (rng.standard_normal((p, int(live.sum()))) * sd[live]).ravel()
-    return {"noise_vectors": p, "pooled_size": int(pooled.size), "block_m": m,
-            "alpha": block_sum_alpha(pooled, m),
-            "alpha_standardised": block_sum_alpha(scaled, m),
-            "alpha_standardised_shuffled": block_sum_alpha(shuffled, m),
-            "alpha_gaussian_scale_mixture": block_sum_alpha(mixture, m),
-            "coordinate_sd_ratio_q99_q01": float(np.quantile(sd[live], 0.99)
-                                                 / np.quantile(sd[live], 0.01))}
+    return m, [block_sum_alpha(pooled, m), block_sum_alpha(scaled, m),
+               block_sum_alpha(rng.permutation(scaled), m), block_sum_alpha(mixture, m)]
+
+
+def coordinate_pooled(grads, s, sd, rng, passes):
+    """Şimşekli et al.'s view with its controls, repeated over `passes` independent passes
+    (each a new permutation): the median over passes and the [min, max] range of each."""
+    live = sd > 1e-12 * sd.max()
+    vals = []
+    for _ in range(passes):
+        m, v = one_pass(grads, s, sd, live, rng)
+        vals.append(v)
+    vals = np.array(vals)
+    out = {"noise_vectors": grads.shape[0] // s, "passes": passes,
+           "pooled_size": int(grads.shape[0] // s * live.sum()), "block_m": m,
+           "coordinate_sd_ratio_q99_q01": float(np.quantile(sd[live], 0.99)
+                                                / np.quantile(sd[live], 0.01))}
+    for j, key in enumerate(("alpha", "alpha_standardised", "alpha_standardised_shuffled",
+                             "alpha_gaussian_scale_mixture")):
+        out[key] = float(np.median(vals[:, j]))
+        out[key + "_range"] = [float(vals[:, j].min()), float(vals[:, j].max())]
+    return out
 
 
 def main(argv=None):
@@ -143,7 +158,7 @@ def main(argv=None):
     ap.add_argument("--reduced", action="store_true", help="CI size: fewer minibatches")
     ap.add_argument("--seed", type=int, default=20191021)
     a = ap.parse_args(argv)
-    m_batches = 1000 if a.reduced else 4000
+    m_batches, passes = (1000, 5) if a.reduced else (4000, 20)
     xs, ys, d_in = train.load_data()
     params = train.init_params(train.jax.random.PRNGKey(0), d_in)
     _, unravel = train.ravel_pytree(params)
@@ -156,8 +171,8 @@ def main(argv=None):
         grads = train.sj.per_example_grads(loss_one, train.jnp.asarray(fixed[key]), xs, ys)
         grads = np.asarray(grads, dtype=np.float64)
         it, sd = iteration_wise(grads, s, m_batches, rng)
-        res[str(s)] = {"iteration_wise": it, "coordinate_pooled": coordinate_pooled(grads, s, sd,
-                                                                                     rng)}
+        pooled = coordinate_pooled(grads, s, sd, rng, passes)
+        res[str(s)] = {"iteration_wise": it, "coordinate_pooled": pooled}
         print(f"S = {s}: iteration-wise median alpha {it['alpha_median']:.3f}, K2 reject "
               f"{it['k2_reject_fraction']:.3f}; pooled alpha "
               f"{res[str(s)]['coordinate_pooled']['alpha']:.3f}", file=sys.stderr)
