@@ -13,6 +13,15 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 out="${1:-$here/out}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+case "$out" in  # it is emptied below
+  / | "$repo" | "$here" | "${HOME:-/}") echo "run.sh: refusing to empty $out; name a new folder" >&2
+    exit 2 ;;
+esac
+if [[ -n "${SGD_OU:-}" && -e "$SGD_OU" ]]; then  # absolute, as compare runs from inside OUT_DIR
+  SGD_OU="$(cd "$(dirname "$SGD_OU")" && pwd)/$(basename "$SGD_OU")"
+fi
 sgd_ou=(${SGD_OU:-cargo run -q --release --manifest-path "$repo/Cargo.toml" --})
 batch=(4 16 64 256)
 size=()
@@ -29,10 +38,11 @@ for s in "${batch[@]}"; do
   set -e
   echo "verify S = $s: exit code $code (0 pass, 1 fail, 3 inconclusive)"
   [[ $code -ne 2 && $code -le 3 ]]
-  runs+=("$out/runs/S$s")
+  runs+=("runs/S$s")
 done
 set +e
-"${sgd_ou[@]}" compare "${runs[@]}" --out "$out/compare" > "$out/compare.txt"
+# from inside OUT_DIR, so that the table names the runs by relative paths (runs/S4, ...)
+(cd "$out" && "${sgd_ou[@]}" compare "${runs[@]}" --out compare > compare.txt)
 code=$?
 set -e
 echo "compare: exit code $code (0 pass, 1 fail, 3 inconclusive)"
