@@ -53,6 +53,6 @@ if [[ "${REDUCED:-0}" != 1 && "$out" == "$here/out" ]]; then
   mkdir -p "$here/results"
   cp "$out"/numbers.{json,md} "$out"/{tail-index,kurtosis}.svg "$out/compare.txt" \
     "$out/compare/compare.svg" "$here/results/"
-  for s in 4 256; do cp "$out/verify/S$s/figures/qq.svg" "$here/results/qq-S$s.svg"; done
+  for s in 16 256; do cp "$out/verify/S$s/figures/qq.svg" "$here/results/qq-S$s.svg"; done
   echo "results/ refreshed"
 fi
