@@ -1,28 +1,29 @@
 """Case study 2: constant-rate SGD on scikit-learn's digits with a small JAX MLP, one run
 directory (sgd-ou format 2, written by the Python recorder) per batch size S.
 
-    python3 train.py OUT_DIR [--reduced] [--batch-sizes 4 16 64 256] [--lr 0.05]
+    python3 train.py OUT_DIR [--reduced] [--batch-sizes 4 16 64 256] [--lr 0.1]
 
 Model: 61-32-10 MLP (tanh hidden layer, softmax cross-entropy) on the 1,797 digits images,
 the 3 pixels that are 0 in every image dropped and the other 61 standardised; L2 weight decay
-(wd/2)·‖θ‖² on every parameter (added to each example's loss, so it is part of every
-per-example gradient), which makes the minimum isolated (Hessian ≥ wd·I up to the
-cross-entropy's own curvature).
+(wd/2)·‖θ‖², wd = 0.02, on every parameter (added to each example's loss, so it is part of
+every per-example gradient), which makes the minimum isolated (it adds wd·I to the
+cross-entropy's Hessian).
 
 Procedure (the same θ* for every S):
 1. full-batch gradient descent from a seeded initialisation to the minimum θ* (‖∇L‖ is
    printed);
 2. per S: constant-rate SGD θ ← θ − ε·(1/S)Σ_{i∈B}∇l_i with S distinct examples drawn afresh
-   every step ("without_replacement"), a burn-in of `burn` steps from θ* (several relaxation
-   times 1/(ε·wd) of the flattest direction), then a window of `window` steps recorded every
-   step (trajectory) with `checkpoints` evenly spaced checkpoints holding the per-example
-   gradients of all N examples (vmap(grad), float32) and the full Hessian (jax.hessian, d × d);
+   every step ("without_replacement"), a burn-in of `burn` steps from θ* (several times the
+   1/(ε·wd) relaxation time), then `checkpoints` checkpoints `spacing` steps apart holding the
+   per-example gradients of all N examples (vmap(grad), float32), with the trajectory recorded
+   at every step in between (float32); no full Hessian (d × d, 43 MB in float64);
 3. a Hessian basis (top 8 eigenpairs by Lanczos on jax.jvp(jax.grad)) at the window's first
-   step, and V H Vᵀ at every checkpoint.
+   step, and V H Vᵀ at every checkpoint (8 Hessian-vector products).
 
 Also writes OUT_DIR/theta_star.npy and OUT_DIR/fixed_iterates.npz (the window's first iterate
-of each S) for tails.py. Cost: O(steps·S·d) for SGD, O(N·d) per checkpoint for the gradients,
-O(d·N·d) for each Hessian.
+of each S) and train.json (settings, θ*'s gradient norm and λ_max) for tails.py and report.py.
+Cost: O(steps·S·d) for SGD, O(N·d) per checkpoint for the gradients and per Hessian-vector
+product.
 """
 
 from __future__ import annotations
