@@ -123,11 +123,22 @@ pub(super) fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
 
 /// The noise model and the tail specification.
 fn validate_noise(s: Scenario, c: &SimConfig) -> Result<()> {
-    if !c.noise_model.is_additive() || c.tail.is_some() {
-        let _ = s;
-        return Err(usage(
-            "simulate: --noise-model multiplicative and --tail-* are not implemented yet",
-        ));
+    if let super::NoiseModel::Multiplicative { beta } = c.noise_model {
+        if !matches!(s, Scenario::QuadraticGaussian | Scenario::LargeStep) {
+            return Err(usage(format!(
+                "simulate: --noise-model multiplicative applies to quadratic-gaussian and \
+                 large-step, not {} (state-dependent-noise is the d = 4 scenario built this way)",
+                s.name()
+            )));
+        }
+        if !(beta.is_finite() && c.state_cap.is_finite() && c.state_cap > 0.0) {
+            return Err(usage(
+                "simulate: --noise-beta must be finite (and state_cap finite and > 0)",
+            ));
+        }
+    }
+    if c.tail.is_some() {
+        return Err(usage("simulate: --tail-* is not implemented yet"));
     }
     Ok(())
 }
@@ -180,20 +191,36 @@ pub(super) fn run_rotated(
             "simulate: the drawn data set overflowed (non-finite values)",
         ));
     }
-    let (model, theta_star, theta0) = (built.model, built.theta_star, built.theta0);
-    let Kind::Rotated { op } = &model.kind else {
+    let (mut model, theta_star, theta0) = (built.model, built.theta_star, built.theta0);
+    let Kind::Rotated { op, .. } = &model.kind else {
         unreachable!("dim_rotated builds the rotated model")
     };
     let eig = eigen_truth(op, &model.all_gradients(&theta_star), cfg, f);
-    let dense = (cfg.d <= DENSE_TRUTH_MAX_DIM).then(|| compute_truth(s, &model, &theta_star, cfg));
+    let mut dense =
+        (cfg.d <= DENSE_TRUTH_MAX_DIM).then(|| compute_truth(s, &model, &theta_star, cfg));
+    let mult = multiplicative(&mut model, &eig, cfg);
+    if mult.is_some() {
+        if let Some(t) = dense.as_mut() {
+            // The constant-C Lyapunov solution is the additive base model's, not this run's law.
+            (t.stationary, t.continuous, t.exact) = (None, None, false);
+        }
+    }
     let steps = cfg.checkpoint_steps();
     let sgd = run_sgd(s, &model, &theta0, cfg, seed, dir, &steps)?;
     let trajectory_steps = write_trajectory(dir, cfg, &sgd)?;
     if cfg.basis_dims > 0 {
         write_basis(dir, &eig, cfg, &steps)?;
     }
-    let truth = truth_json(&eig, cfg, f, &steps, trajectory_steps, dense.is_some());
-    let expected = s.expected();
+    let mut truth = truth_json(&eig, cfg, f, &steps, trajectory_steps, dense.is_some());
+    if let Some(m) = mult {
+        truth["noise_model"] = m;
+        truth["noise_factor_at_checkpoints"] = json!(sgd.noise_factors);
+        truth["stationary_covariance_kind"] = json!(
+            "base model only: the top_*_variance entries are the additive model's (s ≡ 1); \
+             no linear prediction holds with multiplicative noise"
+        );
+    }
+    let expected = super::expected_for(s, cfg);
     write_manifest(dir, s, cfg, seed, expected, &truth)?;
     let empty = || DMatrix::<f64>::zeros(0, 0);
     let (hessian, noise_cov, stationary, exact, continuous) = match dense {
@@ -222,6 +249,35 @@ pub(super) fn run_rotated(
         eigen: Some(eig),
         bytes_written: 0,
     })
+}
+
+/// `--noise-model multiplicative` at large d: scales ξ_i by s(θ) = exp(β z_c tanh(z/z_c)) with
+/// z the position along the softest eigenvector u in units of its (additive-model) stationary
+/// standard deviation σ_u; returns the run.json description, `None` for additive noise.
+fn multiplicative(model: &mut model::Model, eig: &EigenTruth, cfg: &SimConfig) -> Option<Value> {
+    let super::NoiseModel::Multiplicative { beta } = cfg.noise_model else {
+        return None;
+    };
+    let soft = cfg.d - 1;
+    let sigma_u = eig.stationary_variance[soft].sqrt();
+    let Kind::Rotated { op, mult } = &mut model.kind else {
+        unreachable!("rotated model")
+    };
+    *mult = Some(model::NoiseScale {
+        u: op.rotation.column(eig.order[soft]),
+        sigma_u,
+        beta,
+        z_cap: cfg.state_cap,
+    });
+    Some(json!({
+        "kind": "multiplicative",
+        "law": "∇l_i(θ) = A(θ − θ*) + s(θ) ξ_i, s(θ) = exp(β z_c tanh(z/z_c)), z = u_dᵀ(θ − θ*)/σ_u, \
+                u_d the eigenvector of the smallest eigenvalue: C(θ) = s(θ)² C",
+        "beta": beta,
+        "z_cap": cfg.state_cap,
+        "sigma_u": sigma_u,
+        "direction_eigenvalue": eig.eigenvalues[soft],
+    }))
 }
 
 /// Flips `v` so that its largest-magnitude entry (the first on ties) is positive.

@@ -693,6 +693,22 @@ pub struct SimSummary {
     pub bytes_written: u64,
 }
 
+/// The expected verdicts of scenario `s` under configuration `cfg`: the scenario's, except
+/// that the multiplicative noise model with |β| ≥ 0.5 (a noise scale that changes by e^{±0.5}
+/// or more per stationary standard deviation) must fail constant_covariance and pins nothing
+/// below that. Cost O(1).
+pub fn expected_for(s: Scenario, cfg: &SimConfig) -> Expected {
+    let mut e = s.expected();
+    if let NoiseModel::Multiplicative { beta } = cfg.noise_model {
+        e.constant_covariance = if beta.abs() >= 0.5 {
+            ExpectedVerdict::Fail
+        } else {
+            ExpectedVerdict::Any
+        };
+    }
+    e
+}
+
 fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
@@ -1161,17 +1177,29 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     let rot = built.rotation;
     let mut theta0 = built.theta0;
     let mut extra = serde_json::Map::new();
-    if s == Scenario::StateDependentNoise {
-        make_state_dependent(&mut model, &theta_star, &rot, cfg, &mut extra)?;
+    let mult = match cfg.noise_model {
+        NoiseModel::Multiplicative { beta } => Some(beta),
+        NoiseModel::Additive => None,
+    };
+    if s == Scenario::StateDependentNoise || mult.is_some() {
+        let beta = mult.unwrap_or(cfg.state_beta);
+        make_state_dependent(&mut model, &theta_star, &rot, cfg, beta, &mut extra)?;
     }
-    let tr = compute_truth(s, &model, &theta_star, cfg);
+    let mut tr = compute_truth(s, &model, &theta_star, cfg);
+    if mult.is_some() {
+        // The constant-C Lyapunov solution (base_stationary_covariance) is the additive model's.
+        (tr.stationary, tr.continuous, tr.exact) = (None, None, false);
+        tr.kind = "none: the noise covariance depends on θ (noise_model multiplicative); \
+                   base_stationary_covariance is the additive model's";
+        extra.insert("noise_model".into(), json!("multiplicative"));
+    }
     if s == Scenario::DriftThenDiffusion {
         theta0 = drift_start(&tr, &theta_star, &rot, cfg, f, &mut extra)?;
     }
     model_extras(s, &model, &tr, &rot, cfg, f, &mut extra);
     let steps = cfg.checkpoint_steps();
     let sgd = run_sgd(s, &model, &theta0, cfg, seed, dir, &steps)?;
-    if s == Scenario::StateDependentNoise {
+    if s == Scenario::StateDependentNoise || mult.is_some() {
         extra.insert(
             "noise_factor_at_checkpoints".into(),
             json!(sgd.noise_factors),
@@ -1192,7 +1220,7 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         trajectory_steps,
         extra,
     );
-    let expected = s.expected();
+    let expected = expected_for(s, cfg);
     write_manifest(dir, s, cfg, seed, expected, &truth)?;
     Ok(SimSummary {
         scenario: s,
@@ -1225,6 +1253,7 @@ fn make_state_dependent(
     theta_star: &DVector<f64>,
     rot: &DMatrix<f64>,
     cfg: &SimConfig,
+    beta: f64,
     extra: &mut serde_json::Map<String, Value>,
 ) -> Result<()> {
     let base = compute_truth(Scenario::QuadraticGaussian, model, theta_star, cfg);
@@ -1242,12 +1271,12 @@ fn make_state_dependent(
         h,
         u: u.clone(),
         sigma_u,
-        beta: cfg.state_beta,
+        beta,
         z_cap: cfg.state_cap,
     };
     extra.insert("direction_u".into(), vec_json(&u));
     extra.insert("sigma_u".into(), json!(sigma_u));
-    extra.insert("beta".into(), json!(cfg.state_beta));
+    extra.insert("beta".into(), json!(beta));
     extra.insert("z_cap".into(), json!(cfg.state_cap));
     extra.insert("base_stationary_covariance".into(), mat_json(&sigma));
     extra.insert(

@@ -40,7 +40,11 @@ pub(crate) enum Kind {
     },
     /// `--dim`: L(θ) = ½ δᵀAδ with A = U diag(λ) Uᵀ applied in O(d) (no d × d matrix);
     /// ∇l_i = Aδ + ξ_i.
-    Rotated { op: RotatedOperator },
+    Rotated {
+        op: RotatedOperator,
+        /// `--noise-model multiplicative`: ξ_i scaled by s(θ) (see [`NoiseScale`]).
+        mult: Option<NoiseScale>,
+    },
     /// l_i(θ) = ½ (x_iᵀθ − y_i)², exact gradients x_i (x_iᵀθ − y_i).
     LeastSquares {
         h: DMatrix<f64>,
@@ -48,6 +52,16 @@ pub(crate) enum Kind {
         y: Vec<f64>,
         l_star: f64,
     },
+}
+
+/// s(θ) = exp(β z_c tanh(z/z_c)), z = uᵀ(θ − θ*)/σ_u: the noise factor of the multiplicative
+/// noise model at large d (u a unit eigenvector of A). Cost O(d) per evaluation.
+#[derive(Debug, Clone)]
+pub(crate) struct NoiseScale {
+    pub u: Vec<f64>,
+    pub sigma_u: f64,
+    pub beta: f64,
+    pub z_cap: f64,
 }
 
 /// A finite data set of N examples and its loss.
@@ -88,6 +102,14 @@ impl Model {
                 let z = u.dot(&(theta - &self.center)) / sigma_u;
                 (beta * z_cap * (z / z_cap).tanh()).exp()
             }
+            Kind::Rotated { mult: Some(m), .. } => {
+                let z: f64 = (0..self.d)
+                    .filter(|&j| m.u[j] != 0.0)
+                    .map(|j| m.u[j] * (theta[j] - self.center[j]))
+                    .sum::<f64>()
+                    / m.sigma_u;
+                (m.beta * m.z_cap * (z / m.z_cap).tanh()).exp()
+            }
             _ => 1.0,
         }
     }
@@ -97,7 +119,7 @@ impl Model {
         let delta = theta - &self.center;
         match &self.kind {
             Kind::Quadratic { h } | Kind::StateDependent { h, .. } => h * delta,
-            Kind::Rotated { op } => DVector::from_vec(op.apply(delta.as_slice())),
+            Kind::Rotated { op, .. } => DVector::from_vec(op.apply(delta.as_slice())),
             Kind::Quartic { rot, a } => {
                 let w = rot.transpose() * delta;
                 let gw = DVector::from_fn(self.d, |j, _| a[j] * w[j] * w[j] * w[j]);
@@ -199,7 +221,7 @@ impl Model {
             Kind::Quadratic { h } | Kind::StateDependent { h, .. } => {
                 0.5 * delta.dot(&(h * &delta))
             }
-            Kind::Rotated { op } => op.half_quadratic_form(delta.as_slice()),
+            Kind::Rotated { op, .. } => op.half_quadratic_form(delta.as_slice()),
             Kind::Quartic { rot, a } => {
                 let w = rot.transpose() * delta;
                 (0..self.d).map(|j| 0.25 * a[j] * w[j].powi(4)).sum()
@@ -239,7 +261,7 @@ impl Model {
             | Kind::StateDependent { h, .. }
             | Kind::LeastSquares { h, .. } => h.clone(),
             // Dense: callers ask for it only when d ≤ DENSE_TRUTH_MAX_DIM.
-            Kind::Rotated { op } => op.dense(),
+            Kind::Rotated { op, .. } => op.dense(),
             Kind::Quartic { rot, a } => {
                 let w = rot.transpose() * delta;
                 let diag = DVector::from_fn(self.d, |j, _| 3.0 * a[j] * w[j] * w[j]);
@@ -611,7 +633,7 @@ fn build_rotated(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
             n,
             center: theta_ref.clone(),
             xi,
-            kind: Kind::Rotated { op },
+            kind: Kind::Rotated { op, mult: None },
         },
         theta0: theta_ref.clone(),
         theta_star: theta_ref,

@@ -189,3 +189,55 @@ fn dim_cli_options_and_errors() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// Total variance of the rows of an n × d row-major matrix (divisor n). Cost O(n d).
+fn total_variance(rows: &[f64], n: usize, d: usize) -> f64 {
+    (0..d)
+        .map(|j| {
+            let m = (0..n).map(|i| rows[i * d + j]).sum::<f64>() / n as f64;
+            (0..n).map(|i| (rows[i * d + j] - m).powi(2)).sum::<f64>() / n as f64
+        })
+        .sum()
+}
+
+#[test]
+fn multiplicative_noise_scales_the_per_example_covariance_by_s_squared() {
+    let root = tempfile::tempdir().unwrap();
+    let mut cfg = dim_config(200, 0);
+    cfg.noise_model = sgd_ou::simulate::NoiseModel::Multiplicative { beta: 0.7 };
+    cfg.checkpoints = 6;
+    cfg.checkpoint_spacing = 150;
+    let (dir, s) = sim(&cfg, 2, root.path(), "m");
+    assert_eq!(
+        s.expected.constant_covariance,
+        sgd_ou::simulate::ExpectedVerdict::Fail
+    );
+    let factors: Vec<f64> = s.truth["noise_factor_at_checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let (lo, hi) = factors
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(hi / lo > 1.3, "noise factors {factors:?}");
+    // C(θ_t) = s(θ_t)² C: the ratio of total per-example variances is (s_t / s_0)², exactly.
+    let n = cfg.dataset_size;
+    let tv: Vec<f64> = s
+        .checkpoint_steps
+        .iter()
+        .map(|t| {
+            let (_, g) = read_f64(&dir.join(format!("checkpoints/step_{t}/grads.npy"))).unwrap();
+            total_variance(&g, n, 200)
+        })
+        .collect();
+    for k in 1..tv.len() {
+        let want = (factors[k] / factors[0]).powi(2);
+        assert!((tv[k] / tv[0] / want - 1.0).abs() < 1e-9);
+    }
+    // The additive default writes no noise-model key.
+    let (plain, _) = sim(&dim_config(20, 0), 2, root.path(), "p");
+    let text = fs::read_to_string(plain.join("run.json")).unwrap();
+    assert!(!text.contains("noise_model") && !text.contains("multiplicative"));
+}
