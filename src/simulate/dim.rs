@@ -16,7 +16,7 @@ use super::rotated::RotatedOperator;
 use super::truth::without_replacement_factor;
 use super::{
     compute_truth, mkdir, run_sgd, usage, write_floats, write_manifest, write_trajectory,
-    SamplingDesign, Scenario, SimConfig, SimSummary,
+    SamplingDesign, Scenario, SimConfig, SimSummary, TailLaw,
 };
 use crate::error::Result;
 use crate::run::parameters::ParameterMap;
@@ -137,10 +137,87 @@ fn validate_noise(s: Scenario, c: &SimConfig) -> Result<()> {
             ));
         }
     }
-    if c.tail.is_some() {
-        return Err(usage("simulate: --tail-* is not implemented yet"));
+    if let Some(t) = &c.tail {
+        if !matches!(s, Scenario::QuadraticGaussian | Scenario::LargeStep) {
+            return Err(usage(format!(
+                "simulate: --tail-* applies to quadratic-gaussian and large-step, not {}",
+                s.name()
+            )));
+        }
+        if t.coords == 0 || t.coords > c.d {
+            return Err(usage(format!(
+                "simulate: --tail-coords must be in 1..={} (d), got {}",
+                c.d, t.coords
+            )));
+        }
+        if !(t.param.is_finite() && t.param > 0.0) || (t.law == TailLaw::Lognormal && t.param > 5.0)
+        {
+            return Err(usage(
+                "simulate: --tail-param must be finite and > 0 (lognormal σ at most 5)",
+            ));
+        }
     }
     Ok(())
+}
+
+/// The name of flat coordinate j through the parameter map, e.g. "w[1, 3]" ("theta[j]" by
+/// default; a scalar tensor is its bare name). Cost O(number of tensors).
+pub(super) fn coordinate_name(c: &SimConfig, j: usize) -> String {
+    let mut offset = 0;
+    for (name, shape) in parameter_list(c) {
+        let size: usize = shape.iter().product();
+        if j < offset + size {
+            if shape.is_empty() {
+                return name;
+            }
+            let mut rest = j - offset;
+            let mut idx = vec![0; shape.len()];
+            for (k, &len) in shape.iter().enumerate().rev() {
+                idx[k] = rest % len;
+                rest /= len;
+            }
+            let parts: Vec<String> = idx.iter().map(|i| i.to_string()).collect();
+            return format!("{name}[{}]", parts.join(", "));
+        }
+        offset += size;
+    }
+    format!("theta[{j}]")
+}
+
+/// run.json description of the tail coordinates: the law, its per-example skewness and excess
+/// kurtosis (null where infinite) and the names of the first 16 coordinates.
+pub(super) fn tail_json(c: &SimConfig) -> Option<Value> {
+    let t = c.tail.as_ref()?;
+    let p = t.param;
+    let (law, skew, kurt) = match t.law {
+        TailLaw::Lognormal => {
+            let w = (p * p).exp();
+            (
+                "centred lognormal e^{σZ} − e^{σ²/2}, σ = param",
+                Some((w + 2.0) * (w - 1.0).sqrt()),
+                Some(w.powi(4) + 2.0 * w.powi(3) + 3.0 * w * w - 6.0),
+            )
+        }
+        TailLaw::StudentT => (
+            "Student-t(ν = param) = Z/√(χ²_ν/ν) (scale √var when ν ≤ 2)",
+            (p > 3.0).then_some(0.0),
+            (p > 4.0).then(|| 6.0 / (p - 4.0)),
+        ),
+    };
+    let names: Vec<String> = (0..t.coords.min(TOP_BLOCK))
+        .map(|j| coordinate_name(c, j))
+        .collect();
+    Some(json!({
+        "coordinates": format!("0..{}", t.coords),
+        "coordinate_names": names,
+        "law": law,
+        "param": p,
+        "per_example_skewness": skew,
+        "per_example_excess_kurtosis": kurt,
+        "construction": "the Gaussian per-example noise of these coordinates (parameter basis, \
+                         after the rotation) is replaced by i.i.d. draws of the law scaled to the \
+                         same variance (stream tail), then centred; other coordinates unchanged",
+    }))
 }
 
 /// The (name, shape) list: `parameter_shapes` or one tensor "theta" of shape [d].
@@ -219,6 +296,9 @@ pub(super) fn run_rotated(
             "base model only: the top_*_variance entries are the additive model's (s ≡ 1); \
              no linear prediction holds with multiplicative noise"
         );
+    }
+    if let Some(t) = tail_json(cfg) {
+        truth["tail"] = t;
     }
     let expected = super::expected_for(s, cfg);
     write_manifest(dir, s, cfg, seed, expected, &truth)?;

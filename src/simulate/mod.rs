@@ -695,10 +695,23 @@ pub struct SimSummary {
 
 /// The expected verdicts of scenario `s` under configuration `cfg`: the scenario's, except
 /// that the multiplicative noise model with |β| ≥ 0.5 (a noise scale that changes by e^{±0.5}
-/// or more per stationary standard deviation) must fail constant_covariance and pins nothing
-/// below that. Cost O(1).
+/// or more per stationary standard deviation) must fail constant_covariance (pins nothing below
+/// that), and tails (lognormal σ ≥ 0.5, Student-t ν ≤ 5) must fail gaussian_noise (pin nothing
+/// when milder) — a truth about the noise; a check that analyses a random k-dimensional
+/// subspace dilutes a few tail coordinates and may not see it. Cost O(1).
 pub fn expected_for(s: Scenario, cfg: &SimConfig) -> Expected {
     let mut e = s.expected();
+    if let Some(t) = &cfg.tail {
+        let strong = match t.law {
+            TailLaw::Lognormal => t.param >= 0.5,
+            TailLaw::StudentT => t.param <= 5.0,
+        };
+        e.gaussian_noise = if strong {
+            ExpectedVerdict::Fail
+        } else {
+            ExpectedVerdict::Any
+        };
+    }
     if let NoiseModel::Multiplicative { beta } = cfg.noise_model {
         e.constant_covariance = if beta.abs() >= 0.5 {
             ExpectedVerdict::Fail
@@ -1197,6 +1210,9 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         theta0 = drift_start(&tr, &theta_star, &rot, cfg, f, &mut extra)?;
     }
     model_extras(s, &model, &tr, &rot, cfg, f, &mut extra);
+    if let Some(t) = dim::tail_json(cfg) {
+        extra.insert("tail".into(), t);
+    }
     let steps = cfg.checkpoint_steps();
     let sgd = run_sgd(s, &model, &theta0, cfg, seed, dir, &steps)?;
     if s == Scenario::StateDependentNoise || mult.is_some() {

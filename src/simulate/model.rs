@@ -12,7 +12,7 @@ use rand_distr::StandardNormal;
 
 use super::rotated::{BlockRotation, RotatedOperator};
 use super::truth::{haar_rotation, standard_sas, symmetrize};
-use super::{Scenario, SimConfig};
+use super::{Scenario, SimConfig, TailLaw, TailSpec};
 use crate::rng;
 
 /// The shape of the mean loss (the part shared by all examples).
@@ -380,6 +380,47 @@ fn draw_noise(
     xi
 }
 
+/// Replaces column j < `spec.coords` of the N × d noise by i.i.d. draws of the tail law scaled
+/// to variance `var[j]` (centred lognormal e^{σZ} − e^{σ²/2}, or Student-t(ν) = Z/√(χ²_ν/ν); for
+/// ν ≤ 2, whose variance is infinite, the scale is √var[j]), then centres those columns.
+/// Cost O(N C).
+fn apply_tail(
+    xi: &mut [f64],
+    n: usize,
+    d: usize,
+    var: &[f64],
+    spec: &TailSpec,
+    rng: &mut ChaCha8Rng,
+) {
+    let p = spec.param;
+    let law_var = match spec.law {
+        TailLaw::Lognormal => ((p * p).exp() - 1.0) * (p * p).exp(),
+        TailLaw::StudentT if p > 2.0 => p / (p - 2.0),
+        TailLaw::StudentT => 1.0,
+    };
+    let chi2 = rand_distr::ChiSquared::new(p).ok();
+    for i in 0..n {
+        for (j, v) in var.iter().enumerate() {
+            let z: f64 = rng.sample(StandardNormal);
+            let x = match (spec.law, &chi2) {
+                (TailLaw::Lognormal, _) => (p * z).exp() - (p * p / 2.0).exp(),
+                (TailLaw::StudentT, Some(c)) => {
+                    let q: f64 = rng.sample(c);
+                    z / (q / p).max(f64::MIN_POSITIVE).sqrt()
+                }
+                (TailLaw::StudentT, None) => z,
+            };
+            xi[i * d + j] = x * (v / law_var).sqrt();
+        }
+    }
+    for j in 0..var.len() {
+        let m = (0..n).map(|i| xi[i * d + j]).sum::<f64>() / n as f64;
+        for i in 0..n {
+            xi[i * d + j] -= m;
+        }
+    }
+}
+
 fn centre_rows(x: &mut [f64], n: usize, d: usize) {
     for j in 0..d {
         let m = (0..n).map(|i| x[i * d + j]).sum::<f64>() / n as f64;
@@ -404,6 +445,7 @@ struct Draws {
     theta_ref: DVector<f64>,
     data_rng: ChaCha8Rng,
     lambdas: Vec<f64>,
+    seed: u64,
 }
 
 /// Builds the data set of scenario `s` from the streams `simulate/<name>/{rotation,
@@ -427,6 +469,7 @@ pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
         theta_ref,
         data_rng,
         lambdas,
+        seed,
     };
     match s {
         Scenario::QuadraticGaussian
@@ -444,14 +487,15 @@ pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
 fn build_quadratic(s: Scenario, cfg: &SimConfig, mut w: Draws) -> Built {
     let (d, n) = (cfg.d, cfg.dataset_size);
     let tail = (s == Scenario::HeavyTailedNoise).then_some(cfg.tail_index);
-    let xi = draw_noise(
-        n,
-        d,
-        cfg.effective_noise_scale(),
-        &w.aniso,
-        tail,
-        &mut w.data_rng,
-    );
+    let scale = cfg.effective_noise_scale();
+    let mut xi = draw_noise(n, d, scale, &w.aniso, tail, &mut w.data_rng);
+    if let Some(spec) = &cfg.tail {
+        let var: Vec<f64> = (0..spec.coords)
+            .map(|j| scale * scale * w.aniso.row(j).norm_squared())
+            .collect();
+        let mut rng = rng::stream(w.seed, &format!("simulate/{}/tail", s.name()));
+        apply_tail(&mut xi, n, d, &var, spec, &mut rng);
+    }
     let h = rotated(&w.rot, &w.lambdas);
     // The state-dependent factor needs σ_u from the base model; it is set by the caller
     // (see `super::simulate`) once the base noise covariance is known.
@@ -627,6 +671,24 @@ fn build_rotated(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
         xi[i * d..(i + 1) * d].copy_from_slice(&op.rotation.apply(&z));
     }
     centre_rows(&mut xi, n, d);
+    if let Some(spec) = &cfg.tail {
+        // Var ξ_j = σ² A_jj for the Gaussian part.
+        let var: Vec<f64> = (0..spec.coords)
+            .map(|j| {
+                let mut e = vec![0.0; d];
+                e[j] = 1.0;
+                scale * scale * op.apply(&e)[j]
+            })
+            .collect();
+        apply_tail(
+            &mut xi,
+            n,
+            d,
+            &var,
+            spec,
+            &mut rng::stream(seed, &label("tail")),
+        );
+    }
     Built {
         model: Model {
             d,
