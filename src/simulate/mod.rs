@@ -11,8 +11,12 @@
 //! The scenarios, their parameters and why each assumption must pass or fail are documented in
 //! `docs/scenarios.md`.
 //!
+//! Large d (`SimConfig::dim_rotated`, `--dim`): an O(d) rotated quadratic, format-2 `basis/`,
+//! multiplicative noise and tail coordinates; see the `dim` and `rotated` submodules and
+//! `docs/scenarios.md` ("Large d").
+//!
 //! Randomness: every draw comes from `crate::rng::stream(seed, "simulate/<scenario>/<purpose>")`
-//! (ChaCha8), with purposes `rotation`, `noise_rotation`, `theta_star`, `dataset`, `sgd` and
+//! (ChaCha8), with purposes `rotation`, `noise_rotation`, `theta_star`, `dataset`, `tail`, `sgd` and
 //! `checkpoint_minibatches/step_<N>`; the same seed gives byte-identical files on the same
 //! platform (the floating-point math library may differ in the last bit across platforms).
 
