@@ -398,3 +398,26 @@ fn dim_stationary_covariance_on_the_top_eigenvectors_matches_discrete_lyapunov()
     assert!(se < 0.03, "{line}");
     assert!((m - 1.0).abs() < 2.5 * se, "{line}");
 }
+
+#[test]
+fn float32_basis_obeys_the_sign_rule_after_casting_and_loads() {
+    let root = tempfile::tempdir().unwrap();
+    let mut cfg = dim_config(64, 5);
+    cfg.float32 = true;
+    cfg.parameter_shapes = Some(vec![("w".into(), vec![8, 7]), ("b".into(), vec![8])]);
+    let (dir, s) = sim(&cfg, 9, root.path(), "f32");
+    let run = Run::load(&dir, &LoadOptions { dims: 8, seed: 1 }).unwrap();
+    let basis = run.basis.unwrap();
+    for i in 0..5 {
+        let v = basis.row(i);
+        let big = v
+            .iter()
+            .copied()
+            .fold(0.0f64, |b, x| if x.abs() > b.abs() { x } else { b });
+        assert!(big > 0.0);
+        assert!(basis.residuals[i] < 1e-5, "{}", basis.residuals[i]);
+    }
+    let names = &s.truth;
+    assert!(names.get("tail").is_none());
+    assert_eq!(run.manifest.parameters.unwrap().tensors.len(), 2);
+}
