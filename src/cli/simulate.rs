@@ -1,6 +1,6 @@
 //! `sgd-ou simulate --scenario NAME --out DIR [--seed N] [--learning-rate E] [--batch-size S]
 //! [--checkpoints K] [--checkpoint-spacing T] [--noise-batch-exponent G] [--sampling fresh|reshuffled]
-//! [--dim D] [--basis-dims M] [--format 1|2] [--parameter-shape NAME=AxB ...]
+//! [--dim D [--isotropic-noise]] [--basis-dims M] [--format 1|2] [--parameter-shape NAME=AxB ...]
 //! [--noise-model additive|multiplicative] [--noise-beta B]
 //! [--tail-coords C --tail-law lognormal|student-t --tail-param P]`.
 
@@ -45,6 +45,9 @@ pub struct SimulateArgs {
     /// noise covariance ∝ A. Dense Hessians only for d ≤ 256; run.json holds no d-length array.
     #[arg(long, value_name = "D")]
     pub dim: Option<usize>,
+    /// With --dim: isotropic per-example noise (C = σ²I) instead of C = σ²A.
+    #[arg(long)]
+    pub isotropic_noise: bool,
     /// With --dim: write basis/ with the exact top-M eigenvectors of A (implies --format 2).
     #[arg(long, value_name = "M")]
     pub basis_dims: Option<usize>,
@@ -153,6 +156,7 @@ fn large_d_options(args: &SimulateArgs, c: &mut SimConfig) -> anyhow::Result<()>
         c.dim_rotated = true;
         c.curvatures = Vec::new();
     }
+    c.isotropic_noise = args.isotropic_noise;
     if let Some(m) = args.basis_dims {
         c.basis_dims = m;
     }

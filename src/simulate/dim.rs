@@ -77,6 +77,11 @@ pub(super) fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
             ));
         }
     }
+    if c.isotropic_noise && !c.dim_rotated {
+        return Err(usage(
+            "simulate: --isotropic-noise needs --dim (the d = 4 scenarios have their own noise)",
+        ));
+    }
     if c.basis_dims > 0 {
         if !c.dim_rotated {
             return Err(usage(
@@ -509,8 +514,13 @@ fn truth_json(
         "hessian_eigenvalue_range": [lmin, lmax],
         "eps_lambda_max_at_theta_star": cfg.learning_rate * lmax,
         "minimum_mean_loss": 0.0,
-        "noise_law": "ξ_i = noise_scale · U diag(√λ) z_i, z_i i.i.d. N(0, I) (stream dataset), \
-                      centred: C = noise_scale² A up to sampling error",
+        "noise_law": if cfg.isotropic_noise {
+            "ξ_i = noise_scale · z_i, z_i i.i.d. N(0, I) (stream dataset), centred: \
+             C = noise_scale² I up to sampling error"
+        } else {
+            "ξ_i = noise_scale · U diag(√λ) z_i, z_i i.i.d. N(0, I) (stream dataset), \
+             centred: C = noise_scale² A up to sampling error"
+        },
         "finite_population_factor": f,
         "top_eigenvalues": &eig.eigenvalues[..top],
         "top_noise_variance_in_eigenbasis": &eig.noise_variance[..top],

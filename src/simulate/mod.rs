@@ -421,6 +421,12 @@ pub struct SimConfig {
     /// leaves every scenario unchanged, byte for byte.
     #[serde(skip_serializing_if = "is_false")]
     pub dim_rotated: bool,
+    /// With `dim_rotated`: per-example noise ξ_i = σ z_i (C = σ²I) instead of
+    /// σ U diag(√λ) z_i (C = σ²A). Still diagonal in A's eigenbasis (the stationary variance
+    /// σ²εf/(λ(2 − ελ)) then spreads with 1/λ), but a random subspace's Lyapunov prediction
+    /// under-predicts (issue 16, point 1). `false` by default (left out of run.json).
+    #[serde(skip_serializing_if = "is_false")]
+    pub isotropic_noise: bool,
     /// Number m of exact top eigenvectors of A written to format-2 `basis/` (with the
     /// eigenvalues, the residuals ‖Av − λv‖ of the stored vectors, run.json `basis.at_step` = the
     /// first checkpoint, and `hessian_in_basis.npy` = diag(λ₁..λ_m) at every checkpoint).
@@ -583,6 +589,7 @@ impl SimConfig {
             noise_batch_exponent: None,
             sampling: SamplingDesign::Fresh,
             dim_rotated: false,
+            isotropic_noise: false,
             basis_dims: 0,
             format: 1,
             parameter_shapes: None,

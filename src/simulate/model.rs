@@ -661,23 +661,32 @@ fn build_rotated(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
     let theta_ref = gaussian_vector(d, &mut rng::stream(seed, &label("theta_star")));
     let mut data_rng = rng::stream(seed, &label("dataset"));
     let scale = cfg.effective_noise_scale();
-    let sq: Vec<f64> = op.eigenvalues.iter().map(|l| scale * l.sqrt()).collect();
+    let iso = cfg.isotropic_noise;
+    let sq: Vec<f64> = op
+        .eigenvalues
+        .iter()
+        .map(|l| if iso { scale } else { scale * l.sqrt() })
+        .collect();
     let mut xi = vec![0.0; n * d];
     for i in 0..n {
         let z: Vec<f64> = sq
             .iter()
             .map(|s| s * data_rng.sample::<f64, _>(StandardNormal))
             .collect();
-        xi[i * d..(i + 1) * d].copy_from_slice(&op.rotation.apply(&z));
+        if iso {
+            xi[i * d..(i + 1) * d].copy_from_slice(&z);
+        } else {
+            xi[i * d..(i + 1) * d].copy_from_slice(&op.rotation.apply(&z));
+        }
     }
     centre_rows(&mut xi, n, d);
     if let Some(spec) = &cfg.tail {
-        // Var ξ_j = σ² A_jj for the Gaussian part.
+        // Var ξ_j = σ² A_jj for the Gaussian part (σ² when isotropic).
         let var: Vec<f64> = (0..spec.coords)
             .map(|j| {
                 let mut e = vec![0.0; d];
                 e[j] = 1.0;
-                scale * scale * op.apply(&e)[j]
+                scale * scale * if iso { 1.0 } else { op.apply(&e)[j] }
             })
             .collect();
         apply_tail(
