@@ -438,7 +438,7 @@ pub struct SimConfig {
     #[serde(skip_serializing_if = "is_one")]
     pub format: u32,
     /// Format 2 parameter map as (name, shape) in flattening order (sizes must sum to d);
-    /// `None`: one tensor `"theta"` of shape [d].
+    /// `None`: one tensor `"theta"` of shape `[d]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter_shapes: Option<Vec<(String, Vec<usize>)>>,
     /// Whether the per-example noise covariance depends on θ (see [`NoiseModel`]).
