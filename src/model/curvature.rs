@@ -57,6 +57,13 @@ use crate::run::SubspaceKind;
 pub const LAG1_MIN_PAIRS_PER_DIM: usize = 20;
 /// Fewest pairs overall for the lag-1 estimate.
 pub const LAG1_MIN_PAIRS: usize = 100;
+/// Fewest (θ_t, θ_{t+1}) pairs per dimension for the lag-1 estimate to *decide* a check (issue
+/// 16): below this it is shown but fails nothing. Measured coverage of the bias-corrected 95 %
+/// λ_max interval on exact OU runs (tests/calibration/scale_quadratic.rs, docs/methods.md "Quadratic
+/// loss and A in a subspace"): k = 8 with ≈ 131 pairs per dimension covers the truth in 19/20
+/// seeds, k = 32 with ≈ 33 pairs per dimension in 2/20 (the near-unit-root bias of a k² + k
+/// coefficient fit outruns the bootstrap correction).
+pub const LAG1_DECIDES_PAIRS_PER_DIM: usize = 100;
 
 /// One estimate of A.
 #[derive(Debug, Clone)]
@@ -81,6 +88,11 @@ pub struct Estimate {
     pub asymmetry: f64,
     /// Estimator-specific diagnostics.
     pub details: EstimateDetails,
+    /// Whether the estimate may decide a check (fail or pass it): the Hessian always; the lag-1
+    /// fit only in an A-invariant subspace with at least [`LAG1_DECIDES_PAIRS_PER_DIM`] pairs per
+    /// dimension; the gradient regression only in an A-invariant subspace (in a random subspace
+    /// its slope absorbs the omitted term P A (I − PᵀP) θ). A non-deciding estimate informs only.
+    pub decides: bool,
 }
 
 /// Estimator-specific diagnostics of one estimate of A (`curvature.estimates[].details`).
@@ -175,6 +187,10 @@ pub struct EstimateSummary {
     pub asymmetry: f64,
     /// Estimator-specific diagnostics.
     pub details: EstimateDetails,
+    /// Whether the estimate may decide a check ([`Estimate::decides`]); absent in reports written
+    /// before issue 16.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decides: Option<bool>,
 }
 
 /// What the report records of the curvature (`metrics.curvature` of small_step,
@@ -227,6 +243,12 @@ impl Curvature {
         self.estimates.first()
     }
 
+    /// The estimate a check may decide on: the first available estimate, in priority order,
+    /// whose [`Estimate::decides`] is true. `None` when every available estimate only informs.
+    pub fn deciding(&self) -> Option<&Estimate> {
+        self.estimates.iter().find(|e| e.decides)
+    }
+
     /// The estimate from `source`, if available.
     pub fn get(&self, source: &str) -> Option<&Estimate> {
         self.estimates.iter().find(|e| e.source == source)
@@ -256,6 +278,7 @@ impl Curvature {
                 lambda_max_se: e.lambda_max_se,
                 asymmetry: e.asymmetry,
                 details: e.details.clone(),
+                decides: Some(e.decides),
             })
             .collect();
         CurvatureSummary {
@@ -484,6 +507,7 @@ fn hessian_estimate(ctx: &Context, random: bool) -> Result<Estimate, String> {
             lambda_max_per_checkpoint: each,
             lambda_max_full_space: use_full,
         },
+        decides: true,
     })
 }
 
@@ -537,6 +561,8 @@ fn lag1_estimate(ctx: &Context) -> Result<Estimate, String> {
             window_first_step: run.checkpoints.first().map(|c| c.step),
             window_last_step: run.checkpoints.last().map(|c| c.step),
         },
+        decides: run.subspace.kind().is_invariant()
+            && l.pairs_per_dimension >= LAG1_DECIDES_PAIRS_PER_DIM as f64,
     })
 }
 
@@ -587,6 +613,7 @@ fn regression_estimate(ctx: &Context) -> Result<Estimate, String> {
             relative_residual: r.relative_residual,
             condition: r.condition,
         },
+        decides: run.subspace.kind().is_invariant(),
     })
 }
 
