@@ -166,4 +166,67 @@ fn lag1_coverage_k32_is_poor() {
         &format!("| 32 | ≈ 33 | {seeds} | {covered} | {decides} |"),
     );
     assert!(!decides);
+    assert!(covered < min_covered(seeds as usize), "{covered}/{seeds}");
+}
+
+/// Verdict counts [pass, fail, inconclusive] and RESET shares of quadratic_loss on `seeds` seeds
+/// of scenario `s` analysed in `dims` random directions.
+fn verdicts(s: Scenario, cfg: &SimConfig, dims: usize, seeds: u64) -> ([usize; 3], Vec<f64>) {
+    let th = Thresholds::default();
+    let mut counts = [0usize; 3];
+    let mut shares = Vec::new();
+    for seed in 1..=seeds {
+        let tmp = tempfile::tempdir().unwrap();
+        simulate(s, cfg, seed, tmp.path()).unwrap();
+        let run = Run::load(tmp.path(), &LoadOptions { dims, seed }).unwrap();
+        let ctx = Context::new(&run, seed, &th);
+        let c = quadratic_loss::check(&ctx);
+        shares.push(
+            c.evidence
+                .reset
+                .as_ref()
+                .and_then(|r| r.nonlinear_share)
+                .unwrap_or(f64::NAN),
+        );
+        counts[match c.decision.verdict {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Inconclusive => 2,
+        }] += 1;
+    }
+    (counts, shares)
+}
+
+/// RESET in a random subspace has little power (diluted: module docs of
+/// `quadratic_loss::reset`): the quartic basin (d = 4) analysed in k = 2 random directions, no
+/// Hessian and no probes, gives shares of a few per cent. RESET is fail-only, so the check must
+/// never pass this non-quadratic loss.
+#[test]
+fn quartic_basin_in_a_random_subspace_never_passes() {
+    let mut cfg = SimConfig::default_for(Scenario::QuarticBasin);
+    cfg.write_hessian = false;
+    let seeds = 20;
+    let (c, shares) = verdicts(Scenario::QuarticBasin, &cfg, 2, seeds);
+    eprintln!(
+        "quartic basin d = 4, k = 2: pass {} fail {} inconclusive {} of {seeds}; RESET shares \
+         {shares:.3?}",
+        c[0], c[1], c[2]
+    );
+    assert_eq!(c[0], 0, "a quartic basin passed in a random subspace");
+}
+
+/// Epoch-wise reshuffling (negatively correlated noise): the perfect quadratic at d = 50, k = 8
+/// still does not fail.
+#[test]
+fn perfect_quadratic_reshuffled_does_not_fail() {
+    let mut cfg = config(50);
+    cfg.sampling = sgd_ou::simulate::SamplingDesign::Reshuffled;
+    let seeds = 20;
+    let (c, shares) = verdicts(Scenario::QuadraticGaussian, &cfg, 8, seeds);
+    eprintln!(
+        "perfect quadratic reshuffled d = 50, k = 8: pass {} fail {} inconclusive {} of \
+         {seeds}; RESET shares {shares:.3?}",
+        c[0], c[1], c[2]
+    );
+    assert!(c[1] <= common::max_false_fails(seeds as usize, 0.05));
 }

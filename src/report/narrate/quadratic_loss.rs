@@ -163,7 +163,8 @@ fn reason(r: &Reason) -> String {
              variance of the {rows} {losses} losses around a quadratic in the projected \
              position ({:.0}% block-bootstrap CI {:.1}%–{:.1}%, tolerance {:.0}%); valid in any \
              subspace because E[L | Pθ] is quadratic for a quadratic loss under a Gaussian \
-             stationary law",
+             stationary law; it can fail the check but not pass it (a non-quadratic part is \
+             diluted by the unseen coordinates; analyse in a Hessian eigenbasis to decide)",
             100.0 * share,
             100.0 * level,
             100.0 * lo,
