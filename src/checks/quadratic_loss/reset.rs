@@ -324,3 +324,51 @@ pub(super) fn reset_evidence(ctx: &Context) -> Option<PartEvidence<Reset>> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    fn data(n: usize, k: usize, f: impl Fn(&[f64]) -> f64) -> (DMatrix<f64>, Vec<f64>) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
+        let x = DMatrix::from_fn(n, k, |_, _| StandardNormal.sample(&mut rng));
+        let y = (0..n)
+            .map(|i| {
+                let row: Vec<f64> = x.row(i).iter().cloned().collect();
+                let e: f64 = StandardNormal.sample(&mut rng);
+                f(&row) + 0.3 * e
+            })
+            .collect();
+        (x, y)
+    }
+
+    /// The F statistic of the augmented fit equals the RESET of `ou::subspace_ou::reset_test`
+    /// (checked against statsmodels' `linear_reset`, tests/reference/subspace_reset.json) with
+    /// the quadratic features as regressors; a quadratic has a share near 0, a quartic a large one.
+    #[test]
+    fn share_and_f_match_the_reference_reset() {
+        let (x, y) = data(400, 2, |u| {
+            1.0 + u[0] - 0.5 * u[1] + 0.7 * u[0] * u[1] + u[1] * u[1]
+        });
+        let f = fits(&x, &y).unwrap();
+        let n = y.len();
+        let df = (n - f.q - 2) as f64;
+        let fstat = ((f.rss_quad - f.rss_aug) / 2.0) / (f.rss_aug / df);
+        let feats = f.w.columns(0, f.q - 1).into_owned(); // the intercept is the last
+        let reference =
+            crate::ou::subspace_ou::reset_test(&f.y.column(0).into_owned(), &feats, 3).unwrap();
+        assert!(
+            (fstat - reference.statistic).abs() < 1e-8 * reference.statistic.max(1.0),
+            "{fstat} {}",
+            reference.statistic
+        );
+        let share = (f.rss_quad - f.rss_aug) / f.rss_quad;
+        assert!(share < 0.03, "{share}");
+        let (x, y) = data(400, 2, |u| u[0].powi(4) + u[1].powi(4));
+        let f = fits(&x, &y).unwrap();
+        let share = (f.rss_quad - f.rss_aug) / f.rss_quad;
+        assert!(share > 0.3, "{share}");
+    }
+}
