@@ -35,6 +35,12 @@
 //! **Primary**: hessian, else lag1, else regression. Its A is the symmetric part of the estimate
 //! (the true A is a Hessian; the asymmetry of an estimate is noise).
 //!
+//! **Deciding** (issue 16, [`Curvature::deciding`]): the first estimate whose
+//! [`Estimate::decides`] is true — the Hessian always, the regression only in an A-invariant
+//! subspace, the lag-1 fit only in an A-invariant subspace with at least
+//! [`LAG1_DECIDES_PAIRS_PER_DIM`] pairs per dimension. A check may fail or pass on a deciding
+//! estimate only; the others inform.
+//!
 //! **Random subspace caveat.** When the subspace is a random k-dimensional one of a larger
 //! space, λ_max of P A Pᵀ only bounds the full-space λ_max from below (Cauchy interlacing);
 //! `lambda_max_is_lower_bound` says so, and a check must not certify a pass on it.

@@ -150,6 +150,13 @@ pub struct LossModel {
     /// otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub a_inconsistent: Option<bool>,
+    /// The factor s by which the fixed estimate of A was scaled: the value within its λ_max
+    /// interval (as a ratio to the matrix's own λ_max) that fits the losses best (absent when
+    /// A was fitted, is the Hessian, or s = 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub a_scale: Option<f64>,
 }
 
 /// Loss probes: the error δ of the best quadratic along each probe direction over ±c stationary
@@ -319,6 +326,7 @@ impl LossModel {
             block_length: None,
             bootstrap_resamples_used: None,
             a_inconsistent: None,
+            a_scale: None,
         }
     }
 }

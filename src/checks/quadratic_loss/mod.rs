@@ -226,15 +226,18 @@ pub fn check(ctx: &Context) -> Checked {
     let have_h = hessian_constancy.available;
     let mut a_source = if have_h { "hessian" } else { "least_squares" };
     let mut a_decides = have_h || invariant;
+    let mut a_range = [1.0, 1.0];
     if !have_h {
         let curv = ctx.curvature();
         if let Some(e) = curv.deciding().or(curv.primary()) {
             curvature_matrix = Some(e.a_sym.clone());
             a_source = e.source;
             a_decides = e.decides;
+            let raw = e.eigenvalues.first().copied().unwrap_or(f64::NAN);
+            a_range = e.lambda_max_interval.map(|l| l / raw);
         }
     }
-    let a = curvature_matrix.as_ref().map(|a| (a, a_source));
+    let a = curvature_matrix.as_ref().map(|a| (a, a_source, a_range));
     let lm = loss_model_evidence(ctx, a);
     let loss_model = tally.take(informative_unless(lm, a_decides, a_source, "loss model"));
     let lp = probe_evidence(ctx);
@@ -1116,6 +1119,32 @@ fn probe_metric(est: f64, lo: f64, hi: f64, level: f64, tol: f64) -> KeyMetric {
     .ci_by(lo, hi, level, IntervalMethod::SpreadChiSquareRange)
 }
 
+/// A fixed for the loss model: the matrix, its source, and the range [s_lo, s_hi] of scale
+/// factors its uncertainty allows (λ_max interval / λ_max of the matrix; [1, 1] for the Hessian).
+type FixedA<'a> = (&'a DMatrix<f64>, &'a str, [f64; 2]);
+
+/// The scale s ∈ [s_lo, s_hi] (9 points, geometric, plus 1) of A that minimises U_L: the loss
+/// model tests the shape of the loss, A is a nuisance known only up to its interval, so the
+/// check uses the most favourable A the interval allows (a profile over the scale of A). Cost
+/// O(10 n k²).
+fn best_scale(x: &DMatrix<f64>, y: &[f64], a: &DMatrix<f64>, range: [f64; 2]) -> f64 {
+    let [lo, hi] = range;
+    if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > lo) {
+        return 1.0;
+    }
+    let grid = (0..9).map(|i| lo * (hi / lo).powf(i as f64 / 8.0));
+    let u_at = |s: f64| {
+        let (xs, r, ys) = responses(x.clone(), y.to_vec(), Some(&(a * s)));
+        let f = Features { x: &xs, pairs: &[] };
+        rss_over_tss(&f, &r, &ys).unwrap_or(f64::INFINITY)
+    };
+    std::iter::once(1.0)
+        .chain(grid)
+        .map(|s| (s, u_at(s)))
+        .fold((1.0, f64::INFINITY), |b, c| if c.1 < b.1 { c } else { b })
+        .0
+}
+
 /// Positions (rows), losses, and which losses (`"trajectory"` or `"checkpoints"`).
 type LossData = (DMatrix<f64>, Vec<f64>, &'static str);
 
@@ -1281,15 +1310,18 @@ fn rss_over_tss(f: &Features, r: &[f64], y: &[f64]) -> Option<f64> {
 /// exact mean losses) against L_t = c + bᵀθ_t + ½θ_tᵀAθ_t, fitted by least squares (b absorbs θ̂
 /// and a linear term). A is fitted too (a full quadratic in θ, q = 1 + k + k(k+1)/2 coefficients)
 /// when there are at least 10·q losses, so that the test does not inherit the error of an
-/// estimated A; otherwise A is fixed to the given estimate. Effect: U_L = RSS/TSS. Interval: moving-block
+/// estimated A; otherwise A is fixed to the given estimate, scaled within its λ_max interval to
+/// the factor that fits best ([`best_scale`]: A's uncertainty carried into the model). With A
+/// fixed, U_L > 1 (RSS > TSS even at the best scale) says the estimate of A is inconsistent with
+/// the data, not that the loss is not quadratic ([`Reason::InconsistentA`]). Effect: U_L = RSS/TSS. Interval: moving-block
 /// bootstrap over rows (block length ⌈√T⌉, B resamples, percentile). Needs the analysis subspace
 /// to be the full space (k = d): with k < d the loss also varies with the unprojected
 /// coordinates. Cost O(B T k²).
-fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartEvidence<LossModel> {
+fn loss_model_evidence(ctx: &Context, a: Option<FixedA>) -> PartEvidence<LossModel> {
     let th = ctx.thresholds;
     let run = ctx.run;
     let k = run.k();
-    let Some((a, source)) = a else {
+    let Some((a, source, range)) = a else {
         return PartEvidence::unavailable(LossModel::unavailable("no estimate of A"));
     };
     if k < run.d {
@@ -1316,7 +1348,13 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
         )));
     }
     let a_label = if free { "fitted" } else { source };
-    let (x, r, y) = responses(x, y, (!free).then_some(a));
+    let scale = if free {
+        1.0
+    } else {
+        best_scale(&x, &y, a, range)
+    };
+    let a_scaled = a * scale;
+    let (x, r, y) = responses(x, y, (!free).then_some(&a_scaled));
     let pairs: Vec<(usize, usize)> = if free {
         (0..k).flat_map(|p| (p..k).map(move |q| (p, q))).collect()
     } else {
@@ -1373,6 +1411,7 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
             block_length: Some(block),
             bootstrap_resamples_used: Some(us.len()),
             a_inconsistent: None,
+            a_scale: (scale != 1.0).then_some(scale),
         },
     }
 }
