@@ -20,6 +20,7 @@ mod ou_prediction;
 mod pinned;
 mod sampling;
 mod scale_quadratic;
+mod scale_sim;
 mod scenarios;
 mod simulate;
 mod window;
