@@ -1,7 +1,8 @@
 //! Issue 16 at d ≫ k: quadratic_loss and the lag-1 estimate of A in a k-dimensional subspace.
 //!
-//! * *Perfect quadratic, random subspace*: the quadratic-Gaussian scenario at d = 50 (d = 200 at
-//!   `SGD_OU_CALIBRATE_SCALE` > 1) with a spread spectrum λ ∈ [0.3, 3] (geometric), no Hessian,
+//! * *Perfect quadratic, random subspace*: the quadratic-Gaussian scenario at d = 50 with a spread
+//!   spectrum λ ∈ [0.3, 3] (geometric), and `simulate --dim` at d = 200 (1,000 at
+//!   `SGD_OU_CALIBRATE_SCALE` > 1), no Hessian,
 //!   analysed in k = 8 seeded random directions. Gradient linearity and the lag-1 A only inform
 //!   there; RESET of the trajectory losses decides. quadratic_loss must not fail in ≥ 95 % − 2 MC
 //!   SE of the named seeds 1..=R (at most `max_false_fails(R, 0.05)` fails).
@@ -43,13 +44,14 @@ fn load(cfg: &SimConfig, seed: u64, dims: usize) -> (Run, tempfile::TempDir) {
     (run, tmp)
 }
 
-fn perfect_quadratic(d: usize, seeds: u64) {
-    let cfg = config(d);
+fn perfect_quadratic(cfg: &SimConfig, seeds: u64) {
+    let d = cfg.d;
+    let label = if cfg.dim_rotated { " (--dim)" } else { "" };
     let th = Thresholds::default();
     let (mut fails, mut counts) = (0, [0usize; 3]);
     let mut shares = Vec::new();
     for seed in 1..=seeds {
-        let (run, _t) = load(&cfg, seed, 8);
+        let (run, _t) = load(cfg, seed, 8);
         assert!(!run.subspace.kind().is_invariant());
         let ctx = Context::new(&run, seed, &th);
         let c = quadratic_loss::check(&ctx);
@@ -69,7 +71,7 @@ fn perfect_quadratic(d: usize, seeds: u64) {
     let mean = shares.iter().sum::<f64>() / shares.len() as f64;
     let max = shares.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     eprintln!(
-        "perfect quadratic d = {d}, k = 8: pass {} fail {} inconclusive {} of {seeds} (allowed \
+        "perfect quadratic{label} d = {d}, k = 8: pass {} fail {} inconclusive {} of {seeds} (allowed \
          fails {allowed}); RESET share mean {mean:.4} max {max:.4}",
         counts[0], counts[1], counts[2]
     );
@@ -77,7 +79,7 @@ fn perfect_quadratic(d: usize, seeds: u64) {
         "scale_quadratic",
         "| scenario | seeds | pass | fail | inconclusive | RESET share mean | max |\n|---|---|---|---|---|---|---|",
         &format!(
-            "| perfect quadratic d = {d}, k = 8, no Hessian | {seeds} | {} | {} | {} | {mean:.4} | {max:.4} |",
+            "| perfect quadratic{label} d = {d}, k = 8, no Hessian | {seeds} | {} | {} | {} | {mean:.4} | {max:.4} |",
             counts[0], counts[1], counts[2]
         ),
     );
@@ -86,9 +88,20 @@ fn perfect_quadratic(d: usize, seeds: u64) {
 
 #[test]
 fn perfect_quadratic_in_a_random_subspace_does_not_fail() {
+    perfect_quadratic(&config(50), 20 * common::calibration_scale() as u64);
+}
+
+/// The O(d) rotated quadratic of `simulate --dim` (noise ∝ A, spectrum log-uniform in
+/// [0.3, 3]): d = 200 in `make test`, d = 1,000 in `make calibrate`.
+#[test]
+fn perfect_quadratic_at_large_d_does_not_fail() {
     let scale = common::calibration_scale();
-    let d = if scale > 1 { 200 } else { 50 };
-    perfect_quadratic(d, 20 * scale as u64);
+    let mut cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
+    cfg.d = if scale > 1 { 1000 } else { 200 };
+    cfg.dim_rotated = true;
+    cfg.curvatures = Vec::new();
+    cfg.write_hessian = false;
+    perfect_quadratic(&cfg, 20 * scale as u64);
 }
 
 /// Coverage of the lag-1 λ_max interval at d = k over `seeds` seeds; also returns whether the
