@@ -35,6 +35,12 @@
 //! **Primary**: hessian, else lag1, else regression. Its A is the symmetric part of the estimate
 //! (the true A is a Hessian; the asymmetry of an estimate is noise).
 //!
+//! **Deciding** (issue 16, [`Curvature::deciding`]): the first estimate whose
+//! [`Estimate::decides`] is true — the Hessian always, the regression only in an A-invariant
+//! subspace, the lag-1 fit only in an A-invariant subspace with at least
+//! [`LAG1_DECIDES_PAIRS_PER_DIM`] pairs per dimension. A check may fail or pass on a deciding
+//! estimate only; the others inform.
+//!
 //! **Random subspace caveat.** When the subspace is a random k-dimensional one of a larger
 //! space, λ_max of P A Pᵀ only bounds the full-space λ_max from below (Cauchy interlacing);
 //! `lambda_max_is_lower_bound` says so, and a check must not certify a pass on it.
@@ -57,6 +63,13 @@ use crate::run::SubspaceKind;
 pub const LAG1_MIN_PAIRS_PER_DIM: usize = 20;
 /// Fewest pairs overall for the lag-1 estimate.
 pub const LAG1_MIN_PAIRS: usize = 100;
+/// Fewest (θ_t, θ_{t+1}) pairs per dimension for the lag-1 estimate to *decide* a check (issue
+/// 16): below this it is shown but fails nothing. Measured coverage of the bias-corrected 95 %
+/// λ_max interval on exact OU runs (tests/calibration/scale_quadratic.rs, docs/methods.md "Quadratic
+/// loss and A in a subspace"): k = 8 with ≈ 131 pairs per dimension covers the truth in 19/20
+/// seeds, k = 32 with ≈ 33 pairs per dimension in 2/20 (the near-unit-root bias of a k² + k
+/// coefficient fit outruns the bootstrap correction).
+pub const LAG1_DECIDES_PAIRS_PER_DIM: usize = 100;
 
 /// One estimate of A.
 #[derive(Debug, Clone)]
@@ -81,6 +94,11 @@ pub struct Estimate {
     pub asymmetry: f64,
     /// Estimator-specific diagnostics.
     pub details: EstimateDetails,
+    /// Whether the estimate may decide a check (fail or pass it): the Hessian always; the lag-1
+    /// fit only in an A-invariant subspace with at least [`LAG1_DECIDES_PAIRS_PER_DIM`] pairs per
+    /// dimension; the gradient regression only in an A-invariant subspace (in a random subspace
+    /// its slope absorbs the omitted term P A (I − PᵀP) θ). A non-deciding estimate informs only.
+    pub decides: bool,
 }
 
 /// Estimator-specific diagnostics of one estimate of A (`curvature.estimates[].details`).
@@ -175,6 +193,10 @@ pub struct EstimateSummary {
     pub asymmetry: f64,
     /// Estimator-specific diagnostics.
     pub details: EstimateDetails,
+    /// Whether the estimate may decide a check ([`Estimate::decides`]); absent in reports written
+    /// before issue 16.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decides: Option<bool>,
 }
 
 /// What the report records of the curvature (`metrics.curvature` of small_step,
@@ -227,6 +249,12 @@ impl Curvature {
         self.estimates.first()
     }
 
+    /// The estimate a check may decide on: the first available estimate, in priority order,
+    /// whose [`Estimate::decides`] is true. `None` when every available estimate only informs.
+    pub fn deciding(&self) -> Option<&Estimate> {
+        self.estimates.iter().find(|e| e.decides)
+    }
+
     /// The estimate from `source`, if available.
     pub fn get(&self, source: &str) -> Option<&Estimate> {
         self.estimates.iter().find(|e| e.source == source)
@@ -256,6 +284,7 @@ impl Curvature {
                 lambda_max_se: e.lambda_max_se,
                 asymmetry: e.asymmetry,
                 details: e.details.clone(),
+                decides: Some(e.decides),
             })
             .collect();
         CurvatureSummary {
@@ -484,6 +513,7 @@ fn hessian_estimate(ctx: &Context, random: bool) -> Result<Estimate, String> {
             lambda_max_per_checkpoint: each,
             lambda_max_full_space: use_full,
         },
+        decides: true,
     })
 }
 
@@ -537,6 +567,8 @@ fn lag1_estimate(ctx: &Context) -> Result<Estimate, String> {
             window_first_step: run.checkpoints.first().map(|c| c.step),
             window_last_step: run.checkpoints.last().map(|c| c.step),
         },
+        decides: run.subspace.kind().is_invariant()
+            && l.pairs_per_dimension >= LAG1_DECIDES_PAIRS_PER_DIM as f64,
     })
 }
 
@@ -587,6 +619,7 @@ fn regression_estimate(ctx: &Context) -> Result<Estimate, String> {
             relative_residual: r.relative_residual,
             condition: r.condition,
         },
+        decides: run.subspace.kind().is_invariant(),
     })
 }
 

@@ -20,6 +20,10 @@ pub struct Evidence {
     /// Sign of the curvature matrix, per direction (absent when no curvature matrix is known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curvature: Option<CurvatureSign>,
+    /// RESET of the losses against a quadratic in the projected position (only in a subspace
+    /// that is not A-invariant, where it decides instead of gradient linearity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<super::Reset>,
 }
 
 /// Hessian constancy: R_H = max_i ‖H_i − H̄‖_F / ‖H̄‖_F of the projected Hessians.
@@ -101,6 +105,10 @@ pub struct GradientLinearity {
     #[serde(with = "crate::fmt::opt_nullable_vec")]
     #[schemars(with = "Option<Vec<Option<f64>>>")]
     pub mean_gradient_noise: Option<Vec<f64>>,
+    /// `true` in a subspace that is not A-invariant: the fit omits P A (I − PᵀP) θ, so the
+    /// fraction is a subspace approximation, reported but never deciding (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subspace_approximation: Option<bool>,
 }
 
 /// Loss against the quadratic model: U_L = RSS/TSS of the losses.
@@ -121,7 +129,7 @@ pub struct LossModel {
     /// Number of losses T.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub losses: Option<usize>,
-    /// U_L = RSS/TSS, a fraction in [0, 1].
+    /// U_L = RSS/TSS, a fraction in [0, 1] when A is fitted (> 1 possible with A fixed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(with = "crate::fmt::opt_nullable_f64")]
     #[schemars(with = "Option<f64>")]
@@ -137,6 +145,18 @@ pub struct LossModel {
     /// Bootstrap resamples that gave a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_resamples_used: Option<usize>,
+    /// `true` when A was fixed to an estimate and U_L > 1 (RSS > TSS): the estimate of A is
+    /// inconsistent with the data; this says nothing about the shape of the loss (absent
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a_inconsistent: Option<bool>,
+    /// The factor s by which the fixed estimate of A was scaled: the value within its λ_max
+    /// interval (as a ratio to the matrix's own λ_max) that fits the losses best (absent when
+    /// A was fitted, is the Hessian, or s = 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::fmt::opt_nullable_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub a_scale: Option<f64>,
 }
 
 /// Loss probes: the error δ of the best quadratic along each probe direction over ±c stationary
@@ -287,6 +307,7 @@ impl GradientLinearity {
             ci: None,
             bootstrap_resamples_used: None,
             mean_gradient_noise: noise,
+            subspace_approximation: None,
         }
     }
 }
@@ -304,6 +325,8 @@ impl LossModel {
             ci: None,
             block_length: None,
             bootstrap_resamples_used: None,
+            a_inconsistent: None,
+            a_scale: None,
         }
     }
 }

@@ -43,10 +43,12 @@ use crate::run::GradientKind;
 use crate::stats::descriptive::quantile_sorted;
 
 mod evidence;
+mod reset;
 pub use evidence::{
     Applied, CurvatureSign, Evidence, GradientLinearity, HessianConstancy, LossModel, LossProbes,
     ProbeDirection,
 };
+pub use reset::{Reset, RESET_MAX_NONLINEAR_SHARE, RESET_ROWS_PER_COEFFICIENT};
 
 /// Why the verdict is what it is: one entry per piece of evidence, carrying its numbers (the
 /// words are written by `report::narrate::quadratic_loss`).
@@ -61,10 +63,13 @@ pub enum Reason {
     },
     /// Gradient linearity: the mean gradients do not vary beyond their sampling noise.
     GradientNoVariation,
-    /// Gradient linearity: the unexplained fraction with its bootstrap interval.
+    /// Gradient linearity: the unexplained fraction with its bootstrap interval. `decides` is
+    /// false in a subspace that is not A-invariant (a "subspace approximation": the fit omits
+    /// P A (I − PᵀP) θ), where it informs only.
     GradientLinearity {
         unexplained: f64,
         hessian_a: bool,
+        decides: bool,
         level: f64,
         interval: [f64; 2],
         tolerance: f64,
@@ -93,6 +98,22 @@ pub enum Reason {
         unexplained: f64,
         losses: &'static str,
         a_label: String,
+        level: f64,
+        interval: [f64; 2],
+        tolerance: f64,
+    },
+    /// The loss model with A fixed to an estimate leaves more than the whole variation
+    /// unexplained (RSS/TSS > 1): the estimate of A is inconsistent with the data, which says
+    /// nothing about the shape of the loss. Never fails the check.
+    InconsistentA { unexplained: f64, a_label: String },
+    /// A loss model or curvature sign computed from an estimate of A that may not decide
+    /// (`Estimate::decides` false): shown, never fails.
+    InformativeA { source: String, what: &'static str },
+    /// RESET in a subspace that is not A-invariant: partial R² of ŷ², ŷ³ with its interval.
+    Reset {
+        share: f64,
+        losses: &'static str,
+        rows: usize,
         level: f64,
         interval: [f64; 2],
         tolerance: f64,
@@ -197,23 +218,32 @@ pub fn check(ctx: &Context) -> Checked {
     let (hessian_constancy, h_bar) = hessian_part(ctx, &mut tally);
     let (gradient_linearity, a_fit) = gradient_part(ctx, h_bar.as_ref(), &mut tally);
 
-    // A for the loss model and the curvature sign: the mean Hessian, else the primary estimate of
-    // the curvature module (lag-1 trajectory or gradient regression), else the fitted A above.
+    // A for the loss model and the curvature sign: the mean Hessian, else the first estimate of
+    // the curvature module that may decide (`Curvature::deciding`), else the primary (informs
+    // only), else the fitted A above (decides only in an A-invariant subspace).
+    let invariant = ctx.run.subspace.kind().is_invariant();
     let mut curvature_matrix = h_bar.or(a_fit);
     let have_h = hessian_constancy.available;
     let mut a_source = if have_h { "hessian" } else { "least_squares" };
+    let mut a_decides = have_h || invariant;
+    let mut a_range = [1.0, 1.0];
     if !have_h {
         let curv = ctx.curvature();
-        if let Some(e) = curv.primary() {
+        if let Some(e) = curv.deciding().or(curv.primary()) {
             curvature_matrix = Some(e.a_sym.clone());
             a_source = e.source;
+            a_decides = e.decides;
+            let raw = e.eigenvalues.first().copied().unwrap_or(f64::NAN);
+            a_range = e.lambda_max_interval.map(|l| l / raw);
         }
     }
-    let lm = loss_model_evidence(ctx, curvature_matrix.as_ref().map(|a| (a, a_source)));
-    let loss_model = tally.take(lm);
+    let a = curvature_matrix.as_ref().map(|a| (a, a_source, a_range));
+    let lm = loss_model_evidence(ctx, a);
+    let loss_model = tally.take(informative_unless(lm, a_decides, a_source, "loss model"));
     let lp = probe_evidence(ctx);
     let loss_probes = tally.take(lp);
-    let curvature = curvature_part(curvature_matrix.as_ref(), a_source, &mut tally);
+    let reset = reset::reset_evidence(ctx).map(|r| tally.take(r));
+    let curvature = curvature_part(curvature_matrix.as_ref(), a_source, a_decides, &mut tally);
 
     let Tally {
         pieces,
@@ -228,6 +258,7 @@ pub fn check(ctx: &Context) -> Checked {
             loss_model,
             loss_probes,
             curvature,
+            reset,
         },
         applied,
         decision,
@@ -408,9 +439,11 @@ fn gradient_part(
     let all: Vec<usize> = (0..m).collect();
     let Some((u, a_fit)) = fit(&all) else {
         let tol = th.quadratic_max_unexplained;
-        tally
-            .pieces
-            .push(untested("unexplained_gradient_fraction", f64::NAN, tol));
+        if ctx.run.subspace.kind().is_invariant() {
+            tally
+                .pieces
+                .push(untested("unexplained_gradient_fraction", f64::NAN, tol));
+        }
         tally.reasons.push(Reason::GradientNoVariation);
         let reason = "no variation of the mean gradient beyond its sampling noise";
         return (GradientLinearity::unavailable(reason, Some(noise)), None);
@@ -431,12 +464,17 @@ fn gradient_part(
     }
     let (lo, hi) = centred_interval(&mut us, u, th.ci_level);
     let tol = th.quadratic_max_unexplained;
-    tally
-        .pieces
-        .push(z_piece("unexplained_gradient_fraction", u, sd(&us), tol));
+    // In a subspace that is not A-invariant the fit omits P A (I − PᵀP) θ: informative only.
+    let decides = ctx.run.subspace.kind().is_invariant();
+    if decides {
+        tally
+            .pieces
+            .push(z_piece("unexplained_gradient_fraction", u, sd(&us), tol));
+    }
     tally.reasons.push(Reason::GradientLinearity {
         unexplained: u,
         hessian_a: h_bar.is_some(),
+        decides,
         level: th.ci_level,
         interval: [lo, hi],
         tolerance: tol,
@@ -467,6 +505,7 @@ fn gradient_part(
         ci: Some(vec![lo, hi]),
         bootstrap_resamples_used: Some(us.len()),
         mean_gradient_noise: Some(noise),
+        subspace_approximation: (!decides).then_some(true),
     };
     (ev, a_fit.map(|a| sym(&a)))
 }
@@ -504,10 +543,12 @@ fn percentile_interval(us: &mut [f64], est: f64, level: f64, lo_missing: f64) ->
 }
 
 /// *Curvature sign*: eigenvalues of the curvature matrix; a non-positive one fails the check
-/// when the matrix is the (exact) mean Hessian, else leaves it undecided. Cost O(k³).
+/// when the matrix is the (exact) mean Hessian, else leaves it undecided; from an estimate that
+/// may not decide (`decides` false) it is reported only. Cost O(k³).
 fn curvature_part(
     a: Option<&DMatrix<f64>>,
     a_source: &str,
+    decides: bool,
     tally: &mut Tally,
 ) -> Option<CurvatureSign> {
     let eig = match sym_eigen_full(a?) {
@@ -530,7 +571,12 @@ fn curvature_part(
         "smallest eigenvalue of the (projected) curvature matrix",
         lmin,
     ));
-    if flat {
+    if flat && !decides {
+        tally.reasons.push(Reason::InformativeA {
+            source: a_source.into(),
+            what: "non-positive curvature",
+        });
+    } else if flat {
         // A fitted A is noisy: a non-positive eigenvalue there is evidence, not proof (untested
         // piece: blocks a pass). The mean Hessian is exact: p_fail = 0.
         tally.pieces.push(if a_source == "hessian" {
@@ -611,6 +657,38 @@ fn pow2_rescale(max_abs: f64) -> f64 {
     } else {
         2f64.powi(-(max_abs.log2().ceil() as i32))
     }
+}
+
+/// The loss model's evidence, made informative when A is fixed to an estimate that may not decide
+/// (its piece dropped, [`Reason::InformativeA`] added), and turned into [`Reason::InconsistentA`]
+/// with an untested piece (blocks a pass, never fails) when A is fixed and RSS/TSS > 1: the
+/// estimate of A, not the loss, is then what the data reject.
+fn informative_unless(
+    mut p: PartEvidence<LossModel>,
+    decides: bool,
+    source: &str,
+    what: &'static str,
+) -> PartEvidence<LossModel> {
+    let fixed = p.details.a_source.as_deref().is_some_and(|s| s != "fitted");
+    let Some(u) = p.details.unexplained_fraction else {
+        return p;
+    };
+    if fixed && u > 1.0 {
+        let tol = p.piece.as_ref().map_or(f64::NAN, |t| t.tolerance.bound);
+        p.piece = decides.then(|| untested("loss_model_unexplained_fraction", u, tol));
+        p.reason = Some(Reason::InconsistentA {
+            unexplained: u,
+            a_label: source.into(),
+        });
+        p.details.a_inconsistent = Some(true);
+    } else if fixed && !decides {
+        p.piece = None;
+        p.reason = Some(Reason::InformativeA {
+            source: source.into(),
+            what,
+        });
+    }
+    p
 }
 
 /// Outcome of one piece of evidence: verdict, reason, headline metric, details.
@@ -1041,6 +1119,32 @@ fn probe_metric(est: f64, lo: f64, hi: f64, level: f64, tol: f64) -> KeyMetric {
     .ci_by(lo, hi, level, IntervalMethod::SpreadChiSquareRange)
 }
 
+/// A fixed for the loss model: the matrix, its source, and the range [s_lo, s_hi] of scale
+/// factors its uncertainty allows (λ_max interval / λ_max of the matrix; [1, 1] for the Hessian).
+type FixedA<'a> = (&'a DMatrix<f64>, &'a str, [f64; 2]);
+
+/// The scale s ∈ [s_lo, s_hi] (9 points, geometric, plus 1) of A that minimises U_L: the loss
+/// model tests the shape of the loss, A is a nuisance known only up to its interval, so the
+/// check uses the most favourable A the interval allows (a profile over the scale of A). Cost
+/// O(10 n k²).
+fn best_scale(x: &DMatrix<f64>, y: &[f64], a: &DMatrix<f64>, range: [f64; 2]) -> f64 {
+    let [lo, hi] = range;
+    if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > lo) {
+        return 1.0;
+    }
+    let grid = (0..9).map(|i| lo * (hi / lo).powf(i as f64 / 8.0));
+    let u_at = |s: f64| {
+        let (xs, r, ys) = responses(x.clone(), y.to_vec(), Some(&(a * s)));
+        let f = Features { x: &xs, pairs: &[] };
+        rss_over_tss(&f, &r, &ys).unwrap_or(f64::INFINITY)
+    };
+    std::iter::once(1.0)
+        .chain(grid)
+        .map(|s| (s, u_at(s)))
+        .fold((1.0, f64::INFINITY), |b, c| if c.1 < b.1 { c } else { b })
+        .0
+}
+
 /// Positions (rows), losses, and which losses (`"trajectory"` or `"checkpoints"`).
 type LossData = (DMatrix<f64>, Vec<f64>, &'static str);
 
@@ -1206,15 +1310,18 @@ fn rss_over_tss(f: &Features, r: &[f64], y: &[f64]) -> Option<f64> {
 /// exact mean losses) against L_t = c + bᵀθ_t + ½θ_tᵀAθ_t, fitted by least squares (b absorbs θ̂
 /// and a linear term). A is fitted too (a full quadratic in θ, q = 1 + k + k(k+1)/2 coefficients)
 /// when there are at least 10·q losses, so that the test does not inherit the error of an
-/// estimated A; otherwise A is fixed to the given estimate. Effect: U_L = RSS/TSS. Interval: moving-block
+/// estimated A; otherwise A is fixed to the given estimate, scaled within its λ_max interval to
+/// the factor that fits best ([`best_scale`]: A's uncertainty carried into the model). With A
+/// fixed, U_L > 1 (RSS > TSS even at the best scale) says the estimate of A is inconsistent with
+/// the data, not that the loss is not quadratic ([`Reason::InconsistentA`]). Effect: U_L = RSS/TSS. Interval: moving-block
 /// bootstrap over rows (block length ⌈√T⌉, B resamples, percentile). Needs the analysis subspace
 /// to be the full space (k = d): with k < d the loss also varies with the unprojected
 /// coordinates. Cost O(B T k²).
-fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartEvidence<LossModel> {
+fn loss_model_evidence(ctx: &Context, a: Option<FixedA>) -> PartEvidence<LossModel> {
     let th = ctx.thresholds;
     let run = ctx.run;
     let k = run.k();
-    let Some((a, source)) = a else {
+    let Some((a, source, range)) = a else {
         return PartEvidence::unavailable(LossModel::unavailable("no estimate of A"));
     };
     if k < run.d {
@@ -1241,7 +1348,13 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
         )));
     }
     let a_label = if free { "fitted" } else { source };
-    let (x, r, y) = responses(x, y, (!free).then_some(a));
+    let scale = if free {
+        1.0
+    } else {
+        best_scale(&x, &y, a, range)
+    };
+    let a_scaled = a * scale;
+    let (x, r, y) = responses(x, y, (!free).then_some(&a_scaled));
     let pairs: Vec<(usize, usize)> = if free {
         (0..k).flat_map(|p| (p..k).map(move |q| (p, q))).collect()
     } else {
@@ -1297,6 +1410,8 @@ fn loss_model_evidence(ctx: &Context, a: Option<(&DMatrix<f64>, &str)>) -> PartE
             ci: Some(vec![lo, hi]),
             block_length: Some(block),
             bootstrap_resamples_used: Some(us.len()),
+            a_inconsistent: None,
+            a_scale: (scale != 1.0).then_some(scale),
         },
     }
 }

@@ -111,14 +111,61 @@ fn reason(r: &Reason) -> String {
         Reason::GradientLinearity {
             unexplained,
             hessian_a,
+            decides,
             level,
             interval: [lo, hi],
             tolerance,
         } => format!(
-            "gradient linearity: {:.1}% of the mean-gradient variation across checkpoints is \
-             unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%)",
+            "gradient linearity{}: {:.1}% of the mean-gradient variation across checkpoints is \
+             unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%){}",
+            if *decides {
+                ""
+            } else {
+                " (subspace approximation, informative)"
+            },
             100.0 * unexplained,
             if *hessian_a { "Hessian" } else { "fitted" },
+            100.0 * level,
+            100.0 * lo,
+            100.0 * hi,
+            100.0 * tolerance,
+            if *decides {
+                ""
+            } else {
+                "; the random subspace is not invariant under A, so the projected gradient also \
+                 depends on the unprojected coordinates (the term P A (I − PᵀP) θ) and this \
+                 fraction does not decide; RESET decides instead"
+            }
+        ),
+        Reason::InconsistentA {
+            unexplained,
+            a_label,
+        } => format!(
+            "loss model: with A fixed to the {a_label} estimate, {} of the loss variation is \
+             unexplained (RSS > TSS): the estimate of A is inconsistent with the data; this is \
+             not evidence against a quadratic loss",
+            percent_or_infinity(*unexplained)
+        ),
+        Reason::InformativeA { source, what } => format!(
+            "{what}: computed from the {source} estimate of A, which may not decide a verdict \
+             here (a lag-1 fit with too few steps per dimension or in a subspace that is not \
+             invariant under A); shown for information only"
+        ),
+        Reason::Reset {
+            share,
+            losses,
+            rows,
+            level,
+            interval: [lo, hi],
+            tolerance,
+        } => format!(
+            "RESET in the random subspace: the terms ŷ², ŷ³ explain {:.1}% of the residual \
+             variance of the {rows} {losses} losses around a quadratic in the projected \
+             position ({:.0}% block-bootstrap CI {:.1}%–{:.1}%, tolerance {:.0}%); valid in any \
+             subspace because E[L | Pθ] is quadratic for a quadratic loss under a Gaussian \
+             stationary law; it can fail the check but not pass it (a non-quadratic part is \
+             diluted by the unseen coordinates; analyse in a Hessian eigenbasis to decide)",
+            100.0 * share,
             100.0 * level,
             100.0 * lo,
             100.0 * hi,
