@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn random_basis_is_orthonormal_and_seeded() {
         let s = Subspace::new(50, 6, 7);
-        assert!(50 > ALL_COORDINATES_MAX_D);
+        const { assert!(50 > ALL_COORDINATES_MAX_D) };
         assert_eq!(s.kind(), SubspaceKind::RandomOrthonormal);
         // Gram matrix P Pᵀ = I.
         for a in 0..6 {

@@ -19,8 +19,8 @@ fn json_report(run: &str, seed: &str, threads: &str) -> Vec<u8> {
 fn same_seed_same_bytes_whatever_the_threads() {
     let tmp = tempdir();
     let run = tmp.path().join("run");
-    // d = 40 > max(k, 32): exercises the seeded random subspace (runs of up to 32 parameters
-    // are analysed in all coordinates).
+    // d = 40 > max(k, 32): exercises the seeded random subspace and the seed-stability draws
+    // (runs of up to 32 parameters are analysed in all coordinates).
     write_valid_run(&run, 40, 200, 4, 3);
     let a = json_report(p(&run), "5", "1");
     let b = json_report(p(&run), "5", "2");
@@ -28,6 +28,10 @@ fn same_seed_same_bytes_whatever_the_threads() {
     assert!(!a.is_empty());
     let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
     assert_eq!(v["run"]["dims"]["subspace"], "random_orthonormal");
+    assert_eq!(
+        v["draw_stability"]["seeds"],
+        serde_json::json!([5, 5001, 5002, 5003, 5004])
+    );
     assert_eq!(a, b);
     assert_eq!(a, c);
     let other = json_report(p(&run), "6", "2");
