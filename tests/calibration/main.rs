@@ -20,5 +20,6 @@ mod ou_prediction;
 mod pinned;
 mod sampling;
 mod scenarios;
+mod seed_stability;
 mod simulate;
 mod window;
