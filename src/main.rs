@@ -23,7 +23,7 @@ enum Command {
     /// Test the four assumptions of the OU model on a run directory and print the verdicts.
     Verify(cli::verify::VerifyArgs),
     /// Write a run directory from a model whose truth is known, by running SGD.
-    Simulate(cli::simulate::SimulateArgs),
+    Simulate(Box<cli::simulate::SimulateArgs>),
     /// Compare runs swept over learning rate and batch size against the OU scaling laws.
     Compare(cli::compare::CompareArgs),
     /// Re-render a saved report.json as HTML, Markdown or LaTeX (or the whole set with --out).

@@ -1,9 +1,12 @@
 //! `sgd-ou simulate --scenario NAME --out DIR [--seed N] [--learning-rate E] [--batch-size S]
-//! [--checkpoints K] [--checkpoint-spacing T] [--noise-batch-exponent G] [--sampling fresh|reshuffled]`.
+//! [--checkpoints K] [--checkpoint-spacing T] [--noise-batch-exponent G] [--sampling fresh|reshuffled]
+//! [--dim D] [--basis-dims M] [--format 1|2] [--parameter-shape NAME=AxB ...]
+//! [--noise-model additive|multiplicative] [--noise-beta B]
+//! [--tail-coords C --tail-law lognormal|student-t --tail-param P]`.
 
 use std::path::PathBuf;
 
-use sgd_ou::simulate::{simulate, Scenario, SimConfig};
+use sgd_ou::simulate::{simulate, NoiseModel, Scenario, SimConfig, TailSpec};
 
 #[derive(clap::Args)]
 pub struct SimulateArgs {
@@ -37,6 +40,38 @@ pub struct SimulateArgs {
     /// `reshuffled` (one random permutation per epoch, drop_last; writes a format-2 run.json).
     #[arg(long, value_name = "DESIGN", default_value = "fresh")]
     pub sampling: String,
+    /// Number of parameters d of a large-d quadratic (quadratic-gaussian, large-step):
+    /// A = U diag(λ) Uᵀ with O(d) block rotations U, spectrum evenly spaced in log on [0.3, 3],
+    /// noise covariance ∝ A. Dense Hessians only for d ≤ 256; run.json holds no d-length array.
+    #[arg(long, value_name = "D")]
+    pub dim: Option<usize>,
+    /// With --dim: write basis/ with the exact top-M eigenvectors of A (implies --format 2).
+    #[arg(long, value_name = "M")]
+    pub basis_dims: Option<usize>,
+    /// run.json format version: 1 (default) or 2 (adds the `parameters` map).
+    #[arg(long, value_name = "1|2")]
+    pub format: Option<u32>,
+    /// Format-2 parameter map entry NAME=SHAPE, shape as AxB (e.g. fc.weight=10x20, fc.bias=10,
+    /// scalar: NAME=); repeat in flattening order, sizes must sum to d (implies --format 2).
+    #[arg(long, value_name = "NAME=SHAPE")]
+    pub parameter_shape: Vec<String>,
+    /// `additive` (default: constant noise covariance) or `multiplicative` (the per-example
+    /// noise is scaled by s(θ) = exp(β z_c tanh(z/z_c)), so its covariance depends on θ).
+    #[arg(long, value_name = "MODEL", default_value = "additive")]
+    pub noise_model: String,
+    /// β of --noise-model multiplicative (default 0.7).
+    #[arg(long, value_name = "B", allow_negative_numbers = true)]
+    pub noise_beta: Option<f64>,
+    /// Replace the per-example noise of the first C parameter coordinates by a non-Gaussian law
+    /// of the same variance (needs --tail-law and --tail-param).
+    #[arg(long, value_name = "C")]
+    pub tail_coords: Option<usize>,
+    /// `lognormal` (centred, σ = P) or `student-t` (ν = P).
+    #[arg(long, value_name = "LAW")]
+    pub tail_law: Option<String>,
+    /// σ of the lognormal or ν of the Student-t.
+    #[arg(long, value_name = "P")]
+    pub tail_param: Option<f64>,
     /// List the scenarios and exit.
     #[arg(long)]
     pub list: bool,
@@ -107,5 +142,75 @@ fn config(args: &SimulateArgs, scenario: Scenario) -> anyhow::Result<SimConfig> 
     }
     c.noise_batch_exponent = args.noise_batch_exponent;
     c.sampling = args.sampling.parse()?;
+    large_d_options(args, &mut c)?;
     Ok(c)
+}
+
+/// --dim, --basis-dims, --format, --parameter-shape, --noise-model/--noise-beta, --tail-*.
+fn large_d_options(args: &SimulateArgs, c: &mut SimConfig) -> anyhow::Result<()> {
+    if let Some(d) = args.dim {
+        c.d = d;
+        c.dim_rotated = true;
+        c.curvatures = Vec::new();
+    }
+    if let Some(m) = args.basis_dims {
+        c.basis_dims = m;
+    }
+    if !args.parameter_shape.is_empty() {
+        let shapes = args
+            .parameter_shape
+            .iter()
+            .map(|s| parse_shape(s))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        c.parameter_shapes = Some(shapes);
+    }
+    let needs_v2 = c.basis_dims > 0 || c.parameter_shapes.is_some();
+    c.format = args.format.unwrap_or(if needs_v2 { 2 } else { 1 });
+    c.noise_model = match args.noise_model.as_str() {
+        "additive" => {
+            if args.noise_beta.is_some() {
+                anyhow::bail!("--noise-beta needs --noise-model multiplicative");
+            }
+            NoiseModel::Additive
+        }
+        "multiplicative" => NoiseModel::Multiplicative {
+            beta: args.noise_beta.unwrap_or(0.7),
+        },
+        other => anyhow::bail!(
+            "unknown --noise-model {other:?}; expected \"additive\" or \"multiplicative\""
+        ),
+    };
+    c.tail = match (args.tail_coords, &args.tail_law, args.tail_param) {
+        (None, None, None) => None,
+        (Some(coords), Some(law), Some(param)) => Some(TailSpec {
+            coords,
+            law: law.parse()?,
+            param,
+        }),
+        _ => {
+            anyhow::bail!("--tail-coords, --tail-law and --tail-param go together; give all three")
+        }
+    };
+    Ok(())
+}
+
+/// Parses NAME=AxBxC (NAME= for a scalar) into (name, shape).
+fn parse_shape(s: &str) -> anyhow::Result<(String, Vec<usize>)> {
+    let (name, shape) = s.split_once('=').ok_or_else(|| {
+        anyhow::anyhow!("--parameter-shape {s:?}: expected NAME=SHAPE, e.g. fc.weight=10x20")
+    })?;
+    let dims = if shape.trim().is_empty() {
+        Vec::new()
+    } else {
+        shape
+            .split('x')
+            .map(|p| p.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "--parameter-shape {s:?}: the shape must be sizes joined by 'x', e.g. 10x20"
+                )
+            })?
+    };
+    Ok((name.to_string(), dims))
 }

@@ -16,8 +16,13 @@
 //! `checkpoint_minibatches/step_<N>`; the same seed gives byte-identical files on the same
 //! platform (the floating-point math library may differ in the last bit across platforms).
 
+mod dim;
 mod model;
+mod rotated;
 mod truth;
+
+pub use dim::{EigenTruth, DENSE_TRUTH_MAX_DIM};
+pub use rotated::{log_uniform_spectrum, BlockRotation, RotatedOperator};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -336,6 +341,10 @@ pub struct SimConfig {
     /// seeded Haar rotation U; the anisotropic noise has the same spectrum with an independent
     /// rotation. Quartic basin: a_j = `quartic_scale`·λ_j. Double wells: the last direction
     /// carries the well (its curvature there is 8·`barrier_height`), λ_d is unused.
+    /// With `dim_rotated`, a list whose length is not d (e.g. empty) selects the default
+    /// spectrum [`log_uniform_spectrum`] (see [`SimConfig::spectrum`]); empty lists are left out
+    /// of run.json.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub curvatures: Vec<f64>,
     /// N, the number of examples (and of rows of `grads.npy` in per-example mode).
     pub dataset_size: usize,
@@ -399,6 +408,106 @@ pub struct SimConfig {
     /// unchanged byte for byte) or epoch-wise reshuffling (see [`SamplingDesign`]).
     #[serde(skip_serializing_if = "SamplingDesign::is_fresh")]
     pub sampling: SamplingDesign,
+    /// `--dim`: the quadratic is A = U diag(λ) Uᵀ with U = P G₂ G₁ (two layers of seeded Givens
+    /// rotations on disjoint pairs and a seeded permutation, [`BlockRotation`]), applied in O(d),
+    /// so d may be large; the spectrum is [`SimConfig::spectrum`] and the per-example noise
+    /// ξ_i = σ U diag(√λ) z_i (C = σ²A). Only quadratic-gaussian and large-step support it. No
+    /// d × d matrix is built; dense truth (SimSummary.hessian, …) only for
+    /// d ≤ [`DENSE_TRUTH_MAX_DIM`], and run.json holds no d-length array. `false` (the default)
+    /// leaves every scenario unchanged, byte for byte.
+    #[serde(skip_serializing_if = "is_false")]
+    pub dim_rotated: bool,
+    /// Number m of exact top eigenvectors of A written to format-2 `basis/` (with the
+    /// eigenvalues, the residuals ‖Av − λv‖ of the stored vectors, run.json `basis.at_step` = the
+    /// first checkpoint, and `hessian_in_basis.npy` = diag(λ₁..λ_m) at every checkpoint).
+    /// 0 (default): no basis. Needs `dim_rotated` and `format` = 2.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub basis_dims: usize,
+    /// run.json `format_version`: 1 (default) or 2 (adds the `parameters` map). Reshuffled
+    /// sampling writes format 2 whatever this says.
+    #[serde(skip_serializing_if = "is_one")]
+    pub format: u32,
+    /// Format 2 parameter map as (name, shape) in flattening order (sizes must sum to d);
+    /// `None`: one tensor `"theta"` of shape [d].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter_shapes: Option<Vec<(String, Vec<usize>)>>,
+    /// Whether the per-example noise covariance depends on θ (see [`NoiseModel`]).
+    #[serde(skip_serializing_if = "NoiseModel::is_additive")]
+    pub noise_model: NoiseModel,
+    /// Non-Gaussian per-example noise on a few named coordinates (see [`TailSpec`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tail: Option<TailSpec>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
+/// How the per-example noise depends on the position θ.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum NoiseModel {
+    /// ∇l_i(θ) = ∇L(θ) + ξ_i: the noise covariance C does not depend on θ (the default).
+    #[default]
+    Additive,
+    /// ∇l_i(θ) = ∇L(θ) + s(θ) ξ_i with s(θ) = exp(β z_c tanh(z/z_c)), z the position along the
+    /// softest eigen-direction in stationary standard deviations (z_c = `state_cap`): the
+    /// covariance s(θ)² C depends on θ (the state-dependent-noise construction with β = `beta`).
+    Multiplicative {
+        /// β; 0 gives the additive model's draws.
+        beta: f64,
+    },
+}
+
+impl NoiseModel {
+    /// Whether this is the default additive model (then it is left out of run.json).
+    pub fn is_additive(&self) -> bool {
+        *self == NoiseModel::Additive
+    }
+}
+
+/// The law of the non-Gaussian coordinates of [`TailSpec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TailLaw {
+    /// Centred lognormal e^{σZ} − e^{σ²/2} with σ = `param` (all moments finite, skewed).
+    Lognormal,
+    /// Student-t with ν = `param` degrees of freedom (moments of order ≥ ν infinite).
+    StudentT,
+}
+
+impl FromStr for TailLaw {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "lognormal" => Ok(TailLaw::Lognormal),
+            "student-t" => Ok(TailLaw::StudentT),
+            _ => Err(usage(format!(
+                "unknown tail law {s:?}; expected \"lognormal\" or \"student-t\""
+            ))),
+        }
+    }
+}
+
+/// Per-example noise of the first `coords` coordinates (parameter coordinates 0..coords, i.e.
+/// named entries of the parameter map) replaced by a non-Gaussian law scaled to the variance the
+/// Gaussian noise has on that coordinate; the other coordinates keep their Gaussian noise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TailSpec {
+    /// Number of coordinates C (1 ≤ C ≤ d).
+    pub coords: usize,
+    /// The law.
+    pub law: TailLaw,
+    /// σ of the lognormal or ν of the Student-t (> 0; ν > 2 for a finite variance to match).
+    pub param: f64,
 }
 
 /// Reference batch size of [`SimConfig::noise_batch_exponent`]: at S = 32 the per-example noise
@@ -469,6 +578,12 @@ impl SimConfig {
             probes: None,
             noise_batch_exponent: None,
             sampling: SamplingDesign::Fresh,
+            dim_rotated: false,
+            basis_dims: 0,
+            format: 1,
+            parameter_shapes: None,
+            noise_model: NoiseModel::Additive,
+            tail: None,
         };
         match s {
             Scenario::LargeStep => c.learning_rate = 0.4,
@@ -512,6 +627,16 @@ impl SimConfig {
         match self.noise_batch_exponent {
             None => self.noise_scale,
             Some(g) => self.noise_scale * (self.batch_size as f64 / NOISE_REFERENCE_BATCH).powf(g),
+        }
+    }
+
+    /// The eigenvalues of the quadratic part: `curvatures`, except that with `dim_rotated` a
+    /// list whose length is not d gives [`log_uniform_spectrum`]`(d)` (3 down to 0.3). Cost O(d).
+    pub fn spectrum(&self) -> Vec<f64> {
+        if self.dim_rotated && self.curvatures.len() != self.d {
+            log_uniform_spectrum(self.d)
+        } else {
+            self.curvatures.clone()
         }
     }
 
@@ -560,8 +685,28 @@ pub struct SimSummary {
     pub expected: Expected,
     /// The `run.json["simulation"]["truth"]` object (includes scenario-specific entries).
     pub truth: Value,
+    /// `dim_rotated` runs: the truth in A's eigenbasis (O(d) storage); `None` otherwise. With
+    /// d > [`DENSE_TRUTH_MAX_DIM`] the dense fields above (hessian, noise_covariance,
+    /// minibatch_noise_covariance) are 0 × 0 and the stationary covariances `None`.
+    pub eigen: Option<EigenTruth>,
     /// Total size of the files written, in bytes.
     pub bytes_written: u64,
+}
+
+/// The expected verdicts of scenario `s` under configuration `cfg`: the scenario's, except
+/// that the multiplicative noise model with |β| ≥ 0.5 (a noise scale that changes by e^{±0.5}
+/// or more per stationary standard deviation) must fail constant_covariance and pins nothing
+/// below that. Cost O(1).
+pub fn expected_for(s: Scenario, cfg: &SimConfig) -> Expected {
+    let mut e = s.expected();
+    if let NoiseModel::Multiplicative { beta } = cfg.noise_model {
+        e.constant_covariance = if beta.abs() >= 0.5 {
+            ExpectedVerdict::Fail
+        } else {
+            ExpectedVerdict::Any
+        };
+    }
+    e
 }
 
 fn usage(msg: impl Into<String>) -> Error {
@@ -573,6 +718,7 @@ fn usage(msg: impl Into<String>) -> Error {
 fn validate(s: Scenario, c: &SimConfig) -> Result<()> {
     validate_common(c)?;
     validate_schedule(c)?;
+    dim::validate(s, c)?;
     validate_scenario(s, c)
 }
 
@@ -582,14 +728,14 @@ fn validate_common(c: &SimConfig) -> Result<()> {
     if c.d == 0 {
         return Err(usage("simulate: d must be at least 1"));
     }
-    if c.curvatures.len() != c.d {
+    if !c.dim_rotated && c.curvatures.len() != c.d {
         return Err(usage(format!(
             "simulate: curvatures has {} entries but d = {}; give one eigenvalue per parameter",
             c.curvatures.len(),
             c.d
         )));
     }
-    if !c.curvatures.iter().all(|&l| pos(l)) {
+    if !c.spectrum().iter().all(|&l| pos(l)) {
         return Err(usage("simulate: curvatures must be finite and > 0"));
     }
     if c.dataset_size < 2 {
@@ -656,7 +802,7 @@ fn validate_schedule(c: &SimConfig) -> Result<()> {
 /// The parameters only some scenarios read, and stability of the quadratic ones.
 fn validate_scenario(s: Scenario, c: &SimConfig) -> Result<()> {
     let pos = |v: f64| v.is_finite() && v > 0.0;
-    let lmax = c.curvatures.iter().copied().fold(0.0, f64::max);
+    let lmax = c.spectrum().iter().copied().fold(0.0, f64::max);
     match s {
         Scenario::HeavyTailedNoise if !(c.tail_index >= 0.5 && c.tail_index <= 2.0) => {
             return Err(usage(
@@ -1014,6 +1160,9 @@ fn reshuffled_truth(s: Scenario, tr: &mut Truth, q: &DMatrix<f64>, cfg: &SimConf
 }
 
 fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> Result<SimSummary> {
+    if cfg.dim_rotated {
+        return dim::run_rotated(s, cfg, seed, dir, out);
+    }
     let f = without_replacement_factor(cfg.dataset_size, cfg.batch_size);
     let built = model::build(s, cfg, seed);
     if !built.model.is_finite() {
@@ -1028,17 +1177,29 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
     let rot = built.rotation;
     let mut theta0 = built.theta0;
     let mut extra = serde_json::Map::new();
-    if s == Scenario::StateDependentNoise {
-        make_state_dependent(&mut model, &theta_star, &rot, cfg, &mut extra)?;
+    let mult = match cfg.noise_model {
+        NoiseModel::Multiplicative { beta } => Some(beta),
+        NoiseModel::Additive => None,
+    };
+    if s == Scenario::StateDependentNoise || mult.is_some() {
+        let beta = mult.unwrap_or(cfg.state_beta);
+        make_state_dependent(&mut model, &theta_star, &rot, cfg, beta, &mut extra)?;
     }
-    let tr = compute_truth(s, &model, &theta_star, cfg);
+    let mut tr = compute_truth(s, &model, &theta_star, cfg);
+    if mult.is_some() {
+        // The constant-C Lyapunov solution (base_stationary_covariance) is the additive model's.
+        (tr.stationary, tr.continuous, tr.exact) = (None, None, false);
+        tr.kind = "none: the noise covariance depends on θ (noise_model multiplicative); \
+                   base_stationary_covariance is the additive model's";
+        extra.insert("noise_model".into(), json!("multiplicative"));
+    }
     if s == Scenario::DriftThenDiffusion {
         theta0 = drift_start(&tr, &theta_star, &rot, cfg, f, &mut extra)?;
     }
     model_extras(s, &model, &tr, &rot, cfg, f, &mut extra);
     let steps = cfg.checkpoint_steps();
     let sgd = run_sgd(s, &model, &theta0, cfg, seed, dir, &steps)?;
-    if s == Scenario::StateDependentNoise {
+    if s == Scenario::StateDependentNoise || mult.is_some() {
         extra.insert(
             "noise_factor_at_checkpoints".into(),
             json!(sgd.noise_factors),
@@ -1059,7 +1220,7 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         trajectory_steps,
         extra,
     );
-    let expected = s.expected();
+    let expected = expected_for(s, cfg);
     write_manifest(dir, s, cfg, seed, expected, &truth)?;
     Ok(SimSummary {
         scenario: s,
@@ -1080,6 +1241,7 @@ fn run_into(s: Scenario, cfg: &SimConfig, seed: u64, dir: &Path, out: &Path) -> 
         trajectory_steps,
         expected,
         truth,
+        eigen: None,
         bytes_written: 0,
     })
 }
@@ -1091,6 +1253,7 @@ fn make_state_dependent(
     theta_star: &DVector<f64>,
     rot: &DMatrix<f64>,
     cfg: &SimConfig,
+    beta: f64,
     extra: &mut serde_json::Map<String, Value>,
 ) -> Result<()> {
     let base = compute_truth(Scenario::QuadraticGaussian, model, theta_star, cfg);
@@ -1108,12 +1271,12 @@ fn make_state_dependent(
         h,
         u: u.clone(),
         sigma_u,
-        beta: cfg.state_beta,
+        beta,
         z_cap: cfg.state_cap,
     };
     extra.insert("direction_u".into(), vec_json(&u));
     extra.insert("sigma_u".into(), json!(sigma_u));
-    extra.insert("beta".into(), json!(cfg.state_beta));
+    extra.insert("beta".into(), json!(beta));
     extra.insert("z_cap".into(), json!(cfg.state_cap));
     extra.insert("base_stationary_covariance".into(), mat_json(&sigma));
     extra.insert(
@@ -1313,12 +1476,14 @@ fn run_sgd(
                 ck_thetas.push((t, theta.clone()));
             }
             o.noise_factors.push(model.noise_factor(&theta));
-            let ev: Vec<f64> = SymmetricEigen::new(hess)
-                .eigenvalues
-                .iter()
-                .copied()
-                .collect();
-            o.hessian_eigenvalues.push(json!(ev));
+            if let Some(hess) = hess {
+                let ev: Vec<f64> = SymmetricEigen::new(hess)
+                    .eigenvalues
+                    .iter()
+                    .copied()
+                    .collect();
+                o.hessian_eigenvalues.push(json!(ev));
+            }
             next_ck += 1;
         }
         if t == last {
@@ -1469,6 +1634,7 @@ fn write_manifest(
         }
     });
     let mut manifest = manifest;
+    dim::format2_fields(&mut manifest, cfg);
     if cfg.sampling == SamplingDesign::Reshuffled {
         manifest["format_version"] = json!(2);
         manifest["sampling"] = json!("reshuffled");
@@ -1624,7 +1790,9 @@ fn write_probes(
     Ok(())
 }
 
-/// Writes `checkpoints/step_<t>/` and returns the Hessian written there.
+/// Writes `checkpoints/step_<t>/` and returns the Hessian written there (`None` for
+/// `dim_rotated` runs, whose checkpoints carry a dense `hessian.npy` only when
+/// d ≤ [`DENSE_TRUTH_MAX_DIM`]).
 fn write_checkpoint(
     dir: &Path,
     model: &Model,
@@ -1633,7 +1801,7 @@ fn write_checkpoint(
     cfg: &SimConfig,
     seed: u64,
     name: &str,
-) -> Result<DMatrix<f64>> {
+) -> Result<Option<DMatrix<f64>>> {
     let (d, n) = (model.d, model.n);
     let cdir = dir.join("checkpoints").join(format!("step_{t}"));
     mkdir(&cdir)?;
@@ -1679,13 +1847,24 @@ fn write_checkpoint(
             write_floats(&cdir.join("losses.npy"), &[n], &losses, cfg.float32)?;
         }
     }
+    if cfg.dim_rotated {
+        if cfg.write_hessian && d <= DENSE_TRUTH_MAX_DIM {
+            write_hessian(&cdir, &model.hessian(theta), cfg.float32)?;
+        }
+        return Ok(None);
+    }
     let hess = model.hessian(theta);
     if cfg.write_hessian {
-        let flat: Vec<f64> = (0..d)
-            .flat_map(|i| (0..d).map(move |j| (i, j)))
-            .map(|(i, j)| hess[(i, j)])
-            .collect();
-        write_floats(&cdir.join("hessian.npy"), &[d, d], &flat, cfg.float32)?;
+        write_hessian(&cdir, &hess, cfg.float32)?;
     }
-    Ok(hess)
+    Ok(Some(hess))
+}
+
+fn write_hessian(cdir: &Path, hess: &DMatrix<f64>, float32: bool) -> Result<()> {
+    let d = hess.nrows();
+    let flat: Vec<f64> = (0..d)
+        .flat_map(|i| (0..d).map(move |j| (i, j)))
+        .map(|(i, j)| hess[(i, j)])
+        .collect();
+    write_floats(&cdir.join("hessian.npy"), &[d, d], &flat, float32)
 }

@@ -10,6 +10,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
+use super::rotated::{BlockRotation, RotatedOperator};
 use super::truth::{haar_rotation, standard_sas, symmetrize};
 use super::{Scenario, SimConfig};
 use crate::rng;
@@ -37,6 +38,13 @@ pub(crate) enum Kind {
         well: usize,
         barrier: f64,
     },
+    /// `--dim`: L(θ) = ½ δᵀAδ with A = U diag(λ) Uᵀ applied in O(d) (no d × d matrix);
+    /// ∇l_i = Aδ + ξ_i.
+    Rotated {
+        op: RotatedOperator,
+        /// `--noise-model multiplicative`: ξ_i scaled by s(θ) (see [`NoiseScale`]).
+        mult: Option<NoiseScale>,
+    },
     /// l_i(θ) = ½ (x_iᵀθ − y_i)², exact gradients x_i (x_iᵀθ − y_i).
     LeastSquares {
         h: DMatrix<f64>,
@@ -44,6 +52,16 @@ pub(crate) enum Kind {
         y: Vec<f64>,
         l_star: f64,
     },
+}
+
+/// s(θ) = exp(β z_c tanh(z/z_c)), z = uᵀ(θ − θ*)/σ_u: the noise factor of the multiplicative
+/// noise model at large d (u a unit eigenvector of A). Cost O(d) per evaluation.
+#[derive(Debug, Clone)]
+pub(crate) struct NoiseScale {
+    pub u: Vec<f64>,
+    pub sigma_u: f64,
+    pub beta: f64,
+    pub z_cap: f64,
 }
 
 /// A finite data set of N examples and its loss.
@@ -84,6 +102,14 @@ impl Model {
                 let z = u.dot(&(theta - &self.center)) / sigma_u;
                 (beta * z_cap * (z / z_cap).tanh()).exp()
             }
+            Kind::Rotated { mult: Some(m), .. } => {
+                let z: f64 = (0..self.d)
+                    .filter(|&j| m.u[j] != 0.0)
+                    .map(|j| m.u[j] * (theta[j] - self.center[j]))
+                    .sum::<f64>()
+                    / m.sigma_u;
+                (m.beta * m.z_cap * (z / m.z_cap).tanh()).exp()
+            }
             _ => 1.0,
         }
     }
@@ -93,6 +119,7 @@ impl Model {
         let delta = theta - &self.center;
         match &self.kind {
             Kind::Quadratic { h } | Kind::StateDependent { h, .. } => h * delta,
+            Kind::Rotated { op, .. } => DVector::from_vec(op.apply(delta.as_slice())),
             Kind::Quartic { rot, a } => {
                 let w = rot.transpose() * delta;
                 let gw = DVector::from_fn(self.d, |j, _| a[j] * w[j] * w[j] * w[j]);
@@ -194,6 +221,7 @@ impl Model {
             Kind::Quadratic { h } | Kind::StateDependent { h, .. } => {
                 0.5 * delta.dot(&(h * &delta))
             }
+            Kind::Rotated { op, .. } => op.half_quadratic_form(delta.as_slice()),
             Kind::Quartic { rot, a } => {
                 let w = rot.transpose() * delta;
                 (0..self.d).map(|j| 0.25 * a[j] * w[j].powi(4)).sum()
@@ -232,6 +260,8 @@ impl Model {
             Kind::Quadratic { h }
             | Kind::StateDependent { h, .. }
             | Kind::LeastSquares { h, .. } => h.clone(),
+            // Dense: callers ask for it only when d ≤ DENSE_TRUTH_MAX_DIM.
+            Kind::Rotated { op, .. } => op.dense(),
             Kind::Quartic { rot, a } => {
                 let w = rot.transpose() * delta;
                 let diag = DVector::from_fn(self.d, |j, _| 3.0 * a[j] * w[j] * w[j]);
@@ -379,6 +409,9 @@ struct Draws {
 /// Builds the data set of scenario `s` from the streams `simulate/<name>/{rotation,
 /// noise_rotation, theta_star, dataset}`.
 pub(crate) fn build(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
+    if cfg.dim_rotated {
+        return build_rotated(s, cfg, seed);
+    }
     let (name, d) = (s.name(), cfg.d);
     let label = |what: &str| format!("simulate/{name}/{what}");
     let rot = haar_rotation(d, &mut rng::stream(seed, &label("rotation")));
@@ -568,4 +601,42 @@ fn draw_regression(
         x[i * d..(i + 1) * d].copy_from_slice(xi.as_slice());
     }
     (x, y)
+}
+
+/// `--dim`: A = U diag(λ) Uᵀ with the O(d) rotation U of stream `rotation` and the spectrum
+/// [`SimConfig::spectrum`]; ξ_i = σ U diag(√λ) z_i (so C = σ² A before centring), z_i i.i.d.
+/// N(0, I) from the stream `dataset`, then centred. Cost O(N d); no d × d matrix.
+fn build_rotated(s: Scenario, cfg: &SimConfig, seed: u64) -> Built {
+    let (name, d, n) = (s.name(), cfg.d, cfg.dataset_size);
+    let label = |what: &str| format!("simulate/{name}/{what}");
+    let rotation = BlockRotation::draw(d, &mut rng::stream(seed, &label("rotation")));
+    let op = RotatedOperator {
+        rotation,
+        eigenvalues: cfg.spectrum(),
+    };
+    let theta_ref = gaussian_vector(d, &mut rng::stream(seed, &label("theta_star")));
+    let mut data_rng = rng::stream(seed, &label("dataset"));
+    let scale = cfg.effective_noise_scale();
+    let sq: Vec<f64> = op.eigenvalues.iter().map(|l| scale * l.sqrt()).collect();
+    let mut xi = vec![0.0; n * d];
+    for i in 0..n {
+        let z: Vec<f64> = sq
+            .iter()
+            .map(|s| s * data_rng.sample::<f64, _>(StandardNormal))
+            .collect();
+        xi[i * d..(i + 1) * d].copy_from_slice(&op.rotation.apply(&z));
+    }
+    centre_rows(&mut xi, n, d);
+    Built {
+        model: Model {
+            d,
+            n,
+            center: theta_ref.clone(),
+            xi,
+            kind: Kind::Rotated { op, mult: None },
+        },
+        theta0: theta_ref.clone(),
+        theta_star: theta_ref,
+        rotation: DMatrix::zeros(0, 0),
+    }
 }
