@@ -25,7 +25,7 @@ pub const ALL_COORDINATES_MAX_D: usize = 32;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum SubspaceKind {
-    /// Every coordinate (d ≤ max(k, [`ALL_COORDINATES_MAX_D`])).
+    /// Every coordinate (d ≤ max(k, 32), `ALL_COORDINATES_MAX_D`).
     Identity,
     /// k seeded random orthonormal directions (never chosen from the data).
     RandomOrthonormal,
