@@ -76,7 +76,8 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Checks every option and threshold is in range: `dims` ≥ 1, `from_step` ≤ `to_step`,
+    /// Checks every option and threshold is in range: `dims` ≥ 1, `draws` ≤ 100,
+    /// `from_step` ≤ `to_step`,
     /// `alpha` and `ci_level` in (0, 1), at least one bootstrap resample and permutation,
     /// tolerances finite and positive. [`verify`] calls it first, so an out-of-range value is a
     /// typed error, never a panic deep in a statistic.
@@ -88,6 +89,13 @@ impl Options {
         };
         if self.dims == 0 {
             return Err(bad("dims", "0".into(), "at least 1"));
+        }
+        if self.draws > stability::MAX_DRAWS {
+            return Err(bad(
+                "draws",
+                self.draws.to_string(),
+                "at most 100 (each draw repeats the whole analysis)",
+            ));
         }
         if let (Some(a), Some(b)) = (self.from_step, self.to_step) {
             if a > b {

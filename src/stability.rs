@@ -32,6 +32,9 @@ use crate::run::SubspaceKind;
 /// Default number of extra draws (`--draws`).
 pub const DEFAULT_DRAWS: usize = 4;
 
+/// Largest number of extra draws accepted ([`crate::Options::validate`]).
+pub const MAX_DRAWS: usize = 100;
+
 /// Largest total input size (bytes of every file read) for which the draws are run: 256 MiB.
 pub const DRAWS_MAX_INPUT_BYTES: u64 = 256 << 20;
 
@@ -193,6 +196,11 @@ mod tests {
         assert_eq!(draw_seeds(7, 0), vec![7]);
         // No overflow panic for a huge seed.
         assert_eq!(draw_seeds(u64::MAX, 1).len(), 2);
+        let too_many = crate::Options {
+            draws: MAX_DRAWS + 1,
+            ..Default::default()
+        };
+        assert!(matches!(too_many.validate(), Err(e) if e.name == "draws"));
     }
 
     #[test]
