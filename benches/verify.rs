@@ -62,7 +62,12 @@ fn bench_verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     group.sample_size(10);
     group.bench_function("d2000_n2000_10ckpt_k8", |b| {
-        b.iter(|| sgd_ou::verify(&run, &sgd_ou::Options::default()).unwrap())
+        // One analysis only: the seed-stability draws would repeat it (docs/methods.md).
+        let opts = sgd_ou::Options {
+            draws: 0,
+            ..Default::default()
+        };
+        b.iter(|| sgd_ou::verify(&run, &opts).unwrap())
     });
     group.finish();
     if let (Some(b), Some(a)) = (before, peak_rss_mib()) {

@@ -25,6 +25,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod simulate;
+pub mod stability;
 pub mod stats;
 pub mod thresholds;
 
@@ -40,7 +41,8 @@ use report::{Assumptions, Dims, Report, RunInfo, Tool};
 pub struct Options {
     /// One seed for all randomness (subspace, minibatch draws, bootstrap).
     pub seed: u64,
-    /// Analysis dimension k (at least 1). Runs with d ≤ k are analysed in full.
+    /// Analysis dimension k (at least 1). Runs with d ≤ max(k, 32) are analysed in all
+    /// coordinates ([`run::ALL_COORDINATES_MAX_D`]).
     pub dims: usize,
     /// Tolerances and levels (docs/methods.md).
     pub thresholds: Thresholds,
@@ -49,6 +51,10 @@ pub struct Options {
     pub from_step: Option<u64>,
     /// Last step of the analysis window (not before `from_step`).
     pub to_step: Option<u64>,
+    /// Extra random draws R for the seed-stability record ([`stability`]): when the analysis
+    /// uses a random subspace, [`verify`] repeats it under R more seeds and reports, per check,
+    /// whether the verdicts agree. 0 turns it off. Default [`stability::DEFAULT_DRAWS`].
+    pub draws: usize,
 }
 
 /// Default analysis dimension: enough directions for the per-direction tests to have a family
@@ -64,12 +70,14 @@ impl Default for Options {
             thresholds: Thresholds::default(),
             from_step: None,
             to_step: None,
+            draws: stability::DEFAULT_DRAWS,
         }
     }
 }
 
 impl Options {
-    /// Checks every option and threshold is in range: `dims` ≥ 1, `from_step` ≤ `to_step`,
+    /// Checks every option and threshold is in range: `dims` ≥ 1, `draws` ≤ 100,
+    /// `from_step` ≤ `to_step`,
     /// `alpha` and `ci_level` in (0, 1), at least one bootstrap resample and permutation,
     /// tolerances finite and positive. [`verify`] calls it first, so an out-of-range value is a
     /// typed error, never a panic deep in a statistic.
@@ -82,6 +90,13 @@ impl Options {
         if self.dims == 0 {
             return Err(bad("dims", "0".into(), "at least 1"));
         }
+        if self.draws > stability::MAX_DRAWS {
+            return Err(bad(
+                "draws",
+                self.draws.to_string(),
+                "at most 100 (each draw repeats the whole analysis)",
+            ));
+        }
         if let (Some(a), Some(b)) = (self.from_step, self.to_step) {
             if a > b {
                 return Err(bad("from_step", a.to_string(), "at most to_step"));
@@ -91,7 +106,10 @@ impl Options {
     }
 }
 
-/// Reads the run directory, runs the four checks and returns the report.
+/// Reads the run directory, runs the four checks and returns the report. When the analysis
+/// used a random subspace it is repeated under `options.draws` more seeds and the report records
+/// whether the verdicts agree (`Report::draw_stability`, [`stability`]); the verdicts are those
+/// of `options.seed`.
 ///
 /// ```no_run
 /// let report = sgd_ou::verify("runs/my-run", &sgd_ou::Options::default())?;
@@ -110,7 +128,15 @@ pub fn verify(run_dir: impl AsRef<Path>, options: &Options) -> Result<Report, Er
             seed: options.seed,
         },
     )?;
-    Ok(analyse(&run, options))
+    let mut report = analyse(&run, options);
+    drop(run);
+    report.draw_stability = stability::run_draws(run_dir.as_ref(), options, &report)?;
+    if let Some(ds) = &report.draw_stability {
+        report
+            .warnings
+            .extend(report::narrate::stability::warnings(ds));
+    }
+    Ok(report)
 }
 
 /// Runs the four checks on a loaded run: chooses the analysis window (the diffusion phase, or
@@ -269,5 +295,6 @@ fn build_report(
         verdict_tests: Some(verdict_tests),
         warnings,
         provenance: None,
+        draw_stability: None,
     }
 }

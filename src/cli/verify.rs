@@ -1,4 +1,4 @@
-//! `sgd-ou verify --run-dir DIR [--json] [--out REPORT_DIR] [--seed N] [--dims K]`.
+//! `sgd-ou verify --run-dir DIR [--json] [--out REPORT_DIR] [--seed N] [--dims K] [--draws R]`.
 
 use std::path::{Path, PathBuf};
 
@@ -21,10 +21,15 @@ pub struct VerifyArgs {
     /// Seed of all randomness (subspace, minibatch draws, bootstrap).
     #[arg(long, default_value_t = sgd_ou::rng::DEFAULT_SEED)]
     pub seed: u64,
-    /// Analysis dimension k: runs with more parameters are analysed in one seeded random
-    /// k-dimensional subspace.
+    /// Analysis dimension k: runs with more than max(K, 32) parameters are analysed in one
+    /// seeded random k-dimensional subspace, smaller ones in all coordinates.
     #[arg(long, value_name = "K", default_value_t = sgd_ou::DEFAULT_DIMS)]
     pub dims: usize,
+    /// Seed stability: when the analysis uses a random subspace (d > max(K, 32)), repeat it under
+    /// R more seeds (seed·1000 + r) and report whether each check's verdict depends on the draw
+    /// (only for inputs up to 256 MiB; 0 turns it off). The verdicts are those of --seed.
+    #[arg(long, value_name = "R", default_value_t = sgd_ou::stability::DEFAULT_DRAWS)]
+    pub draws: usize,
     /// Analyse only checkpoints with step ≥ N (overrides the automatic diffusion-phase window).
     #[arg(long, value_name = "N")]
     pub from_step: Option<u64>,
@@ -52,6 +57,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
         dims: args.dims,
         from_step: args.from_step,
         to_step: args.to_step,
+        draws: args.draws,
         ..Default::default()
     };
     if let Some(out) = &args.out {

@@ -189,6 +189,38 @@ fn run_section(r: &Report, figs: &[ReportFigure], s: &mut String) {
     s.push_str("</section>\n");
 }
 
+/// The seed-stability table: every check's verdict under each seed of the draws.
+fn stability_section(r: &Report, s: &mut String) {
+    let Some(ds) = &r.draw_stability else {
+        return;
+    };
+    s.push_str(&format!(
+        "<section id=\"seed-stability\"><h2>Seed stability</h2>\n<p>{}</p>\n",
+        h(&super::narrate::stability::summary(ds))
+    ));
+    if !ds.checks.is_empty() {
+        s.push_str("<table>\n<tr><th>check</th>");
+        for seed in &ds.seeds {
+            s.push_str(&format!("<th>seed {seed}</th>"));
+        }
+        s.push_str("<th>same verdict</th></tr>\n");
+        for c in &ds.checks {
+            s.push_str(&format!("<tr><th>{}</th>", h(&c.check)));
+            for v in &c.verdicts {
+                s.push_str(&format!("<td>{}</td>", v.as_str()));
+            }
+            let same = if c.agree {
+                "yes"
+            } else {
+                "<strong>no</strong>"
+            };
+            s.push_str(&format!("<td>{same}</td></tr>\n"));
+        }
+        s.push_str("</table>\n");
+    }
+    s.push_str("</section>\n");
+}
+
 fn provenance(r: &Report, s: &mut String) {
     s.push_str("<section id=\"provenance\"><h2>Provenance</h2>\n<table>\n");
     let mut rows = vec![
@@ -264,6 +296,7 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
     };
     check_section(r, head, &r.ou_prediction, figs, &mut s);
     run_section(r, figs, &mut s);
+    stability_section(r, &mut s);
     if !r.warnings.is_empty() {
         s.push_str("<section id=\"warnings\"><h2>Warnings</h2><ul>\n");
         for w in &r.warnings {

@@ -168,7 +168,7 @@ fn caption(r: &Report, methods: &[&str]) -> String {
          inputs SHA-256 \\texttt{{{}}}\\ldots. Intervals at {level}: {}. \
          $p$: corrected $p$-value of the test for any departure; \
          a small $p$ beside \\textsc{{pass}} means a departure is detectable but its estimated \
-         size is within the tolerance (an equivalence decision).",
+         size is within the tolerance (an equivalence decision).{}",
         latex_text(&r.tool.version),
         verdict_tex(r.verdict),
         tex_prose(&super::num(m.learning_rate)),
@@ -183,8 +183,20 @@ fn caption(r: &Report, methods: &[&str]) -> String {
             "none".to_string()
         } else {
             intervals.join("; ")
-        }
+        },
+        stability_sentence(r)
     )
+}
+
+/// " Seed stability: …" for the caption when the report has a draw-stability record.
+fn stability_sentence(r: &Report) -> String {
+    match &r.draw_stability {
+        Some(ds) => format!(
+            " Seed stability: {}",
+            tex_prose(&super::narrate::stability::summary(ds))
+        ),
+        None => String::new(),
+    }
 }
 
 /// The table environment (booktabs + tabularx, `\columnwidth` wide).

@@ -61,6 +61,7 @@ pub fn render_with(r: &Report, figs: &[ReportFigure]) -> String {
     verdicts_md(r, figs, &mut s);
     ou_prediction_md(r, figs, &mut s);
     phases_md(r, figs, &mut s);
+    stability_md(r, &mut s);
     if !r.warnings.is_empty() {
         s.push_str("## Warnings\n\n");
         for w in &r.warnings {
@@ -215,6 +216,43 @@ fn phases_md(r: &Report, figs: &[ReportFigure], s: &mut String) {
             lines.join("\n")
         ));
     }
+}
+
+/// The seed-stability table: every check's verdict under each seed of the draws.
+fn stability_md(r: &Report, s: &mut String) {
+    let Some(ds) = &r.draw_stability else {
+        return;
+    };
+    s.push_str(
+        "## Seed stability
+
+",
+    );
+    s.push_str(&format!(
+        "{}
+
+",
+        esc(&super::narrate::stability::summary(ds))
+    ));
+    if ds.checks.is_empty() {
+        return;
+    }
+    let seeds: Vec<String> = ds.seeds.iter().map(|x| format!("seed {x}")).collect();
+    s.push_str(&format!(
+        "| check | {} | same verdict |\n|---|{}---|\n",
+        seeds.join(" | "),
+        "---|".repeat(seeds.len())
+    ));
+    for c in &ds.checks {
+        let v: Vec<&str> = c.verdicts.iter().map(|v| v.as_str()).collect();
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            esc(&c.check),
+            v.join(" | "),
+            if c.agree { "yes" } else { "**no**" }
+        ));
+    }
+    s.push('\n');
 }
 
 fn provenance_md(r: &Report, s: &mut String) {

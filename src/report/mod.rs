@@ -69,6 +69,12 @@ pub struct Report {
     /// line; absent (and not written) in reports made through the library.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// Seed stability: every check's verdict under the report's seed and `--draws` more seeds,
+    /// when the analysis used a random subspace (docs/methods.md, "Seed stability"). Absent when
+    /// no random subspace was used or the draws were turned off. The verdicts above are those
+    /// of `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw_stability: Option<crate::stability::DrawStability>,
 }
 
 /// How a report was made (docs/report.md, "Provenance").

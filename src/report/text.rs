@@ -72,6 +72,12 @@ pub fn render(r: &Report) -> String {
             super::tol_text(m)
         ));
     }
+    if let Some(ds) = &r.draw_stability {
+        s.push_str(&format!(
+            "seed stability: {}\n",
+            super::narrate::stability::summary(ds)
+        ));
+    }
     for w in &r.warnings {
         s.push_str(&format!("warning: {w}\n"));
     }

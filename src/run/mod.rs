@@ -43,12 +43,12 @@ use kernels::{Collect, CoordinateMoments, Projector};
 pub use manifest::{GradientKind, LossReduction, Manifest, Sampling};
 use npy::NpyArray;
 use pass::Region;
-pub use subspace::{Subspace, SubspaceKind};
+pub use subspace::{Subspace, SubspaceKind, ALL_COORDINATES_MAX_D};
 
 /// Options that change what is read.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// Requested analysis dimension k (the subspace is the identity when d ≤ k).
+    /// Requested analysis dimension k (the subspace is the identity when d ≤ max(k, 32)).
     pub dims: usize,
     /// Seed of the subspace draw.
     pub seed: u64,

@@ -2,8 +2,9 @@
 //! k-dimensional subspace, the same for every checkpoint and the trajectory, chosen from the seed
 //! alone (never from the data it will test) and recorded in the report.
 //!
-//! When d ≤ k the subspace is the whole space with the identity basis (coordinates as given).
-//! Otherwise the basis is k orthonormal rows of a k × d matrix P: i.i.d. N(0, 1) entries drawn
+//! When d ≤ max(k, [`ALL_COORDINATES_MAX_D`]) the subspace is the whole space with the identity
+//! basis (coordinates as given, k = d): a small model is analysed in every coordinate and its
+//! verdicts do not rest on a random draw (issue 16). Otherwise the basis is k orthonormal rows of a k × d matrix P: i.i.d. N(0, 1) entries drawn
 //! from the `"run/subspace"` ChaCha8 stream, orthonormalised by modified Gram–Schmidt applied
 //! twice (Giraud et al. 2005: "twice is enough"). A vector v is represented by P v.
 //!
@@ -12,13 +13,19 @@
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
+/// Largest d analysed in all coordinates whatever the requested k: up to 32 directions the
+/// multivariate tests are still well estimated from a few hundred gradients per checkpoint, and
+/// a random subspace there would make the verdicts depend on the seed (docs/methods.md, "Seed
+/// stability").
+pub const ALL_COORDINATES_MAX_D: usize = 32;
+
 /// How the basis was chosen.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum SubspaceKind {
-    /// Every coordinate (d ≤ k).
+    /// Every coordinate (d ≤ max(k, 32), `ALL_COORDINATES_MAX_D`).
     Identity,
     /// k seeded random orthonormal directions (never chosen from the data).
     RandomOrthonormal,
@@ -51,9 +58,11 @@ pub struct Subspace {
 }
 
 impl Subspace {
-    /// The subspace used for a run with `d` parameters when the user asks for `k` dimensions.
+    /// The subspace used for a run with `d` parameters when the user asks for `k` dimensions:
+    /// every coordinate when d ≤ max(k, [`ALL_COORDINATES_MAX_D`]), else k seeded random
+    /// directions.
     pub fn new(d: usize, k: usize, seed: u64) -> Self {
-        if d <= k {
+        if d <= k.max(ALL_COORDINATES_MAX_D) {
             return Subspace {
                 d,
                 k: d,
@@ -148,6 +157,7 @@ mod tests {
     #[test]
     fn random_basis_is_orthonormal_and_seeded() {
         let s = Subspace::new(50, 6, 7);
+        const { assert!(50 > ALL_COORDINATES_MAX_D) };
         assert_eq!(s.kind(), SubspaceKind::RandomOrthonormal);
         // Gram matrix P Pᵀ = I.
         for a in 0..6 {
@@ -169,5 +179,12 @@ mod tests {
         let s = Subspace::new(3, 8, 1);
         assert_eq!(s.k(), 3);
         assert_eq!(s.project(&[1.0, 2.0, 3.0]), vec![1.0, 2.0, 3.0]);
+        // Up to 32 coordinates: all of them, whatever k.
+        let s = Subspace::new(ALL_COORDINATES_MAX_D, 8, 1);
+        assert_eq!((s.kind(), s.k()), (SubspaceKind::Identity, 32));
+        let s = Subspace::new(ALL_COORDINATES_MAX_D + 1, 8, 1);
+        assert_eq!((s.kind(), s.k()), (SubspaceKind::RandomOrthonormal, 8));
+        let s = Subspace::new(40, 40, 1);
+        assert_eq!(s.kind(), SubspaceKind::Identity);
     }
 }

@@ -320,6 +320,9 @@ fn degenerate_inputs_are_handled_without_panics() {
     let s = Scenario::QuadraticGaussian;
     let mut cfg = SimConfig::default_for(s);
     cfg.dataset_size = 64;
+    // d = 40 > 32, so k = 1 is a random direction (d ≤ 32 is analysed in all coordinates).
+    cfg.d = 40;
+    cfg.curvatures = (0..40).map(|i| 1.0 + 2.0 * i as f64 / 39.0).collect();
     simulate(s, &cfg, 9, &dir).unwrap();
     let run = Run::load(&dir, &LoadOptions { dims: 1, seed: 9 }).unwrap();
     assert_eq!(run.k(), 1);

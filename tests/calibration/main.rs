@@ -22,5 +22,6 @@ mod sampling;
 mod scale_quadratic;
 mod scale_sim;
 mod scenarios;
+mod seed_stability;
 mod simulate;
 mod window;

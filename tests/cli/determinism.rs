@@ -19,12 +19,19 @@ fn json_report(run: &str, seed: &str, threads: &str) -> Vec<u8> {
 fn same_seed_same_bytes_whatever_the_threads() {
     let tmp = tempdir();
     let run = tmp.path().join("run");
-    // d = 12 > k = 8: exercises the seeded random subspace too.
-    write_valid_run(&run, 12, 200, 4, 3);
+    // d = 40 > max(k, 32): exercises the seeded random subspace and the seed-stability draws
+    // (runs of up to 32 parameters are analysed in all coordinates).
+    write_valid_run(&run, 40, 200, 4, 3);
     let a = json_report(p(&run), "5", "1");
     let b = json_report(p(&run), "5", "2");
     let c = json_report(p(&run), "5", "7");
     assert!(!a.is_empty());
+    let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    assert_eq!(v["run"]["dims"]["subspace"], "random_orthonormal");
+    assert_eq!(
+        v["draw_stability"]["seeds"],
+        serde_json::json!([5, 5001, 5002, 5003, 5004])
+    );
     assert_eq!(a, b);
     assert_eq!(a, c);
     let other = json_report(p(&run), "6", "2");

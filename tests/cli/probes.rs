@@ -8,11 +8,25 @@ use sgd_ou::run::{LoadOptions, Run};
 use sgd_ou::simulate::{simulate, ProbeConfig, Scenario, SimConfig};
 
 fn sim(dir: &Path, probes: bool) {
+    sim_d(dir, probes, 4);
+}
+
+/// Parameters of the run whose probes are compared with a projected run: above
+/// `ALL_COORDINATES_MAX_D`, so k = 2 is a random subspace and the probes must stay full-space.
+const D: usize = 40;
+
+fn sim_d(dir: &Path, probes: bool, d: usize) {
     if dir.exists() {
         std::fs::remove_dir_all(dir).unwrap();
     }
     let mut cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
     cfg.checkpoints = 4;
+    if d != cfg.d {
+        cfg.d = d;
+        cfg.curvatures = (0..d)
+            .map(|i| 1.0 + 2.0 * i as f64 / (d - 1) as f64)
+            .collect();
+    }
     cfg.probes = probes.then_some(ProbeConfig {
         offsets: 9,
         range: 3.0,
@@ -40,9 +54,9 @@ fn err(dir: &Path) -> String {
 #[test]
 fn probes_are_read_with_their_spread() {
     let tmp = tempfile::tempdir().unwrap();
-    sim(tmp.path(), true);
+    sim_d(tmp.path(), true, D);
     let run = load(tmp.path()).unwrap();
-    // k = 2 < d = 4: the probes stay full-space.
+    // k = 2 < d = 40 (random subspace): the probes stay full-space.
     assert_eq!(run.k(), 2);
     let mut thetas = Vec::new();
     for c in &run.checkpoints {
@@ -54,14 +68,14 @@ fn probes_are_read_with_their_spread() {
         let (ds, dirs) = read_f64(&c.dir.join("probe_directions.npy")).unwrap();
         let (_, offsets) = read_f64(&c.dir.join("probe_offsets.npy")).unwrap();
         let (ls, losses) = read_f64(&c.dir.join("probe_losses.npy")).unwrap();
-        assert_eq!(ds, vec![4, 4]);
-        assert_eq!(ls, vec![4, 9]);
-        assert_eq!(p.m(), 4);
+        assert_eq!(ds, vec![D, D]);
+        assert_eq!(ls, vec![D, 9]);
+        assert_eq!(p.m(), D);
         assert_eq!(p.offsets, offsets);
-        assert_eq!(p.losses.nrows(), 4);
+        assert_eq!(p.losses.nrows(), D);
         assert_eq!(p.losses[(2, 5)], losses[2 * 9 + 5]);
-        for j in 0..4 {
-            let v = &dirs[j * 4..(j + 1) * 4];
+        for j in 0..D {
+            let v = &dirs[j * D..(j + 1) * D];
             let dot = |x: &[f64]| v.iter().zip(x).map(|(a, b)| a * b).sum::<f64>();
             assert!((p.direction_norms[j] - 1.0).abs() < 1e-12);
             assert!((p.origin[j] - dot(&thetas[ci])).abs() < 1e-12);
@@ -73,7 +87,7 @@ fn probes_are_read_with_their_spread() {
             assert!((s.mean - mean).abs() < 1e-12 && (s.sd - sd).abs() < 1e-12);
             assert_eq!(s.ess, 4.0);
             let ts = &p.trajectory_spread.as_ref().unwrap()[j];
-            let ut: Vec<f64> = traj.chunks(4).map(dot).collect();
+            let ut: Vec<f64> = traj.chunks(D).map(dot).collect();
             assert_eq!(ts.n, traj_shape[0]);
             let tm = ut.iter().sum::<f64>() / ut.len() as f64;
             assert!((ts.mean - tm).abs() < 1e-12);

@@ -7,3 +7,4 @@ pub mod gaussian_noise;
 pub mod ou_prediction;
 pub mod quadratic_loss;
 pub mod small_step;
+pub mod stability;
