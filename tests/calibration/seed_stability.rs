@@ -185,14 +185,9 @@ fn rotated_d200_run_verdicts_do_not_depend_on_the_seed() {
     let tmp = common::tempdir();
     let run = tmp.path().join("rotated");
     rotated_run(&run, 200, 1);
-    // Known until the quadratic_loss rework for d ≫ k (wip/qloss) merges: its gradient
-    // linearity in a random subspace omits P A (I − PᵀP) θ; measured over seeds 1–10:
-    // quadratic_loss fail 7, inconclusive 3; overall fail 3, inconclusive 7. Then empty the list.
-    assert_stable(
-        "quadratic-gaussian --dim 200, k = 8",
-        &run,
-        &["quadratic_loss", "overall"],
-    );
+    // Before the d ≫ k quadratic_loss rework its gradient linearity in a random subspace
+    // omitted P A (I − PᵀP) θ and followed the draw (seeds 1–10: fail 7, inconclusive 3).
+    assert_stable("quadratic-gaussian --dim 200, k = 8", &run, &[]);
 }
 
 #[test]
@@ -200,15 +195,8 @@ fn wide_run_verdicts_do_not_depend_on_the_seed() {
     let tmp = common::tempdir();
     let run = tmp.path().join("wide");
     wide_run(&run, 40, 1);
-    // Known: quadratic_loss's gradient linearity in a random subspace omits P A (I − PᵀP) θ
-    // (issue 16, item 2), so its verdict follows the draw: measured inconclusive 7, pass 3 over
-    // seeds 1–10 (and the overall verdict with it). The quadratic_loss rework for d ≫ k
-    // (wip/qloss) removes this; then empty this list.
-    assert_stable(
-        "quadratic-gaussian d = 40, k = 8",
-        &run,
-        &["quadratic_loss", "overall"],
-    );
+    // Before the d ≫ k quadratic_loss rework: inconclusive 7, pass 3 over seeds 1–10.
+    assert_stable("quadratic-gaussian d = 40, k = 8", &run, &[]);
 }
 
 #[test]
