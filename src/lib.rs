@@ -188,7 +188,10 @@ fn ou_prediction_hold_back(ou: &checks::CheckResult) -> Option<&checks::Toleranc
     use checks::ou_prediction::{Coordinates, PredictionKind};
     match &ou.metrics {
         checks::Evidence::OuPrediction(e)
-            if e.coordinates == Coordinates::All && e.prediction != PredictionKind::None =>
+            if matches!(
+                e.coordinates,
+                Coordinates::All | Coordinates::InvariantBasis
+            ) && e.prediction != PredictionKind::None =>
         {
             ou.tests.as_ref()
         }

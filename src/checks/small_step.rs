@@ -220,6 +220,8 @@ pub struct Checked {
     pub effect: Option<StepEffect>,
     /// The tests against the tolerance (`None` when λ_max has no standard error).
     pub tests: Option<ToleranceTests>,
+    /// The basis the check decided in.
+    pub basis: Option<super::AnalysisBasis>,
 }
 
 /// Inflation 1/(1 − x/2) of a mode with step eigenvalue x = ελ (∞ at or beyond the stability
@@ -333,6 +335,7 @@ fn stopped(th: &Thresholds, reason: Reason, evidence: Option<Evidence>) -> Check
         key_metrics: Vec::new(),
         effect: None,
         tests: None,
+        basis: None,
     }
 }
 
@@ -372,8 +375,18 @@ fn stationary(a: &DMatrix<f64>, q: &DMatrix<f64>, lr: f64) -> Stationary {
     }
 }
 
-/// Runs the check.
+/// Runs the check in the run's Hessian eigenbasis when it has one (λ_max is then λ_1 of the
+/// basis, the full-space value, not a lower bound), else in the analysis subspace as given.
 pub fn check(ctx: &Context) -> Checked {
+    super::in_invariant_basis(ctx, |c| {
+        let mut out = check_in(c);
+        out.basis = Some(super::AnalysisBasis::of(c.run));
+        out
+    })
+}
+
+/// The check in the context's own analysis subspace.
+fn check_in(ctx: &Context) -> Checked {
     let th = ctx.thresholds;
     let lr = ctx.lr();
     let curv = ctx.curvature();
@@ -454,6 +467,7 @@ pub fn check(ctx: &Context) -> Checked {
         key_metrics,
         effect: Some(effect),
         tests,
+        basis: None,
     }
 }
 
