@@ -310,3 +310,113 @@ fn view_trajectory(t: &Trajectory, inv: &InvariantBasis) -> Option<Trajectory> {
         losses: t.losses.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::npy::{write_f64, write_i64};
+    use crate::run::LoadOptions;
+    use rand_distr::{Distribution, StandardNormal};
+    use std::path::Path;
+
+    const D: usize = 12;
+    const N: usize = 20;
+    const T: usize = 201;
+
+    /// A run with d = 12, three checkpoints at steps 100, 200, 300, a symmetric Hessian with
+    /// eigenvalues 3, 2.5, −1 and 0.5 elsewhere (rotated), and a trajectory at steps 100..=300.
+    fn write_run(dir: &Path) -> DMatrix<f64> {
+        let mut rng = crate::rng::stream(3, "test/invariant");
+        let mut draw = |len: usize| -> Vec<f64> {
+            (0..len).map(|_| StandardNormal.sample(&mut rng)).collect()
+        };
+        let q = DMatrix::from_vec(D, D, draw(D * D)).qr().q();
+        let mut lam = vec![0.5; D];
+        lam[0] = 3.0;
+        lam[1] = -1.0;
+        lam[2] = 2.5;
+        let h = &q * DMatrix::from_diagonal(&DVector::from_vec(lam)) * q.transpose();
+        let h = (&h + h.transpose()) * 0.5;
+        std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
+        std::fs::write(
+            dir.join("run.json"),
+            r#"{"format_version": 1, "learning_rate": 0.01, "batch_size": 4, "dataset_size": 20}"#,
+        )
+        .unwrap();
+        let hrows: Vec<f64> = h.transpose().iter().copied().collect();
+        for step in [100, 200, 300] {
+            let c = dir.join(format!("checkpoints/step_{step}"));
+            std::fs::create_dir_all(&c).unwrap();
+            write_f64(&c.join("params.npy"), &[D], &draw(D)).unwrap();
+            write_f64(&c.join("grads.npy"), &[N, D], &draw(N * D)).unwrap();
+            write_f64(&c.join("hessian.npy"), &[D, D], &hrows).unwrap();
+        }
+        let t = dir.join("trajectory");
+        std::fs::create_dir_all(&t).unwrap();
+        write_i64(
+            &t.join("steps.npy"),
+            &(100..100 + T as i64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        write_f64(&t.join("params.npy"), &[T, D], &draw(T * D)).unwrap();
+        h
+    }
+
+    fn rows_of(path: &Path, rows: usize) -> Vec<Vec<f64>> {
+        let (_, v) = crate::run::npy::read_f64(path).unwrap();
+        v.chunks(v.len() / rows).map(|r| r.to_vec()).collect()
+    }
+
+    /// The stacked pass gives the random projections bit for bit, the eigenbasis projections
+    /// equal V x bit for bit, only λ > 0 directions are kept, and a view of a restricted run
+    /// keeps the restricted rows.
+    #[test]
+    fn eigenbasis_from_hessian_is_projected_in_the_same_pass() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = write_run(tmp.path());
+        let run = Run::load(tmp.path(), &LoadOptions { dims: 4, seed: 5 }).unwrap();
+        let inv = run.invariant.as_ref().expect("eigenbasis");
+        // Eigenvalues 3, 2.5, then 0.5 (−1 is not an OU mode): 4 positive of 11, top 4 kept.
+        assert_eq!(inv.positive, D - 1);
+        assert_eq!(inv.m(), 4);
+        assert!(
+            (inv.eigenvalues[0] - 3.0).abs() < 1e-10 && (inv.eigenvalues[1] - 2.5).abs() < 1e-10
+        );
+        let random = Subspace::new(D, 4, 5);
+        let c0 = &run.checkpoints[0];
+        let g = rows_of(&c0.dir.join("grads.npy"), N);
+        for (i, row) in g.iter().enumerate() {
+            let want = random.project(row);
+            let got: Vec<f64> = c0.grads.row(i).iter().copied().collect();
+            assert_eq!(got, want, "random row {i}");
+            let want = inv.subspace.project(row);
+            let got: Vec<f64> = inv.checkpoints[0].grads.row(i).iter().copied().collect();
+            assert_eq!(got, want, "eigenbasis row {i}");
+        }
+        // V H Vᵀ = diag(λ) to rounding.
+        let vh = inv.checkpoints[2].hessian.as_ref().unwrap();
+        for a in 0..4 {
+            for b in 0..4 {
+                let want = if a == b { inv.eigenvalues[a] } else { 0.0 };
+                assert!((vh[(a, b)] - want).abs() < 1e-9 * h.norm(), "({a}, {b})");
+            }
+        }
+        let view = run.invariant_view();
+        assert_eq!(view.subspace.kind(), SubspaceKind::HessianEigenbasis);
+        assert_eq!(view.k(), 4);
+        assert!(view
+            .checkpoints
+            .iter()
+            .all(|c| c.hessian_extremes_full.is_none()));
+        let r = run.restrict(&[200, 300]);
+        let rv = r.invariant_view();
+        assert_eq!(rv.checkpoints.len(), 2);
+        assert_eq!(rv.checkpoints[0].theta, inv.checkpoints[1].theta);
+        let (rt, ft) = (
+            rv.trajectory.as_ref().unwrap(),
+            inv.trajectory.as_ref().unwrap(),
+        );
+        assert_eq!(rt.steps.len(), 101);
+        assert_eq!(rt.params, ft.rows(100, 101).into_owned());
+    }
+}
