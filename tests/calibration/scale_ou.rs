@@ -19,22 +19,21 @@ use crate::common;
 
 use nalgebra::SymmetricEigen;
 use sgd_ou::checks::{
-    in_invariant_basis, ou_prediction, small_step, AnalysisBasis, CheckResult, Context, Thresholds,
-    Verdict,
+    in_invariant_basis, ou_prediction, small_step, AnalysisBasis, CheckResult, Context, Evidence,
+    Thresholds, Verdict,
 };
 use sgd_ou::run::{npy, LoadOptions, Run, SubspaceKind};
 use sgd_ou::simulate::{simulate, Scenario, SimConfig};
 
-const D: usize = 200;
 const K: usize = 8;
 
-/// Quadratic-gaussian at d = 200: λ_j log-uniform in [0.3, 3], N = 512, S = 32, ε = 0.02,
+/// Quadratic-gaussian at dimension `d`: λ_j log-uniform in [0.3, 3], N = 512, S = 32, ε = 0.02,
 /// 8 checkpoints 150 steps apart after 400 steps (a trajectory of 1,051 steps).
-fn config() -> SimConfig {
+fn config(d: usize) -> SimConfig {
     let mut cfg = SimConfig::default_for(Scenario::QuadraticGaussian);
-    cfg.d = D;
-    cfg.curvatures = (0..D)
-        .map(|j| 0.3 * 10f64.powf(j as f64 / (D - 1) as f64))
+    cfg.d = d;
+    cfg.curvatures = (0..d)
+        .map(|j| 0.3 * 10f64.powf(j as f64 / (d - 1) as f64))
         .collect();
     cfg.dataset_size = 512;
     cfg.write_losses = false;
@@ -86,10 +85,11 @@ fn drop_hessians(dir: &Path) {
 
 /// Turns the run into format 2 with basis/ holding the exact top-`m` eigenpairs of `hessian`.
 fn write_basis(dir: &Path, hessian: &nalgebra::DMatrix<f64>, m: usize, at_step: u64) {
+    let d = hessian.nrows();
     let eig = SymmetricEigen::new(hessian.clone());
-    let mut idx: Vec<usize> = (0..D).collect();
+    let mut idx: Vec<usize> = (0..d).collect();
     idx.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
-    let mut rows = Vec::with_capacity(m * D);
+    let mut rows = Vec::with_capacity(m * d);
     for &i in &idx[..m] {
         let col = eig.eigenvectors.column(i);
         let big = col
@@ -99,7 +99,7 @@ fn write_basis(dir: &Path, hessian: &nalgebra::DMatrix<f64>, m: usize, at_step: 
     }
     let b = dir.join("basis");
     std::fs::create_dir_all(&b).unwrap();
-    npy::write_f64(&b.join("hessian_eigvecs.npy"), &[m, D], &rows).unwrap();
+    npy::write_f64(&b.join("hessian_eigvecs.npy"), &[m, d], &rows).unwrap();
     let vals: Vec<f64> = idx[..m].iter().map(|&i| eig.eigenvalues[i]).collect();
     npy::write_f64(&b.join("hessian_eigvals.npy"), &[m], &vals).unwrap();
     npy::write_f64(&b.join("hessian_residuals.npy"), &[m], &vec![0.0; m]).unwrap();
@@ -149,9 +149,20 @@ impl Tally {
 
 #[test]
 fn perfect_ou_at_d_200_does_not_fail_with_or_without_a_hessian_basis() {
-    let reps = 20 * common::calibration_scale().min(2);
+    perfect_ou(200, 20 * common::calibration_scale().min(2));
+}
+
+/// `make calibrate` (release, `--include-ignored`): d = 1,000, 40 seeds.
+#[test]
+#[ignore = "d = 1,000: minutes; run by make calibrate"]
+fn perfect_ou_at_d_1000_does_not_fail_with_or_without_a_hessian_basis() {
+    perfect_ou(1000, 40);
+}
+
+/// The three analyses of `reps` seeded perfect-OU runs at dimension `d` (module documentation).
+fn perfect_ou(d: usize, reps: usize) {
     let root = common::tempdir();
-    let cfg = config();
+    let cfg = config(d);
     let (mut from_npy, mut from_dir, mut none) =
         (Tally::default(), Tally::default(), Tally::default());
     for seed in 1..=reps as u64 {
@@ -169,7 +180,23 @@ fn perfect_ou_at_d_200_does_not_fail_with_or_without_a_hessian_basis() {
         drop_hessians(&dir);
         let run = load(&dir);
         assert!(run.invariant.is_none());
-        none.add(&checks(&run), AnalysisBasis::RandomSubspace);
+        let (ou, st) = checks(&run);
+        let Evidence::OuPrediction(e) = &ou.metrics else {
+            panic!("not the OU-prediction evidence")
+        };
+        assert_eq!(e.coordinates, ou_prediction::Coordinates::Subspace);
+        let tested = ou.tests.as_ref().and_then(|t| {
+            t.pieces
+                .iter()
+                .find(|p| p.name == "covariance_ratio_discrete")
+                .map(|p| p.p_fail.is_some())
+        });
+        assert_ne!(
+            tested,
+            Some(true),
+            "the subspace approximation is not tested"
+        );
+        none.add(&(ou, st), AnalysisBasis::RandomSubspace);
         let last = *sim.checkpoint_steps.last().unwrap();
         write_basis(&dir, &sim.hessian, K, last);
         let run = load(&dir);
@@ -190,9 +217,10 @@ fn perfect_ou_at_d_200_does_not_fail_with_or_without_a_hessian_basis() {
         from_dir.row("Hessian eigenbasis from basis/ (format 2)"),
         none.row("random subspace, no Hessian (subspace approximation)"),
     ];
+    eprintln!("d = {d}, k = {K}, {reps} seeds");
     for r in &rows {
         eprintln!("{r}");
-        common::record_calibration_row("scale_ou", header, r);
+        common::record_calibration_row("scale_ou", header, &format!("| d = {d} {}", &r[1..]));
     }
     for (t, what) in [
         (&from_npy, "hessian.npy"),
