@@ -201,6 +201,23 @@ fn perfect_ou(d: usize, reps: usize) {
         write_basis(&dir, &sim.hessian, K, last);
         let run = load(&dir);
         from_dir.add(&checks(&run), AnalysisBasis::HessianEigenbasis);
+        if seed == 1 {
+            // The whole report names the basis of each check that decided in the eigenbasis.
+            let rep = sgd_ou::analyse(&run, &sgd_ou::Options::default());
+            assert_eq!(
+                rep.ou_prediction.basis,
+                Some(AnalysisBasis::HessianEigenbasis)
+            );
+            let st = &rep.assumptions.small_step;
+            assert_eq!(st.basis, Some(AnalysisBasis::HessianEigenbasis));
+            assert!(st.reasons.iter().any(|r| r.contains("Hessian eigenbasis")));
+            let json = serde_json::to_string(&rep).unwrap();
+            assert!(json.contains("\"basis\":\"hessian_eigenbasis\""));
+            assert!(rep
+                .warnings
+                .iter()
+                .any(|w| w.contains("decide in the Hessian eigenbasis")));
+        }
         // The view is what the checks decided in: its λ_max is λ_1 of the basis.
         in_invariant_basis(&Context::new(&run, 7, &Thresholds::default()), |c| {
             let lmax = c.curvature().primary().unwrap().lambda_max;
