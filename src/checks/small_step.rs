@@ -21,7 +21,9 @@
 //! lies above the tolerance, or its estimate does and it is significant; pass when the interval's
 //! upper end is within the tolerance; inconclusive otherwise, and when A cannot be estimated.
 //! In a random subspace of a larger space, λ_max of P A Pᵀ only bounds the full-space λ_max from
-//! below (Cauchy interlacing), so a pass there is reported as inconclusive.
+//! below (Cauchy interlacing), so a pass there is reported as inconclusive. When the run has a
+//! Hessian eigenbasis (basis/, or a full hessian.npy with d ≤ 2,048) the check runs in it
+//! (`Run::invariant_view`): λ_max is then λ_1 of the basis, the full-space value.
 //!
 //! Cost: O(k³) plus the curvature estimates (O(T k² + m n k²)).
 

@@ -33,6 +33,12 @@
 //!    exponent log(MSD(τ_max)/MSD(τ_max/4))/log 4 (≈ 0 on a plateau, 1 for free diffusion).
 //!    Descriptive; no interval.
 //!
+//! **Basis** (docs/methods.md, "Analysis bases"): in the run's Hessian eigenbasis when it has one
+//! (`Run::invariant_view`; `Coordinates::InvariantBasis`, exact, may hold back an overall pass);
+//! with d ≤ k in all coordinates; otherwise in the seeded random subspace, where the covariance
+//! ratio is a subspace approximation — reported, its piece untested (`Reason::
+//! SubspaceApproximation`) — while FDR1, exact under any orthonormal projection, stays tested.
+//!
 //! **Verdict** (informative): each of checks 1–3 gives `decide` on |effect| against
 //! `ou_prediction_max_rel_deviation` (1 against the discrete prediction), significance = the
 //! interval excludes the null; the section fails if any fails, passes if all computed pass and
