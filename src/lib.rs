@@ -214,7 +214,10 @@ fn ou_prediction_hold_back(ou: &checks::CheckResult) -> Option<&checks::Toleranc
     use checks::ou_prediction::{Coordinates, PredictionKind};
     match &ou.metrics {
         checks::Evidence::OuPrediction(e)
-            if e.coordinates == Coordinates::All && e.prediction != PredictionKind::None =>
+            if matches!(
+                e.coordinates,
+                Coordinates::All | Coordinates::InvariantBasis
+            ) && e.prediction != PredictionKind::None =>
         {
             ou.tests.as_ref()
         }
@@ -258,9 +261,17 @@ fn build_report(
         warnings.extend(report::narrate::ou_prediction::design_warning(e));
     }
     if run.subspace.kind() == run::SubspaceKind::RandomOrthonormal {
+        let except = match &full.invariant {
+            Some(inv) => format!(
+                " except small_step and ou_prediction, which decide in the Hessian eigenbasis \
+                 ({} directions with λ > 0)",
+                inv.m()
+            ),
+            None => String::new(),
+        };
         warnings.push(format!(
             "the run has d = {} parameters; every check works in one seeded random {}-dimensional \
-             subspace (raise the analysis dimension, option dims, to test more directions)",
+             subspace{except} (raise the analysis dimension, option dims, to test more directions)",
             run.d,
             run.k()
         ));

@@ -341,6 +341,64 @@ pub struct CheckResult {
     /// verdict rule"); `null` for a check that stopped before testing anything.
     #[serde(default)]
     pub tests: Option<ToleranceTests>,
+    /// The analysis basis the check decided in (docs/methods.md, "Analysis bases"); absent
+    /// when the check does not record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<AnalysisBasis>,
+}
+
+/// The analysis basis a check decided in (docs/methods.md, "Analysis bases").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisBasis {
+    /// Every parameter (d ≤ k): the analysis subspace is the whole space.
+    AllCoordinates,
+    /// Eigenvectors of the Hessian with λ > 0 (format v2 basis/, or computed from a full
+    /// hessian.npy): A-invariant, so the projected process is OU and the predictions are exact.
+    HessianEigenbasis,
+    /// The seeded random k-dimensional subspace: predictions there are subspace
+    /// approximations unless the check's statistic stays valid under any projection.
+    RandomSubspace,
+    /// The top principal directions of the per-example gradient covariance.
+    NoisePrincipal,
+    /// A marginal screen of every coordinate.
+    EveryCoordinate,
+}
+
+impl AnalysisBasis {
+    /// The basis of a run's analysis subspace: all coordinates, the Hessian eigenbasis or the
+    /// random subspace.
+    pub fn of(run: &crate::run::Run) -> Self {
+        match run.subspace.kind() {
+            crate::run::SubspaceKind::Identity => AnalysisBasis::AllCoordinates,
+            crate::run::SubspaceKind::HessianEigenbasis => AnalysisBasis::HessianEigenbasis,
+            crate::run::SubspaceKind::RandomOrthonormal if run.d <= run.k() => {
+                AnalysisBasis::AllCoordinates
+            }
+            crate::run::SubspaceKind::RandomOrthonormal => AnalysisBasis::RandomSubspace,
+        }
+    }
+
+    /// The basis in words, as the reports print it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AnalysisBasis::AllCoordinates => "all coordinates",
+            AnalysisBasis::HessianEigenbasis => "Hessian eigenbasis (A-invariant, λ > 0 modes)",
+            AnalysisBasis::RandomSubspace => "seeded random subspace (subspace approximation)",
+            AnalysisBasis::NoisePrincipal => "principal directions of the gradient noise",
+            AnalysisBasis::EveryCoordinate => "every coordinate (marginal screen)",
+        }
+    }
+}
+
+/// Runs `f` in the run's Hessian eigenbasis when it has one ([`crate::run::Run::invariant_view`],
+/// with a fresh [`Context`] on the view: the shared estimates are recomputed there), else on
+/// `ctx` itself. Cost O(Σ n m) for the view plus what `f` does.
+pub fn in_invariant_basis<T>(ctx: &Context, f: impl FnOnce(&Context) -> T) -> T {
+    match ctx.run.invariant_view() {
+        std::borrow::Cow::Borrowed(_) => f(ctx),
+        std::borrow::Cow::Owned(view) => f(&Context::new(&view, ctx.seed, ctx.thresholds)),
+    }
 }
 
 /// One piece of a check's evidence tested against its tolerance: the fail test
@@ -561,6 +619,7 @@ impl CheckResult {
             metrics: Evidence::None(NoEvidence {}),
             thresholds: Applied::None(NoEvidence {}),
             tests: None,
+            basis: None,
         }
     }
 }

@@ -21,7 +21,9 @@
 //! lies above the tolerance, or its estimate does and it is significant; pass when the interval's
 //! upper end is within the tolerance; inconclusive otherwise, and when A cannot be estimated.
 //! In a random subspace of a larger space, λ_max of P A Pᵀ only bounds the full-space λ_max from
-//! below (Cauchy interlacing), so a pass there is reported as inconclusive.
+//! below (Cauchy interlacing), so a pass there is reported as inconclusive. When the run has a
+//! Hessian eigenbasis (basis/, or a full hessian.npy with d ≤ 2,048) the check runs in it
+//! (`Run::invariant_view`): λ_max is then λ_1 of the basis, the full-space value.
 //!
 //! Cost: O(k³) plus the curvature estimates (O(T k² + m n k²)).
 
@@ -220,6 +222,8 @@ pub struct Checked {
     pub effect: Option<StepEffect>,
     /// The tests against the tolerance (`None` when λ_max has no standard error).
     pub tests: Option<ToleranceTests>,
+    /// The basis the check decided in.
+    pub basis: Option<super::AnalysisBasis>,
 }
 
 /// Inflation 1/(1 − x/2) of a mode with step eigenvalue x = ελ (∞ at or beyond the stability
@@ -333,6 +337,7 @@ fn stopped(th: &Thresholds, reason: Reason, evidence: Option<Evidence>) -> Check
         key_metrics: Vec::new(),
         effect: None,
         tests: None,
+        basis: None,
     }
 }
 
@@ -372,8 +377,18 @@ fn stationary(a: &DMatrix<f64>, q: &DMatrix<f64>, lr: f64) -> Stationary {
     }
 }
 
-/// Runs the check.
+/// Runs the check in the run's Hessian eigenbasis when it has one (λ_max is then λ_1 of the
+/// basis, the full-space value, not a lower bound), else in the analysis subspace as given.
 pub fn check(ctx: &Context) -> Checked {
+    super::in_invariant_basis(ctx, |c| {
+        let mut out = check_in(c);
+        out.basis = Some(super::AnalysisBasis::of(c.run));
+        out
+    })
+}
+
+/// The check in the context's own analysis subspace.
+fn check_in(ctx: &Context) -> Checked {
     let th = ctx.thresholds;
     let lr = ctx.lr();
     let curv = ctx.curvature();
@@ -454,6 +469,7 @@ pub fn check(ctx: &Context) -> Checked {
         key_metrics,
         effect: Some(effect),
         tests,
+        basis: None,
     }
 }
 

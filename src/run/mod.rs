@@ -16,6 +16,7 @@ mod simd;
 pub mod array;
 pub mod basis;
 pub mod gate;
+pub mod invariant;
 pub mod kernels;
 pub mod manifest;
 pub mod npy;
@@ -128,6 +129,9 @@ pub struct Run {
     pub trajectory: Option<Trajectory>,
     /// Format v2: the run-level Hessian basis (basis/) and V H_t Vᵀ per checkpoint.
     pub basis: Option<basis::Basis>,
+    /// The run projected on its Hessian eigenbasis (basis/, or a full hessian.npy with small d),
+    /// when it has one and d > k; see [`invariant`] and [`Run::invariant_view`].
+    pub invariant: Option<invariant::InvariantBasis>,
     pub inputs: Vec<InputFile>,
 }
 
@@ -183,6 +187,10 @@ impl Run {
         check_basis_size(d, opts.dims)?;
         let basis = basis::Basis::load(dir, &manifest, d, &steps)?;
         let subspace = Subspace::new(d, opts.dims, opts.seed);
+        // The Hessian eigenbasis, stacked under the random basis: one pass projects onto both.
+        let eigen = invariant::choose(basis.as_ref(), &opened, d, opts.dims)?;
+        let stacked = eigen.as_ref().map(|e| subspace.stacked(e.subspace()));
+        let read_sub = stacked.as_ref().unwrap_or(&subspace);
 
         let mut files: Vec<Arc<GatedFile>> = vec![Arc::new(manifest_file)];
         for c in &opened {
@@ -197,12 +205,20 @@ impl Run {
             || {
                 opened
                     .par_iter()
-                    .map(|c| c.read(&subspace, &manifest))
+                    .map(|c| c.read(read_sub, &manifest))
                     .collect::<Result<Vec<_>>>()
             },
-            || traj_files.as_ref().map(|t| t.read(&subspace)).transpose(),
+            || traj_files.as_ref().map(|t| t.read(read_sub)).transpose(),
         );
-        let (mut checkpoints, trajectory) = (checkpoints?, trajectory?);
+        let (mut checkpoints, trajectory, invariant) = match eigen {
+            Some(e) => {
+                let (c, t, i) =
+                    invariant::split(checkpoints?, trajectory?, e, subspace.k(), basis.as_ref());
+                (c, t, Some(i))
+            }
+            None => (checkpoints?, trajectory?, None),
+        };
+        drop(stacked);
         probes::locate(&mut checkpoints, &opened, traj_files.as_ref())?;
         let traj_steps = trajectory.as_ref().map(|t| &t.steps[..]);
         manifest.check_data(&dir.join("run.json"), d, traj_steps)?;
@@ -224,6 +240,7 @@ impl Run {
             checkpoints,
             trajectory,
             basis,
+            invariant,
             inputs,
         })
     }

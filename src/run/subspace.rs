@@ -10,6 +10,8 @@
 //!
 //! Cost: O(k² d) time and k·d doubles of memory (one copy) to build; O(k) per projected entry.
 
+use std::sync::Arc;
+
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
@@ -53,8 +55,9 @@ pub struct Subspace {
     k: usize,
     kind: SubspaceKind,
     /// Column-major Pᵀ: `basis[j * k + a] = P[a, j]`, so that the k coefficients of coordinate j
-    /// are contiguous. Empty for the identity.
-    basis: Vec<f64>,
+    /// are contiguous. Empty for the identity. Shared, so that a view of a run in another
+    /// basis or a restriction to a window does not copy the k·d doubles.
+    basis: Arc<Vec<f64>>,
 }
 
 impl Subspace {
@@ -67,7 +70,7 @@ impl Subspace {
                 d,
                 k: d,
                 kind: SubspaceKind::Identity,
-                basis: Vec::new(),
+                basis: Arc::new(Vec::new()),
             };
         }
         let mut rng = crate::rng::stream(seed, "run/subspace");
@@ -101,7 +104,49 @@ impl Subspace {
             d,
             k,
             kind: SubspaceKind::RandomOrthonormal,
-            basis,
+            basis: Arc::new(basis),
+        }
+    }
+
+    /// A subspace spanned by `m` given orthonormal rows (row-major m × d), e.g. Hessian
+    /// eigenvectors (`kind` [`SubspaceKind::HessianEigenbasis`]). The caller guarantees
+    /// orthonormality (basis/ is validated to 1e-6, an eigendecomposition gives it to rounding).
+    /// Cost O(m d) time and m·d doubles.
+    pub fn from_rows(d: usize, m: usize, rows: &[f64], kind: SubspaceKind) -> Self {
+        assert_eq!(rows.len(), m * d, "from_rows: m × d entries expected");
+        let mut basis = vec![0.0; d * m];
+        for a in 0..m {
+            for j in 0..d {
+                basis[j * m + a] = rows[a * d + j];
+            }
+        }
+        Subspace {
+            d,
+            k: m,
+            kind,
+            basis: Arc::new(basis),
+        }
+    }
+
+    /// The rows of `self` followed by the rows of `other` (same d), as one (k + m) × d projector,
+    /// so that one pass over a file projects onto both (`run::invariant` splits the output). The
+    /// stacked projector projects each row bit-identically to the two separate ones (every output
+    /// entry is a sum over the coordinates in increasing order). Kind of `self` unless `self` is
+    /// the identity (never stacked: d ≤ k is already invariant). Cost O((k + m) d).
+    pub fn stacked(&self, other: &Subspace) -> Self {
+        assert_eq!(self.d, other.d, "stacked: same d expected");
+        assert!(self.kind != SubspaceKind::Identity && other.kind != SubspaceKind::Identity);
+        let (k, m) = (self.k, other.k);
+        let mut basis = Vec::with_capacity(self.d * (k + m));
+        for j in 0..self.d {
+            basis.extend_from_slice(&self.basis[j * k..(j + 1) * k]);
+            basis.extend_from_slice(&other.basis[j * m..(j + 1) * m]);
+        }
+        Subspace {
+            d: self.d,
+            k: k + m,
+            kind: self.kind,
+            basis: Arc::new(basis),
         }
     }
 

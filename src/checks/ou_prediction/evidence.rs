@@ -55,8 +55,12 @@ pub enum PredictionKind {
 pub enum Coordinates {
     /// Every parameter (the analysis subspace is the whole space).
     All,
-    /// A k-dimensional analysis subspace of the d parameters.
+    /// A seeded random k-dimensional subspace of the d parameters, not invariant under A: the
+    /// covariance prediction there is a subspace approximation and is not tested.
     Subspace,
+    /// The Hessian eigenbasis (directions with λ > 0): invariant under A, so the projected
+    /// process is OU and the prediction is exact.
+    InvariantBasis,
 }
 
 /// Why the stationary-covariance prediction does not apply to the run.

@@ -33,6 +33,12 @@
 //!    exponent log(MSD(τ_max)/MSD(τ_max/4))/log 4 (≈ 0 on a plateau, 1 for free diffusion).
 //!    Descriptive; no interval.
 //!
+//! **Basis** (docs/methods.md, "Analysis bases"): in the run's Hessian eigenbasis when it has one
+//! (`Run::invariant_view`; `Coordinates::InvariantBasis`, exact, may hold back an overall pass);
+//! with d ≤ k in all coordinates; otherwise in the seeded random subspace, where the covariance
+//! ratio is a subspace approximation — reported, its piece untested (`Reason::
+//! SubspaceApproximation`) — while FDR1, exact under any orthonormal projection, stays tested.
+//!
 //! **Verdict** (informative): each of checks 1–3 gives `decide` on |effect| against
 //! `ou_prediction_max_rel_deviation` (1 against the discrete prediction), significance = the
 //! interval excludes the null; the section fails if any fails, passes if all computed pass and
@@ -232,6 +238,9 @@ pub enum Reason {
     CovarianceNoTrajectory,
     /// A came from the lag-1 fit of the same trajectory.
     Circular,
+    /// The covariance prediction was made in a random subspace that A does not leave invariant:
+    /// reported, not tested (it is biased either way; docs/methods.md, "Analysis bases").
+    SubspaceApproximation,
     /// FDR1: the relative deviation from the primary source with its batch-means interval.
     Fdr1 {
         source: &'static str,
@@ -274,6 +283,8 @@ pub struct Checked {
     pub key_metrics: Vec<KeyMetric>,
     /// The tolerance tests behind the verdict (`None` when nothing could be tested).
     pub tests: Option<super::ToleranceTests>,
+    /// The basis the section decided in.
+    pub basis: Option<super::AnalysisBasis>,
 }
 
 /// The section's verdict from its parts' verdicts: fail if any fails; pass if the covariance
@@ -315,6 +326,9 @@ struct Inputs<'a> {
     /// The prediction tested and, under reshuffling, Σ_reshuffled.
     prediction: PredictionKind,
     reshuffled: Option<DMatrix<f64>>,
+    /// The covariance prediction is a subspace approximation (random subspace of a larger
+    /// space): its pieces are reported but not tested.
+    approx: bool,
 }
 
 /// Why the declared reshuffling makes the prediction inapplicable, if it does: A from the lag-1
@@ -398,8 +412,29 @@ fn choose_prediction(
     }
 }
 
-/// Runs the OU-consequence checks.
+/// Runs the OU-consequence checks in the run's Hessian eigenbasis when it has one (exact
+/// prediction), else in the analysis subspace as given (a random subspace of a larger space
+/// makes the covariance comparison a subspace approximation, reported but not tested).
 pub fn check(ctx: &Context) -> Checked {
+    super::in_invariant_basis(ctx, |c| {
+        let mut out = check_in(c);
+        out.basis = Some(super::AnalysisBasis::of(c.run));
+        out
+    })
+}
+
+/// Which coordinates the context's subspace represents.
+fn coordinates(run: &crate::run::Run) -> Coordinates {
+    match run.subspace.kind() {
+        _ if run.d <= run.k() => Coordinates::All,
+        SubspaceKind::Identity => Coordinates::All,
+        SubspaceKind::HessianEigenbasis => Coordinates::InvariantBasis,
+        SubspaceKind::RandomOrthonormal => Coordinates::Subspace,
+    }
+}
+
+/// The sections' checks in the context's own analysis subspace.
+fn check_in(ctx: &Context) -> Checked {
     let th = ctx.thresholds;
     let curv = ctx.curvature();
     let q = curvature::noise_covariance(ctx);
@@ -432,6 +467,7 @@ pub fn check(ctx: &Context) -> Checked {
         window,
         prediction,
         reshuffled,
+        approx: coordinates(ctx.run) == Coordinates::Subspace,
     };
     let stationary_covariance = covariance_part(&inp, &mut tally);
     if tally.pieces.is_empty() && prim.is_some() {
@@ -448,8 +484,6 @@ pub fn check(ctx: &Context) -> Checked {
     let fdr1 = fdr1_part(&inp, prim, &mut tally);
     let equipartition = equipartition_part(&inp, &mut tally);
     let msd = msd_part(&inp, &mut tally);
-    let run = ctx.run;
-    let all = run.subspace.kind() == SubspaceKind::Identity || run.d <= run.k();
     let sampling_design =
         super::sampling_design::assess(ctx, prim.map(|p| &p.a_sym), inp.window.as_ref());
     tally
@@ -459,11 +493,7 @@ pub fn check(ctx: &Context) -> Checked {
         sampling_design,
         prediction: inp.prediction,
         inapplicable,
-        coordinates: if all {
-            Coordinates::All
-        } else {
-            Coordinates::Subspace
-        },
+        coordinates: coordinates(ctx.run),
         stationary_covariance,
         fdr1,
         equipartition,
@@ -492,6 +522,20 @@ pub fn check(ctx: &Context) -> Checked {
         },
         key_metrics,
         tests,
+        basis: None,
+    }
+}
+
+/// A covariance piece as the subspace approximation makes it: reported, not tested (p-values
+/// removed, verdict inconclusive), when `inp.approx`; unchanged otherwise.
+fn approximate(inp: &Inputs, piece: &mut super::PieceTest, v: &mut Verdict, tally: &mut Tally) {
+    if inp.approx {
+        piece.p_fail = None;
+        piece.p_pass = None;
+        *v = Verdict::Inconclusive;
+        if !tally.reasons.contains(&Reason::SubspaceApproximation) {
+            tally.reasons.push(Reason::SubspaceApproximation);
+        }
     }
 }
 
@@ -558,7 +602,7 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
             }
             return ess;
         }
-        let (piece, _, v) = log_ratio_piece(
+        let (mut piece, _, mut v) = log_ratio_piece(
             "covariance_ratio_discrete",
             rd,
             se_tr * rd / tr_hat,
@@ -566,6 +610,7 @@ fn trace_metrics(inp: &Inputs, tr: &TraceInterval, tally: &mut Tally) -> Option<
             tol,
             alpha,
         );
+        approximate(inp, &mut piece, &mut v, tally);
         tally.pieces.push(piece);
         tally.verdicts.push(v);
         tally.reasons.push(Reason::Covariance {
@@ -595,8 +640,9 @@ fn reshuffled_metric(
     tally: &mut Tally,
 ) {
     let alpha = inp.ctx.thresholds.alpha;
-    let (piece, iv, v) =
+    let (mut piece, iv, mut v) =
         log_ratio_piece("covariance_ratio_reshuffled", rr, se, inp.z, inp.tol, alpha);
+    approximate(inp, &mut piece, &mut v, tally);
     let [lo, hi] = iv.unwrap_or([f64::NAN, f64::NAN]);
     tally.pieces.push(piece);
     tally.verdicts.push(v);

@@ -38,6 +38,7 @@ pub fn narrate(c: Checked) -> CheckResult {
         },
         thresholds: Applied::ConstantCovariance(c.applied),
         tests: c.tests,
+        basis: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub fn narrate(c: Checked) -> CheckResult {
         },
         thresholds: Applied::GaussianNoise(c.applied),
         tests,
+        basis: None,
     }
 }
 

@@ -6,14 +6,19 @@ use crate::checks::{self, Applied, CheckResult, Verdict};
 
 /// The check's result with its sentences.
 pub fn narrate(c: Checked) -> CheckResult {
+    let mut reasons: Vec<String> = c.decision.reasons.iter().map(reason).collect();
+    if let Some(b) = c.basis {
+        reasons.push(super::basis_sentence(b));
+    }
     CheckResult {
         verdict: c.decision.verdict,
         summary: summary(c.decision.verdict).to_string(),
-        reasons: c.decision.reasons.iter().map(reason).collect(),
+        reasons,
         key_metrics: c.key_metrics,
         metrics: checks::Evidence::OuPrediction(Box::new(c.evidence)),
         thresholds: Applied::OuPrediction(c.applied),
         tests: c.tests,
+        basis: c.basis,
     }
 }
 
@@ -80,6 +85,14 @@ fn reason(r: &Reason) -> String {
         Reason::CovarianceNoTrajectory => {
             "stationary covariance: no trajectory with at least 8 steps between the first and \
              last checkpoint"
+                .into()
+        }
+        Reason::SubspaceApproximation => {
+            "the covariance prediction is a subspace approximation: the random analysis subspace \
+             is not invariant under A, so the projected process is not OU and the subspace \
+             Lyapunov prediction is biased (either way); the ratio is reported, not tested — \
+             provide basis/ (format 2) or hessian.npy for an exact prediction in the Hessian \
+             eigenbasis"
                 .into()
         }
         Reason::Circular => {

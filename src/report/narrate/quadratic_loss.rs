@@ -24,6 +24,7 @@ pub fn narrate(c: Checked) -> CheckResult {
         metrics: checks::Evidence::QuadraticLoss(Box::new(c.evidence)),
         thresholds: Applied::QuadraticLoss(c.applied),
         tests: c.tests,
+        basis: None,
     }
 }
 

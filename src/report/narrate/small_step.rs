@@ -13,10 +13,14 @@ pub fn narrate(c: Checked) -> CheckResult {
         }
         (None, Some(_)) => "The step size cannot be judged.".into(),
     };
+    let mut reasons: Vec<String> = c.decision.reasons.iter().map(reason).collect();
+    if let Some(b) = c.basis {
+        reasons.push(super::basis_sentence(b));
+    }
     CheckResult {
         verdict: c.decision.verdict,
         summary,
-        reasons: c.decision.reasons.iter().map(reason).collect(),
+        reasons,
         key_metrics: c.key_metrics,
         metrics: match c.evidence {
             Some(e) => checks::Evidence::SmallStep(Box::new(e)),
@@ -24,6 +28,7 @@ pub fn narrate(c: Checked) -> CheckResult {
         },
         thresholds: Applied::SmallStep(c.applied),
         tests: c.tests,
+        basis: c.basis,
     }
 }
 
