@@ -181,6 +181,9 @@ pub enum Reason {
     NoStationaryCovariances { error: String },
     /// A pass downgraded: λ_max is a lower bound (random subspace).
     LowerBound,
+    /// A fail downgraded: the estimate of A may inform but not decide (`Estimate::decides`:
+    /// a lag-1 fit with too few pairs per dimension, or a fit in a non-invariant subspace).
+    InformativeOnly { source: &'static str },
     /// Two curvature estimates compared (λ_max of both when one is the lag-1 fit).
     Agreement {
         estimate: String,
@@ -415,7 +418,14 @@ fn check_in(ctx: &Context) -> Checked {
     };
     let q = curvature::noise_covariance(ctx);
     let st = stationary(a, &q, lr);
-    let (tests, mut verdict, tested) = tested_verdict(&effect, prim, lr, th.alpha);
+    let (mut tests, mut verdict, tested) = tested_verdict(&effect, prim, lr, th.alpha);
+    if !prim.decides {
+        // Informs only: its fail test may not fail the check nor the overall verdict.
+        if let Some(t) = tests.as_mut() {
+            t.p_fail = 1.0;
+            t.pieces.iter_mut().for_each(|p| p.p_fail = None);
+        }
+    }
     let mut reasons = vec![
         Reason::Measured {
             effect,
@@ -437,6 +447,12 @@ fn check_in(ctx: &Context) -> Checked {
     if curv.lambda_max_is_lower_bound && verdict == Verdict::Pass {
         verdict = Verdict::Inconclusive;
         reasons.push(Reason::LowerBound);
+    }
+    if !prim.decides && verdict == Verdict::Fail {
+        verdict = Verdict::Inconclusive;
+        reasons.push(Reason::InformativeOnly {
+            source: prim.source,
+        });
     }
     for ag in &curv.agreement {
         let lam = |s: &str| curv.get(s).map_or(f64::NAN, |e| e.lambda_max);

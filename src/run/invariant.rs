@@ -94,6 +94,10 @@ pub struct InvariantBasis {
     pub eigenvalues: Vec<f64>,
     /// m₊, how many directions with λ > 0 were available (m = min(m₊, k)).
     pub positive: usize,
+    /// True when no checkpoint has a Hessian in the basis and the view's curvature at every
+    /// checkpoint is diag(λ) of `basis/` (one Hessian, at `at_step`): it gives A, but says
+    /// nothing about how the Hessian changes between checkpoints.
+    pub curvature_from_eigenvalues: bool,
     /// Every checkpoint of the run, in order.
     pub checkpoints: Vec<InvariantCheckpoint>,
     /// The trajectory rows projected on V (T × m).
@@ -222,7 +226,9 @@ pub(super) fn split(
         c.hessian = c.hessian.map(|h| h.view((0, 0), (k, k)).into_owned());
         main.push(c);
     }
-    if eigen.source == EigenbasisSource::BasisDir && inv.iter().all(|c| c.hessian.is_none()) {
+    let curvature_from_eigenvalues =
+        eigen.source == EigenbasisSource::BasisDir && inv.iter().all(|c| c.hessian.is_none());
+    if curvature_from_eigenvalues {
         let diag = DMatrix::from_diagonal(&DVector::from_column_slice(&eigen.eigenvalues));
         for c in &mut inv {
             c.hessian = Some(diag.clone());
@@ -243,6 +249,7 @@ pub(super) fn split(
         subspace: eigen.subspace,
         eigenvalues: eigen.eigenvalues,
         positive: eigen.positive,
+        curvature_from_eigenvalues,
         checkpoints: inv,
         trajectory: inv_traj,
         trajectory_steps,

@@ -188,7 +188,11 @@ impl Run {
         let basis = basis::Basis::load(dir, &manifest, d, &steps)?;
         let subspace = Subspace::new(d, opts.dims, opts.seed);
         // The Hessian eigenbasis, stacked under the random basis: one pass projects onto both.
-        let eigen = invariant::choose(basis.as_ref(), &opened, d, opts.dims)?;
+        // All coordinates (d ≤ max(k, ALL_COORDINATES_MAX_D)) are already invariant: no eigenbasis.
+        let eigen = match subspace.kind() {
+            SubspaceKind::Identity => None,
+            _ => invariant::choose(basis.as_ref(), &opened, d, opts.dims)?,
+        };
         let stacked = eigen.as_ref().map(|e| subspace.stacked(e.subspace()));
         let read_sub = stacked.as_ref().unwrap_or(&subspace);
 

@@ -204,7 +204,29 @@ struct Tally {
 }
 
 /// Runs the check.
+///
+/// With a Hessian eigenbasis (`Run.invariant`) the whole check runs in it: there gradient
+/// linearity has no omitted term and decides, and RESET is not needed (docs/methods.md,
+/// "Analysis bases"). When that basis carries only basis/'s eigenvalues (no per-checkpoint
+/// Hessian), Hessian constancy is unavailable rather than trivially constant.
 pub fn check(ctx: &Context) -> Checked {
+    match ctx.run.invariant_view() {
+        std::borrow::Cow::Borrowed(_) => check_in(ctx),
+        std::borrow::Cow::Owned(mut view) => {
+            let eigenvalues_only = ctx
+                .run
+                .invariant
+                .as_ref()
+                .is_some_and(|i| i.curvature_from_eigenvalues);
+            if eigenvalues_only {
+                view.checkpoints.iter_mut().for_each(|c| c.hessian = None);
+            }
+            check_in(&Context::new(&view, ctx.seed, ctx.thresholds))
+        }
+    }
+}
+
+fn check_in(ctx: &Context) -> Checked {
     let th = ctx.thresholds;
     let applied = Applied {
         max_unexplained_fraction: th.quadratic_max_unexplained,

@@ -115,6 +115,10 @@ fn reason(r: &Reason) -> String {
         Reason::LowerBound => "λ_max was measured in a random k-dimensional subspace, which only \
                                bounds the full-space λ_max from below; a pass cannot be certified"
             .into(),
+        Reason::InformativeOnly { source } => format!(
+            "the {source} estimate of A may inform but not decide (docs/methods.md, \"Quadratic \
+             loss and A in a subspace\"): ε·λ_max beyond the tolerance does not fail the check"
+        ),
         Reason::Agreement {
             estimate,
             reference,
