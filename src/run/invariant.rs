@@ -326,11 +326,11 @@ mod tests {
     use rand_distr::{Distribution, StandardNormal};
     use std::path::Path;
 
-    const D: usize = 12;
+    const D: usize = 40; // > ALL_COORDINATES_MAX_D, so the analysis subspace is random
     const N: usize = 20;
     const T: usize = 201;
 
-    /// A run with d = 12, three checkpoints at steps 100, 200, 300, a symmetric Hessian with
+    /// A run with d = 40, three checkpoints at steps 100, 200, 300, a symmetric Hessian with
     /// eigenvalues 3, 2.5, −1 and 0.5 elsewhere (rotated), and a trajectory at steps 100..=300.
     fn write_run(dir: &Path) -> DMatrix<f64> {
         let mut rng = crate::rng::stream(3, "test/invariant");
@@ -383,7 +383,7 @@ mod tests {
         let h = write_run(tmp.path());
         let run = Run::load(tmp.path(), &LoadOptions { dims: 4, seed: 5 }).unwrap();
         let inv = run.invariant.as_ref().expect("eigenbasis");
-        // Eigenvalues 3, 2.5, then 0.5 (−1 is not an OU mode): 4 positive of 11, top 4 kept.
+        // Eigenvalues 3, 2.5, then 0.5 (−1 is not an OU mode): D − 1 positive, top 4 kept.
         assert_eq!(inv.positive, D - 1);
         assert_eq!(inv.m(), 4);
         assert!(
