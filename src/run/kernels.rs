@@ -132,6 +132,8 @@ pub struct CoordinateMoments {
     pub shift: Vec<f64>,
     pub sum: Vec<f64>,
     pub sum_sq_shifted: Vec<f64>,
+    /// The every-coordinate screen's sums and extremes ([`Self::with_screen`]), if asked for.
+    pub screen: Option<ScreenSums>,
 }
 
 impl CoordinateMoments {
@@ -141,7 +143,24 @@ impl CoordinateMoments {
             shift: vec![0.0; d],
             sum: vec![0.0; d],
             sum_sq_shifted: vec![0.0; d],
+            screen: None,
         }
+    }
+
+    /// As [`Self::new`], and also accumulates the every-coordinate screen ([`ScreenSums`]):
+    /// Σy, Σy³, Σy⁴ of y = x − x₀ per coordinate and the K + 1 largest and smallest y, K =
+    /// [`screen_tail_k`]. Extra cost ~10 flops and two compares per element; memory
+    /// 3d + 2d(K + 1) values (at most [`SCREEN_TAIL_BUDGET`] for the extremes).
+    pub fn with_screen(n: usize, d: usize) -> Self {
+        let mut m = Self::new(n, d);
+        m.screen = Some(ScreenSums::new(n, d));
+        m
+    }
+
+    /// The screen's per-coordinate moments and Hill tail indices (`None` without
+    /// [`Self::with_screen`]). Cost O(d·K log K).
+    pub fn screen_result(&self) -> Option<CoordinateScreen> {
+        self.screen.as_ref().map(|s| s.result(self))
     }
 
     /// Mean of column j.
@@ -169,6 +188,9 @@ impl BlockSink for CoordinateMoments {
                     self.sum[j] += v;
                     let t = v - self.shift[j];
                     self.sum_sq_shifted[j] += t * t;
+                    if let Some(s) = self.screen.as_mut() {
+                        s.push(j, t);
+                    }
                 }
             }
             return;
@@ -183,8 +205,212 @@ impl BlockSink for CoordinateMoments {
             let sum = &mut self.sum[cols.clone()];
             let sq = &mut self.sum_sq_shifted[cols.clone()];
             accumulate_row(row, shift, sum, sq);
+            if let Some(s) = self.screen.as_mut() {
+                s.push_row(cols.clone(), row, shift);
+            }
         }
     }
+}
+
+/// Most extremes the screen keeps per checkpoint being read (2d(K + 1) values, 128 MiB): at
+/// larger d the tail rule's K shrinks, and below [`MIN_SCREEN_TAIL_K`] it is not run.
+pub const SCREEN_TAIL_BUDGET: usize = 1 << 24;
+
+/// Fewest order statistics for a Hill estimate in the screen.
+pub const MIN_SCREEN_TAIL_K: usize = 8;
+
+/// K of the screen's Hill estimates at n rows and d coordinates: the documented
+/// [`default_tail_k`](crate::stats::screen::default_tail_k)(n) = clamp(⌊n/8⌋, 8, 256), capped so
+/// that 2d(K + 1) ≤ [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule) when that leaves fewer than
+/// [`MIN_SCREEN_TAIL_K`] or n < 2(K + 1). O(1).
+pub fn screen_tail_k(n: usize, d: usize) -> usize {
+    let k = crate::stats::screen::default_tail_k(n);
+    let cap = (SCREEN_TAIL_BUDGET / (2 * d.max(1))).saturating_sub(1);
+    let k = k.min(cap);
+    if k < MIN_SCREEN_TAIL_K || n < 2 * (k + 1) {
+        0
+    } else {
+        k
+    }
+}
+
+/// Running sums of the every-coordinate screen (issue 16): per coordinate j, with y = x − x₀ⱼ
+/// (the first row, as for the variance), Σy, Σy³, Σy⁴ (Σy² is `sum_sq_shifted`), and the K + 1
+/// largest and K + 1 smallest y in flat per-coordinate min-heaps of order keys. The shift keeps
+/// the power sums free of cancellation when the mean is far from 0. Each sum is added in row
+/// order, so the result does not depend on the block plan or the thread count.
+#[derive(Debug, Clone)]
+pub struct ScreenSums {
+    sum1: Vec<f64>,
+    sum3: Vec<f64>,
+    sum4: Vec<f64>,
+    /// K + 1 (0: no extremes kept).
+    keep: usize,
+    hi: Vec<u64>,
+    lo: Vec<u64>,
+    hi_len: Vec<u32>,
+    lo_len: Vec<u32>,
+}
+
+/// Order-preserving map f64 → u64 (the order of `f64::total_cmp`).
+#[inline(always)]
+fn order_key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+#[inline]
+fn from_order_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// Keeps the `heap.len()` largest keys in a binary min-heap (`len` of them filled).
+#[inline(always)]
+fn heap_offer(heap: &mut [u64], len: &mut u32, key: u64) {
+    let cap = heap.len();
+    let mut i;
+    if (*len as usize) < cap {
+        i = *len as usize;
+        heap[i] = key;
+        *len += 1;
+        while i > 0 {
+            let p = (i - 1) / 2;
+            if heap[p] <= heap[i] {
+                break;
+            }
+            heap.swap(p, i);
+            i = p;
+        }
+        return;
+    }
+    if key <= heap[0] {
+        return;
+    }
+    heap[0] = key;
+    i = 0;
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut m = i;
+        if l < cap && heap[l] < heap[m] {
+            m = l;
+        }
+        if r < cap && heap[r] < heap[m] {
+            m = r;
+        }
+        if m == i {
+            break;
+        }
+        heap.swap(m, i);
+        i = m;
+    }
+}
+
+impl ScreenSums {
+    fn new(n: usize, d: usize) -> Self {
+        let k = screen_tail_k(n, d);
+        let keep = if k == 0 { 0 } else { k + 1 };
+        ScreenSums {
+            sum1: vec![0.0; d],
+            sum3: vec![0.0; d],
+            sum4: vec![0.0; d],
+            keep,
+            hi: vec![0; d * keep],
+            lo: vec![0; d * keep],
+            hi_len: vec![0; if keep > 0 { d } else { 0 }],
+            lo_len: vec![0; if keep > 0 { d } else { 0 }],
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, j: usize, y: f64) {
+        let y2 = y * y;
+        self.sum1[j] += y;
+        self.sum3[j] += y2 * y;
+        self.sum4[j] += y2 * y2;
+        let kp = self.keep;
+        if kp > 0 {
+            let r = j * kp..(j + 1) * kp;
+            heap_offer(&mut self.hi[r.clone()], &mut self.hi_len[j], order_key(y));
+            heap_offer(&mut self.lo[r], &mut self.lo_len[j], order_key(-y));
+        }
+    }
+
+    fn push_row(&mut self, cols: std::ops::Range<usize>, row: &[f64], shift: &[f64]) {
+        for ((j, &v), &c) in cols.zip(row).zip(shift) {
+            self.push(j, v - c);
+        }
+    }
+
+    /// The K + 1 largest |y − ȳ| of coordinate j, largest first: they are among the K + 1
+    /// largest and smallest y; when n < 2(K + 1) the sets overlap (excluded by
+    /// [`screen_tail_k`]).
+    fn top_abs(&self, j: usize, mean: f64) -> Vec<f64> {
+        let kp = self.keep;
+        let hi = &self.hi[j * kp..j * kp + self.hi_len[j] as usize];
+        let lo = &self.lo[j * kp..j * kp + self.lo_len[j] as usize];
+        let mut v: Vec<f64> = hi
+            .iter()
+            .map(|&k| (from_order_key(k) - mean).abs())
+            .chain(lo.iter().map(|&k| (-from_order_key(k) - mean).abs()))
+            .collect();
+        v.sort_by(|a, b| b.total_cmp(a));
+        v.truncate(kp);
+        v
+    }
+
+    fn result(&self, m: &CoordinateMoments) -> CoordinateScreen {
+        let n = m.n;
+        let d = self.sum1.len();
+        let k = self.keep.saturating_sub(1);
+        let mut out = CoordinateScreen {
+            n,
+            tail_k: k,
+            m2: Vec::with_capacity(d),
+            m3: Vec::with_capacity(d),
+            m4: Vec::with_capacity(d),
+            hill: Vec::with_capacity(if k > 0 { d } else { 0 }),
+        };
+        for j in 0..d {
+            let s = [
+                self.sum1[j],
+                m.sum_sq_shifted[j],
+                self.sum3[j],
+                self.sum4[j],
+            ];
+            let (m2, m3, m4) = crate::stats::screen::central_moments(n, s);
+            out.m2.push(m2);
+            out.m3.push(m3);
+            out.m4.push(m4);
+            if k > 0 {
+                let top = self.top_abs(j, s[0] / n as f64);
+                let a =
+                    crate::stats::screen::hill_tail_test(&top, k, 4.0).map_or(f64::NAN, |t| t.0);
+                out.hill.push(a);
+            }
+        }
+        out
+    }
+}
+
+/// The every-coordinate screen of one checkpoint's rows (issue 16): per coordinate the central
+/// moments m₂, m₃, m₄ (divisor n) and the Hill estimate α̂ of the tail index from the K largest
+/// |x − x̄| (NaN when not estimable; empty when K = 0). The tests are in
+/// `checks::gaussian_noise::every_coordinate`. Memory 4d doubles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoordinateScreen {
+    /// Rows n.
+    pub n: usize,
+    /// Order statistics K of the Hill estimates (0: no tail rule, see [`screen_tail_k`]).
+    pub tail_k: usize,
+    pub m2: Vec<f64>,
+    pub m3: Vec<f64>,
+    pub m4: Vec<f64>,
+    /// Hill α̂ per coordinate.
+    pub hill: Vec<f64>,
 }
 
 avx2_dispatch! {
@@ -238,6 +464,89 @@ impl BlockSink for Collect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The screen's moments and Hill estimates equal `stats::screen::PowerSums` (compensated,
+    /// tested against scipy) on the same rows, whether the rows arrive whole, as column
+    /// panels or column-major; and the block plan does not change a bit.
+    #[test]
+    fn screen_matches_power_sums_in_every_block_plan() {
+        use crate::stats::screen::{central_moments, hill_tail_test, PowerSums};
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (n, d) = (300, 7);
+        // Column j: 5 + a heavy-ish tail u^(-1/3) for odd j, uniform for even j.
+        let x: Vec<f64> = (0..n * d)
+            .map(|i| {
+                let u = next().max(1e-12);
+                if (i % d) % 2 == 1 {
+                    5.0 + u.powf(-1.0 / 3.0)
+                } else {
+                    5.0 + u
+                }
+            })
+            .collect();
+        let k = screen_tail_k(n, d);
+        assert_eq!(k, 37);
+        let mut ps = PowerSums::new(d, k, None).unwrap();
+        ps.add_block(&x).unwrap();
+        let whole = {
+            let mut m = CoordinateMoments::with_screen(n, d);
+            m.consume(&Block {
+                rows: 0..n,
+                cols: 0..d,
+                col_major: false,
+                data: &x,
+            });
+            m.screen_result().unwrap()
+        };
+        for j in 0..d {
+            let (m2, m3, m4) = central_moments(n, ps.sums(j));
+            let rel = |a: f64, b: f64| (a - b).abs() <= 1e-10 * b.abs().max(1e-300);
+            assert!(
+                rel(whole.m2[j], m2) && rel(whole.m3[j], m3) && rel(whole.m4[j], m4),
+                "{j}"
+            );
+            let (a, _) = hill_tail_test(&ps.top_abs(j), k, 4.0).unwrap();
+            assert!(rel(whole.hill[j], a), "{j}: {} vs {a}", whole.hill[j]);
+        }
+        // Column panels of widths 3 + 4, row by row.
+        let mut m = CoordinateMoments::with_screen(n, d);
+        for i in 0..n {
+            for cols in [0..3, 3..d] {
+                let row = &x[i * d + cols.start..i * d + cols.end];
+                m.consume(&Block {
+                    rows: i..i + 1,
+                    cols,
+                    col_major: false,
+                    data: row,
+                });
+            }
+        }
+        assert_eq!(m.screen_result().unwrap(), whole);
+        // Column-major, whole.
+        let t: Vec<f64> = (0..d)
+            .flat_map(|j| (0..n).map(move |i| (i, j)))
+            .map(|(i, j)| x[i * d + j])
+            .collect();
+        let mut m = CoordinateMoments::with_screen(n, d);
+        m.consume(&Block {
+            rows: 0..n,
+            cols: 0..d,
+            col_major: true,
+            data: &t,
+        });
+        assert_eq!(m.screen_result().unwrap(), whole);
+        // The budget caps K at large d and switches the tail rule off below 8.
+        assert_eq!(screen_tail_k(4096, 10), 256);
+        assert_eq!(screen_tail_k(4096, 1 << 20), 0);
+        assert_eq!(screen_tail_k(4096, 1 << 19), 15);
+        assert_eq!(screen_tail_k(16, 3), 0);
+    }
 
     /// The blocked kernel equals the element-by-element definition bit for bit.
     #[test]

@@ -80,6 +80,9 @@ pub struct Checkpoint {
     pub hessian_extremes_full: Option<(f64, f64)>,
     /// Loss probes (`probe_*.npy`), if present.
     pub probes: Option<probes::Probes>,
+    /// The every-coordinate screen of the rows (per-example runs): per-coordinate central
+    /// moments and Hill tail indices from the same pass (issue 16).
+    pub screen: Option<kernels::CoordinateScreen>,
 }
 
 /// Largest d for which a full Hessian is held in memory for its extreme eigenvalues
@@ -558,7 +561,10 @@ impl OpenCheckpoint {
         let (n, d) = (self.n, self.d);
         let mut theta_full = Collect::new(d, 1);
         let mut proj = Projector::new(sub, n);
-        let mut moments = CoordinateMoments::new(n, d);
+        let mut moments = match manifest.gradients {
+            GradientKind::PerExample => CoordinateMoments::with_screen(n, d),
+            GradientKind::Minibatch => CoordinateMoments::new(n, d),
+        };
         let mut losses = self.losses.as_ref().map(|_| Collect::new(n, 1));
         let keep_full = sub.kind() == SubspaceKind::RandomOrthonormal && d <= FULL_HESSIAN_MAX_D;
         let mut h_proj = self.hessian.as_ref().map(|_| Projector::new(sub, d));
@@ -622,6 +628,7 @@ impl OpenCheckpoint {
                 .as_ref()
                 .map(|p| p.read(&theta_full))
                 .transpose()?,
+            screen: moments.screen_result(),
         })
     }
 }

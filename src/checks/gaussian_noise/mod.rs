@@ -65,6 +65,7 @@
 mod clt;
 mod decide;
 mod direct;
+pub mod every_coordinate;
 mod evidence;
 
 pub use clt::minibatch_mean_shape;
@@ -207,6 +208,7 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
     let multivariate = direct::multivariate(ctx, pass.whitened.as_deref(), p_mvn);
     let per_direction = direction_rows(&effects, &direct_moments, &sig, direct_ok);
     let per_checkpoint = checkpoint_rows(&pass, clt_rows);
+    let every_coordinate = every_coordinate::every_coordinate(ctx, s, pop, th);
     let ev = Evidence {
         route: if per_example {
             Route::CltPredictionAndDirect
@@ -234,6 +236,7 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
         worst_direction: 0,
         qq_worst_direction: None,
         stationary_impact: None,
+        every_coordinate,
     };
     (ev, pass.direct)
 }
