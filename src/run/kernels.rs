@@ -428,6 +428,142 @@ fn accumulate_row_impl(row: &[f64], shift: &[f64], sum: &mut [f64], sq: &mut [f6
     }
 }
 
+/// Extra sketch columns of the noise principal subspace beyond its k directions.
+pub const NOISE_OVERSAMPLE: usize = 8;
+
+/// The seeded split of the n rows for the noise principal subspace: `true` for the rows that
+/// choose the directions (the first ⌈n/2⌉ of a seeded permutation, stream
+/// `"run/noise_principal"`), `false` for the held-out rows that test them. The same for every
+/// checkpoint with the same n. O(n).
+pub fn noise_split(n: usize, seed: u64) -> Vec<bool> {
+    use rand::seq::SliceRandom;
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut crate::rng::stream(seed, "run/noise_principal"));
+    let mut take = vec![false; n];
+    for &i in &idx[..n.div_ceil(2)] {
+        take[i] = true;
+    }
+    take
+}
+
+/// The first-pass sink of the noise principal subspace: a Nyström sketch
+/// ([`Sketch`](crate::stats::range_finder::Sketch)) of the covariance of the choosing half's
+/// rows. Column-major data invalidate it (no directions then). Cost 2l flops per element of a
+/// choosing row, memory 2·l·d doubles.
+pub struct NoiseSketch(pub crate::stats::range_finder::Sketch);
+
+impl BlockSink for NoiseSketch {
+    fn consume(&mut self, b: &Block) {
+        if b.col_major {
+            self.0.invalidate();
+            return;
+        }
+        let w = b.cols.len();
+        for (i, row) in b.rows.clone().zip(b.data.chunks_exact(w)) {
+            self.0.add(i, b.cols.start, row);
+        }
+    }
+}
+
+/// The second-pass sink: rows projected onto explicit directions (`panel` d × k row-major,
+/// row j = the k coefficients of coordinate j), and Σ‖x‖² and Σx of the held-out rows.
+struct DirectionsProjector<'a> {
+    panel: &'a [f64],
+    k: usize,
+    take: &'a [bool],
+    out: Vec<f64>,
+    norm2: f64,
+    sum: Vec<f64>,
+}
+
+impl BlockSink for DirectionsProjector<'_> {
+    fn consume(&mut self, b: &Block) {
+        let k = self.k;
+        let w = b.cols.len();
+        let out = &mut self.out[b.rows.start * k..b.rows.end * k];
+        let panel = &self.panel[b.cols.start * k..b.cols.end * k];
+        project_rows(b.data, w, panel, k, out);
+        for (i, row) in b.rows.clone().zip(b.data.chunks_exact(w)) {
+            if self.take[i] {
+                continue;
+            }
+            self.norm2 += row.iter().map(|x| x * x).sum::<f64>();
+            for (s, x) in self.sum[b.cols.clone()].iter_mut().zip(row) {
+                *s += x;
+            }
+        }
+    }
+}
+
+/// The noise principal subspace of one checkpoint (issue 16): k directions chosen on one half
+/// of the rows by a randomized sketch, and the held-out rows projected onto them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoisePrincipal {
+    /// The held-out rows (indices into the n rows).
+    pub held_out: Vec<usize>,
+    /// Held-out rows projected on the directions (|held_out| × k), minus their mean, in mean
+    /// gradient units.
+    pub projected: nalgebra::DMatrix<f64>,
+    /// Variances along the directions on the choosing half (Nyström eigenvalues).
+    pub chosen_variance: Vec<f64>,
+    /// tr Ĉ of the held-out rows (divisor m − 1).
+    pub held_out_trace: f64,
+}
+
+/// Finishes the sketch and, by a second pass over `grads`, projects the held-out rows onto the
+/// k directions. `None` when the sketch gave no directions (column-major data, too few rows).
+/// `scale` multiplies the gradients (1/S for sum-reduced minibatch rows). Cost O(n·d·k) for
+/// the pass, memory O(k·d + n·k).
+pub fn noise_principal(
+    sketch: &NoiseSketch,
+    take: &[bool],
+    grads: &dyn super::array::ArraySource,
+    k: usize,
+    scale: f64,
+) -> crate::error::Result<Option<NoisePrincipal>> {
+    let (v, var) = sketch.0.finish(k);
+    let kk = v.nrows();
+    if kk == 0 {
+        return Ok(None);
+    }
+    let (n, d) = (take.len(), v.ncols());
+    let mut panel = vec![0.0; d * kk];
+    for j in 0..d {
+        for a in 0..kk {
+            panel[j * kk + a] = v[(a, j)];
+        }
+    }
+    let held_out: Vec<usize> = (0..n).filter(|&i| !take[i]).collect();
+    let mut p = DirectionsProjector {
+        panel: &panel,
+        k: kk,
+        take,
+        out: vec![0.0; n * kk],
+        norm2: 0.0,
+        sum: vec![0.0; d],
+    };
+    grads.stream(&mut p)?;
+    let m = held_out.len();
+    if m < 2 {
+        return Ok(None);
+    }
+    let mut proj = nalgebra::DMatrix::from_fn(m, kk, |r, a| p.out[held_out[r] * kk + a] * scale);
+    for mut c in proj.column_iter_mut() {
+        let mean = c.mean();
+        c.add_scalar_mut(-mean);
+    }
+    // tr Ĉ of the held-out rows = (Σ‖x‖² − m‖x̄‖²)/(m − 1) (cancels when ‖x̄‖ ≫ the spread;
+    // near stationarity the mean gradient is small against the noise).
+    let mf = m as f64;
+    let mean2 = p.sum.iter().map(|s| (s / mf) * (s / mf)).sum::<f64>();
+    Ok(Some(NoisePrincipal {
+        held_out,
+        projected: proj,
+        chosen_variance: var.iter().map(|v| v * scale * scale).collect(),
+        held_out_trace: ((p.norm2 - mf * mean2) / (mf - 1.0)).max(0.0) * scale * scale,
+    }))
+}
+
 /// Collects an array whole, row-major. Only for arrays that are small by construction (params,
 /// losses, probe files) or bounded by a documented ceiling (the Hessian).
 pub struct Collect {

@@ -83,6 +83,9 @@ pub struct Checkpoint {
     /// The every-coordinate screen of the rows (per-example runs): per-coordinate central
     /// moments and Hill tail indices from the same pass (issue 16).
     pub screen: Option<kernels::CoordinateScreen>,
+    /// The noise principal subspace (per-example runs with d > k): directions chosen on one
+    /// half of the rows, the other half projected on them (a second pass over the gradients).
+    pub noise_principal: Option<kernels::NoisePrincipal>,
 }
 
 /// Largest d for which a full Hessian is held in memory for its extreme eigenvalues
@@ -194,13 +197,19 @@ impl Run {
         if let Some(t) = &traj_files {
             files.extend(t.files());
         }
-        let total = files.iter().map(|f| f.len()).sum();
+        // The noise principal subspace reads each gradient array a second time.
+        let second: u64 = if noise_principal_on(&manifest, &subspace) {
+            opened.iter().map(|c| c.grads.layout().data_bytes()).sum()
+        } else {
+            0
+        };
+        let total = files.iter().map(|f| f.len()).sum::<u64>() + second;
         let guard = progress::start(total);
         let (checkpoints, trajectory) = rayon::join(
             || {
                 opened
                     .par_iter()
-                    .map(|c| c.read(&subspace, &manifest))
+                    .map(|c| c.read(&subspace, &manifest, opts.seed))
                     .collect::<Result<Vec<_>>>()
             },
             || traj_files.as_ref().map(|t| t.read(&subspace)).transpose(),
@@ -297,6 +306,12 @@ impl Run {
         }
         hex(&h.finalize())
     }
+}
+
+/// Whether the noise principal subspace is computed: per-example gradients and a random
+/// analysis subspace (d > k; with d ≤ k the directions are all coordinates already).
+fn noise_principal_on(manifest: &Manifest, sub: &Subspace) -> bool {
+    manifest.gradients == GradientKind::PerExample && sub.kind() == SubspaceKind::RandomOrthonormal
 }
 
 /// Refuses a random basis above [`BASIS_MAX_BYTES`] (k·d doubles) before it is allocated.
@@ -557,8 +572,20 @@ impl OpenCheckpoint {
 
     /// One pass per file of the checkpoint: params, grads (projection + per-coordinate moments
     /// from the same blocks), losses and the Hessian; a safetensors checkpoint is one pass.
-    fn read(&self, sub: &Subspace, manifest: &Manifest) -> Result<Checkpoint> {
+    fn read(&self, sub: &Subspace, manifest: &Manifest, seed: u64) -> Result<Checkpoint> {
         let (n, d) = (self.n, self.d);
+        let take = noise_principal_on(manifest, sub).then(|| kernels::noise_split(n, seed));
+        let mut sketch = take.as_ref().map(|t| {
+            let mut rng = crate::rng::stream(seed, "run/noise_principal/sketch");
+            let l = sub.k() + kernels::NOISE_OVERSAMPLE;
+            kernels::NoiseSketch(crate::stats::range_finder::Sketch::new(
+                n,
+                d,
+                l,
+                t.clone(),
+                &mut rng,
+            ))
+        });
         let mut theta_full = Collect::new(d, 1);
         let mut proj = Projector::new(sub, n);
         let mut moments = match manifest.gradients {
@@ -580,7 +607,13 @@ impl OpenCheckpoint {
             ),
             (
                 Arc::clone(self.grads.file()),
-                self.grads.region(vec![&mut proj, &mut moments]),
+                self.grads.region({
+                    let mut v: Vec<&mut dyn pass::BlockSink> = vec![&mut proj, &mut moments];
+                    if let Some(s) = sketch.as_mut() {
+                        v.push(s);
+                    }
+                    v
+                }),
             ),
         ];
         if let (Some(a), Some(c)) = (&self.losses, losses.as_mut()) {
@@ -600,6 +633,12 @@ impl OpenCheckpoint {
         let scale = match (manifest.gradients, manifest.loss_reduction) {
             (GradientKind::Minibatch, LossReduction::Sum) => 1.0 / manifest.batch_size as f64,
             _ => 1.0,
+        };
+        let noise_principal = match (&sketch, &take) {
+            (Some(s), Some(t)) => {
+                kernels::noise_principal(s, t, self.grads.as_ref(), sub.k(), scale)?
+            }
+            _ => None,
         };
         let nf = n as f64;
         let mean_norm2 = moments.sum.iter().map(|s| (s / nf).powi(2)).sum::<f64>();
@@ -629,6 +668,7 @@ impl OpenCheckpoint {
                 .map(|p| p.read(&theta_full))
                 .transpose()?,
             screen: moments.screen_result(),
+            noise_principal,
         })
     }
 }

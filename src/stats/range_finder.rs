@@ -1,7 +1,7 @@
 //! Top principal directions of a tall data matrix by randomized sketches (Halko, Martinsson &
-//! Tropp 2011, *SIAM Review* 53:217; Tropp, Yurtsever, Udell & Cevher 2017, *SIAM J. Matrix
-//! Anal. Appl.* 38:1454), for the noise principal subspace of the per-example gradients
-//! (issue 16).
+//! Tropp 2011, *SIAM Review* 53:217; Tropp, Yurtsever, Udell & Cevher 2017, "Fixed-rank
+//! approximation of a positive-semidefinite matrix from streaming data", *NeurIPS*), for the
+//! noise principal subspace of the per-example gradients (issue 16).
 //!
 //! * [`range_finder`]: Halko et al. Alg. 4.4 (randomized subspace iteration): Y = (AAᵀ)^q AΩ
 //!   with re-orthonormalisation after every product, Ω a seeded d × l Gaussian; Q = orth(Y).
@@ -93,10 +93,10 @@ fn top_rows_of(b: &DMatrix<f64>, k: usize) -> (DMatrix<f64>, Vec<f64>) {
 /// marks the sketch invalid and [`Self::finish`] returns nothing.
 #[derive(Debug, Clone)]
 pub struct Sketch {
-    /// d × l test matrix Ω.
-    omega: DMatrix<f64>,
-    /// d × l sketch Σ_i x_i (x_iᵀΩ) of the raw taken rows.
-    z: DMatrix<f64>,
+    /// Ωᵀ, Ω the d × l test matrix.
+    omega_t: DMatrix<f64>,
+    /// Zᵀ, Z = Σ_i x_i (x_iᵀΩ) (d × l) of the raw taken rows.
+    z_t: DMatrix<f64>,
     /// Σ of the taken rows and their count.
     sum: DVector<f64>,
     count: usize,
@@ -112,8 +112,8 @@ impl Sketch {
     pub fn new(n: usize, d: usize, l: usize, take: Vec<bool>, rng: &mut impl Rng) -> Self {
         debug_assert_eq!(take.len(), n);
         Sketch {
-            omega: gaussian(d, l, rng),
-            z: DMatrix::zeros(d, l),
+            omega_t: gaussian(d, l, rng).transpose(),
+            z_t: DMatrix::zeros(l, d),
             sum: DVector::zeros(d),
             count: 0,
             take,
@@ -128,7 +128,7 @@ impl Sketch {
         if !self.take[i] {
             return;
         }
-        let d = self.omega.nrows();
+        let d = self.omega_t.ncols();
         if col0 == 0 && x.len() == d {
             self.row(x);
             return;
@@ -154,17 +154,17 @@ impl Sketch {
     }
 
     fn row(&mut self, x: &[f64]) {
-        let l = self.omega.ncols();
+        // Ωᵀ and Zᵀ are stored (l × d, column-major): coordinate j's l values are contiguous.
+        let l = self.omega_t.nrows();
         let mut y = vec![0.0; l];
-        for (j, &v) in x.iter().enumerate() {
-            for (a, ya) in y.iter_mut().enumerate() {
-                *ya += v * self.omega[(j, a)];
+        for (&v, om) in x.iter().zip(self.omega_t.as_slice().chunks_exact(l)) {
+            for (ya, o) in y.iter_mut().zip(om) {
+                *ya += v * o;
             }
         }
-        for (a, &ya) in y.iter().enumerate() {
-            let mut col = self.z.column_mut(a);
-            for (zj, &v) in col.iter_mut().zip(x) {
-                *zj += v * ya;
+        for (&v, zj) in x.iter().zip(self.z_t.as_mut_slice().chunks_exact_mut(l)) {
+            for (z, ya) in zj.iter_mut().zip(&y) {
+                *z += v * ya;
             }
         }
         for (s, &v) in self.sum.iter_mut().zip(x) {
@@ -179,15 +179,15 @@ impl Sketch {
     /// eig(R (ΩᵀZ_c)⁺ Rᵀ) = UΛUᵀ, directions (QU)ᵀ. Empty when invalid or m < 2.
     /// O(d l² + l³).
     pub fn finish(&self, k: usize) -> (DMatrix<f64>, Vec<f64>) {
-        let d = self.omega.nrows();
+        let d = self.omega_t.ncols();
         let m = self.count as f64;
         if !self.valid || self.count < 2 {
             return (DMatrix::zeros(0, d), Vec::new());
         }
         let mean = &self.sum / m;
-        let mo = self.omega.transpose() * &mean; // l
-        let zc = (&self.z - (&mean * mo.transpose()) * m) / (m - 1.0);
-        let mm = self.omega.transpose() * &zc;
+        let mo = &self.omega_t * &mean; // l
+        let zc = (self.z_t.transpose() - (&mean * mo.transpose()) * m) / (m - 1.0);
+        let mm = &self.omega_t * &zc;
         let mm = (&mm + mm.transpose()) * 0.5;
         let eig = SymmetricEigen::new(mm);
         let top = eig.eigenvalues.iter().cloned().fold(0.0, f64::max);
@@ -230,7 +230,7 @@ mod tests {
     /// (l = 8, q = 1) and the single-pass Nyström sketch (l = 8, of the offset rows, which it
     /// centres, fed as two column panels) recover the top 3 right singular vectors of
     /// nalgebra's SVD with |cos| > 0.999 and the singular values within 1 %. (A co-range
-    /// sketch, Tropp et al. 2017, reached only |cos| 0.989 at l = 8 here, hence Nyström.)
+    /// sketch, Tropp et al. 2017 SIMAX 38:1454, reached only |cos| 0.989 at l = 8 here, hence Nyström.)
     #[test]
     fn matches_nalgebra_svd() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);

@@ -101,6 +101,8 @@ pub enum Reason {
     /// The every-coordinate screen (fail-only piece): its counts, worst coordinate and
     /// whether it voted.
     EveryCoordinate(Box<super::every_coordinate::EveryCoordinate>),
+    /// The noise principal subspace (reported, not voted).
+    NoisePrincipal(Box<super::noise_principal::NoisePrincipal>),
 }
 
 /// The moment a piece tests.
@@ -337,6 +339,9 @@ pub fn decide(ev: &Evidence, th: &Thresholds) -> Decision {
         .filter(|e| e.note != Some(super::every_coordinate::ScreenNote::DirectionsAreCoordinates))
     {
         reasons.push(Reason::EveryCoordinate(Box::new(e.clone())));
+    }
+    if let Some(np) = &ev.noise_principal {
+        reasons.push(Reason::NoisePrincipal(Box::new(np.clone())));
     }
     Decision {
         verdict,

@@ -196,7 +196,7 @@ pub fn every_coordinate(
         let gamma = Gamma::new(sc.tail_k.max(1) as f64, 1.0).ok();
         for j in 0..sc.m2.len() {
             let (m2, m3, m4) = (sc.m2[j], sc.m3[j], sc.m4[j]);
-            if !(m2 > 1e-300) {
+            if m2.is_nan() || m2 <= 1e-300 {
                 untested += 1;
                 continue;
             }

@@ -67,6 +67,7 @@ mod decide;
 mod direct;
 pub mod every_coordinate;
 mod evidence;
+pub mod noise_principal;
 
 pub use clt::minibatch_mean_shape;
 pub use decide::{
@@ -209,6 +210,7 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
     let per_direction = direction_rows(&effects, &direct_moments, &sig, direct_ok);
     let per_checkpoint = checkpoint_rows(&pass, clt_rows);
     let every_coordinate = every_coordinate::every_coordinate(ctx, s, pop, th);
+    let noise_principal = noise_principal::noise_principal(ctx, s, pop);
     let ev = Evidence {
         route: if per_example {
             Route::CltPredictionAndDirect
@@ -237,6 +239,7 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
         qq_worst_direction: None,
         stationary_impact: None,
         every_coordinate,
+        noise_principal,
     };
     (ev, pass.direct)
 }

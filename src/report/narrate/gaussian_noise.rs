@@ -41,16 +41,16 @@ fn summary(verdict: Verdict, ev: &Evidence, leaning_fail: bool) -> String {
         .every_coordinate
         .as_ref()
         .filter(|e| e.votes && e.flagged > 0);
+    if let (Verdict::Fail, Some(e)) = (verdict, screen) {
+        return format!(
+            "The minibatch noise at S = {s} is non-Gaussian beyond tolerance in {} of {} \
+                 coordinates (worst: {}), which the {k} analysis directions dilute.",
+            e.flagged,
+            e.coordinates,
+            e.worst.first().map_or_else(String::new, coordinate_name)
+        );
+    }
     match verdict {
-        Verdict::Fail if screen.is_some() => {
-            let e = screen.expect("checked");
-            format!(
-                "The minibatch noise at S = {s} is non-Gaussian beyond tolerance in {} of {}                  coordinates (worst: {}), which the {k} analysis directions dilute.",
-                e.flagged,
-                e.coordinates,
-                e.worst.first().map_or_else(String::new, coordinate_name)
-            )
-        }
         Verdict::Pass => format!(
             "The minibatch noise at S = {s} is Gaussian within tolerance in all {k} directions."
         ),
@@ -148,6 +148,7 @@ fn reason(r: &Reason) -> String {
         ),
         Reason::Impact(i) => impact(i),
         Reason::EveryCoordinate(e) => every_coordinate(e),
+        Reason::NoisePrincipal(np) => noise_principal(np),
         Reason::Undecided => "every estimate is within its tolerance, but not every \
                               equivalence test rejects: more examples per checkpoint would \
                               decide"
@@ -219,6 +220,28 @@ fn every_coordinate(e: &EveryCoordinate) -> String {
         } else {
             worst.join("; ")
         }
+    )
+}
+
+/// The noise-principal sentence: variance captured on held-out rows against the random
+/// directions, and the largest minibatch shape there.
+fn noise_principal(np: &crate::checks::gaussian_noise::noise_principal::NoisePrincipal) -> String {
+    let r = &np.per_checkpoint;
+    let mean =
+        |f: &dyn Fn(&crate::checks::gaussian_noise::noise_principal::NoisePrincipalRow) -> f64| {
+            r.iter().map(f).sum::<f64>() / r.len().max(1) as f64
+        };
+    format!(
+        "noise principal subspace (reported, does not vote): {} directions chosen on half of \
+         the examples capture {:.1} % of the held-out examples' gradient-noise variance (the \
+         random analysis directions {:.1} %; mean over {} checkpoint(s)); there the largest \
+         minibatch |skewness| is {:.3} and |excess kurtosis| {:.3} (CLT, held-out rows)",
+        r.first().map_or(0, |x| x.directions),
+        100.0 * mean(&|x| x.variance_share),
+        100.0 * mean(&|x| x.random_subspace_share),
+        r.len(),
+        np.largest_abs_skewness,
+        np.largest_abs_excess_kurtosis
     )
 }
 
