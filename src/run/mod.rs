@@ -308,10 +308,13 @@ impl Run {
     }
 }
 
-/// Whether the noise principal subspace is computed: per-example gradients and a random
-/// analysis subspace (d > k; with d ≤ k the directions are all coordinates already).
+/// Whether the noise principal subspace is computed: per-example gradients, a random analysis
+/// subspace (d > k; with d ≤ k the directions are all coordinates already), and a sketch within
+/// [`kernels::NOISE_SKETCH_BUDGET`].
 fn noise_principal_on(manifest: &Manifest, sub: &Subspace) -> bool {
-    manifest.gradients == GradientKind::PerExample && sub.kind() == SubspaceKind::RandomOrthonormal
+    manifest.gradients == GradientKind::PerExample
+        && sub.kind() == SubspaceKind::RandomOrthonormal
+        && kernels::noise_sketch_fits(sub.d(), sub.k())
 }
 
 /// Refuses a random basis above [`BASIS_MAX_BYTES`] (k·d doubles) before it is allocated.

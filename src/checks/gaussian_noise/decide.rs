@@ -333,11 +333,7 @@ pub fn decide(ev: &Evidence, th: &Thresholds) -> Decision {
     if let Some(i) = ev.stationary_impact {
         reasons.push(Reason::Impact(i));
     }
-    if let Some(e) = ev
-        .every_coordinate
-        .as_ref()
-        .filter(|e| e.note != Some(super::every_coordinate::ScreenNote::DirectionsAreCoordinates))
-    {
+    if let Some(e) = &ev.every_coordinate {
         reasons.push(Reason::EveryCoordinate(Box::new(e.clone())));
     }
     if let Some(np) = &ev.noise_principal {

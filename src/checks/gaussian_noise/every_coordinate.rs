@@ -20,9 +20,9 @@
 //! All 3·C·d p-values (C checkpoints) are Holm-adjusted together (valid under any dependence);
 //! the smallest adjusted value is the piece's fail p-value. The piece is **fail-only**: it can
 //! fail the check, never pass it on its own (a screen of d coordinates at these SEs has no
-//! equivalence test worth the name). It votes when the directions do not already cover every
-//! coordinate (d > k), every checkpoint has n ≥ [`MIN_ROWS`] rows, and S < N/2; otherwise it is
-//! reported with the reason.
+//! equivalence test worth the name). It is computed when the directions do not already cover
+//! every coordinate (d > k), and votes when every checkpoint has n ≥ [`MIN_ROWS`] rows and
+//! S < N/2; otherwise it is reported with the reason.
 //!
 //! Limits: the normal-theory SEs are exact only for Gaussian coordinates; for a skewed
 //! coordinate sitting exactly at a tolerance they are too small (the true SE needs the 6th and
@@ -52,8 +52,6 @@ pub const WORST: usize = 10;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScreenNote {
-    /// d ≤ k: the analysis directions are the coordinates, and they vote already.
-    DirectionsAreCoordinates,
     /// A checkpoint has fewer rows than the minimum.
     FewRows {
         /// Smallest n over the checkpoints.
@@ -144,9 +142,6 @@ struct Entry {
 /// Whether the piece votes, or why not.
 fn vote_note(ctx: &Context, screens: &[&CoordinateScreen], s: usize) -> Option<ScreenNote> {
     let run = ctx.run;
-    if run.subspace.kind() == SubspaceKind::Identity {
-        return Some(ScreenNote::DirectionsAreCoordinates);
-    }
     let rows = screens.iter().map(|c| c.n).min().unwrap_or(0);
     if rows < MIN_ROWS {
         return Some(ScreenNote::FewRows {
@@ -161,8 +156,9 @@ fn vote_note(ctx: &Context, screens: &[&CoordinateScreen], s: usize) -> Option<S
     })
 }
 
-/// The screen over every checkpoint's [`CoordinateScreen`]; `None` for minibatch runs, runs
-/// without screens or a design without a minibatch image (S ≥ N). Cost: module docs.
+/// The screen over every checkpoint's [`CoordinateScreen`]; `None` for minibatch runs, for
+/// d ≤ k (the directions are the coordinates), runs without screens or a design without a
+/// minibatch image (S ≥ N). Cost: module docs.
 pub fn every_coordinate(
     ctx: &Context,
     s: usize,
@@ -170,7 +166,10 @@ pub fn every_coordinate(
     th: &Thresholds,
 ) -> Option<EveryCoordinate> {
     let run = ctx.run;
-    if run.manifest.gradients != GradientKind::PerExample {
+    // d ≤ k: the analysis directions are the coordinates and vote already.
+    if run.manifest.gradients != GradientKind::PerExample
+        || run.subspace.kind() == SubspaceKind::Identity
+    {
         return None;
     }
     let screens: Vec<&CoordinateScreen> = run

@@ -168,9 +168,6 @@ fn coordinate_name(r: &CoordinateRow) -> String {
 fn every_coordinate(e: &EveryCoordinate) -> String {
     let why = match &e.note {
         None => "fail-only piece: it can fail the check, never pass it".to_string(),
-        Some(ScreenNote::DirectionsAreCoordinates) => {
-            "reported only: the analysis directions are the coordinates".into()
-        }
         Some(ScreenNote::FewRows { rows, minimum }) => format!(
             "reported only: {rows} rows per checkpoint, fewer than the {minimum} it needs to vote"
         ),
