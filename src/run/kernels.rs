@@ -212,9 +212,9 @@ impl BlockSink for CoordinateMoments {
     }
 }
 
-/// Most extremes the screen keeps per checkpoint being read (2d(K + 1) values, stored as f32
-/// order keys: 64 MiB): at larger d the tail rule's K shrinks, and below [`MIN_SCREEN_TAIL_K`]
-/// (beyond d = 2²⁴/18 ≈ 9.3·10⁵ coordinates) it is not run.
+/// Most extremes the screen keeps per checkpoint being read (two buffers of 1.5(K + 1) per
+/// coordinate, f32 order keys: 64 MiB): at larger d the tail rule's K shrinks, and below
+/// [`MIN_SCREEN_TAIL_K`] (beyond d = 2²⁴/27 ≈ 6.2·10⁵ coordinates) it is not run.
 pub const SCREEN_TAIL_BUDGET: usize = 1 << 24;
 
 /// Fewest order statistics for a Hill estimate in the screen.
@@ -222,22 +222,30 @@ pub const MIN_SCREEN_TAIL_K: usize = 8;
 
 /// K of the screen's Hill estimates at n rows and d coordinates: the documented
 /// [`default_tail_k`](crate::stats::screen::default_tail_k)(n) = clamp(⌊n/8⌋, 8, 256), capped so
-/// that 2d(K + 1) ≤ [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule) when that leaves fewer than
-/// [`MIN_SCREEN_TAIL_K`] or n < 2(K + 1). O(1).
+/// that the buffers, 2d·1.5(K + 1) values, stay within [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule)
+/// when that leaves fewer than [`MIN_SCREEN_TAIL_K`] or n < 2·1.5(K + 1) (the two buffers of a
+/// coordinate must not share a row). O(1).
 pub fn screen_tail_k(n: usize, d: usize) -> usize {
     let k = crate::stats::screen::default_tail_k(n);
-    let cap = (SCREEN_TAIL_BUDGET / (2 * d.max(1))).saturating_sub(1);
+    let cap = (SCREEN_TAIL_BUDGET / (3 * d.max(1))).saturating_sub(1);
     let k = k.min(cap);
-    if k < MIN_SCREEN_TAIL_K || n < 2 * (k + 1) {
+    if k < MIN_SCREEN_TAIL_K || n < 2 * buffer_len(k + 1) {
         0
     } else {
         k
     }
 }
 
+/// Capacity of a per-coordinate extremes buffer holding the `keep` largest: keep + keep/2.
+fn buffer_len(keep: usize) -> usize {
+    keep + (keep / 2).max(4)
+}
+
 /// Running sums of the every-coordinate screen (issue 16): per coordinate j, with y = x − x₀ⱼ
 /// (the first row, as for the variance), Σy, Σy³, Σy⁴ (Σy² is `sum_sq_shifted`), and the K + 1
-/// largest and K + 1 smallest y in flat per-coordinate min-heaps of order keys. The shift keeps
+/// largest and K + 1 smallest y in flat per-coordinate buffers of order keys (a value enters
+/// when above the buffer's threshold; a full buffer keeps its K + 1 largest by selection, which
+/// sets the threshold: amortised O(1) per entering value). The shift keeps
 /// the power sums free of cancellation when the mean is far from 0. Each sum is added in row
 /// order, so the result does not depend on the block plan or the thread count.
 #[derive(Debug, Clone)]
@@ -247,10 +255,14 @@ pub struct ScreenSums {
     sum4: Vec<f64>,
     /// K + 1 (0: no extremes kept).
     keep: usize,
+    /// Buffer capacity per coordinate ([`buffer_len`]).
+    cap: usize,
     hi: Vec<u32>,
     lo: Vec<u32>,
     hi_len: Vec<u32>,
     lo_len: Vec<u32>,
+    hi_thr: Vec<u32>,
+    lo_thr: Vec<u32>,
 }
 
 /// Order-preserving map of v rounded to f32 → u32 (the order of `f32::total_cmp`). The Hill
@@ -274,44 +286,20 @@ fn from_order_key(k: u32) -> f64 {
     }))
 }
 
-/// Keeps the `heap.len()` largest keys in a binary min-heap (`len` of them filled).
+/// Appends `key` (already above the threshold) to a buffer keeping (at least) the `keep`
+/// largest keys; when the buffer is full, moves its `keep` largest to the front (selection,
+/// O(cap)) and raises the threshold to the smallest of them.
 #[inline(always)]
-fn heap_offer(heap: &mut [u32], len: &mut u32, key: u32) {
-    let cap = heap.len();
-    let mut i;
-    if (*len as usize) < cap {
-        i = *len as usize;
-        heap[i] = key;
-        *len += 1;
-        while i > 0 {
-            let p = (i - 1) / 2;
-            if heap[p] <= heap[i] {
-                break;
-            }
-            heap.swap(p, i);
-            i = p;
-        }
-        return;
-    }
-    if key <= heap[0] {
-        return;
-    }
-    heap[0] = key;
-    i = 0;
-    loop {
-        let (l, r) = (2 * i + 1, 2 * i + 2);
-        let mut m = i;
-        if l < cap && heap[l] < heap[m] {
-            m = l;
-        }
-        if r < cap && heap[r] < heap[m] {
-            m = r;
-        }
-        if m == i {
-            break;
-        }
-        heap.swap(m, i);
-        i = m;
+fn buffer_offer(buf: &mut [u32], len: &mut u32, thr: &mut u32, keep: usize, key: u32) {
+    buf[*len as usize] = key;
+    *len += 1;
+    let cap = buf.len();
+    if *len as usize == cap {
+        let cut = cap - keep;
+        buf.select_nth_unstable(cut);
+        *thr = buf[cut];
+        buf.copy_within(cut..cap, 0);
+        *len = keep as u32;
     }
 }
 
@@ -319,15 +307,20 @@ impl ScreenSums {
     fn new(n: usize, d: usize) -> Self {
         let k = screen_tail_k(n, d);
         let keep = if k == 0 { 0 } else { k + 1 };
+        let cap = if keep == 0 { 0 } else { buffer_len(keep) };
+        let dk = if keep > 0 { d } else { 0 };
         ScreenSums {
             sum1: vec![0.0; d],
             sum3: vec![0.0; d],
             sum4: vec![0.0; d],
             keep,
-            hi: vec![0; d * keep],
-            lo: vec![0; d * keep],
-            hi_len: vec![0; if keep > 0 { d } else { 0 }],
-            lo_len: vec![0; if keep > 0 { d } else { 0 }],
+            cap,
+            hi: vec![0; d * cap],
+            lo: vec![0; d * cap],
+            hi_len: vec![0; dk],
+            lo_len: vec![0; dk],
+            hi_thr: vec![0; dk],
+            lo_thr: vec![0; dk],
         }
     }
 
@@ -337,11 +330,17 @@ impl ScreenSums {
         self.sum1[j] += y;
         self.sum3[j] += y2 * y;
         self.sum4[j] += y2 * y2;
-        let kp = self.keep;
-        if kp > 0 {
-            let r = j * kp..(j + 1) * kp;
-            heap_offer(&mut self.hi[r.clone()], &mut self.hi_len[j], order_key(y));
-            heap_offer(&mut self.lo[r], &mut self.lo_len[j], order_key(-y));
+        if self.keep > 0 {
+            let (kh, kl) = (order_key(y), order_key(-y));
+            let (cap, keep) = (self.cap, self.keep);
+            if kh > self.hi_thr[j] {
+                let b = &mut self.hi[j * cap..(j + 1) * cap];
+                buffer_offer(b, &mut self.hi_len[j], &mut self.hi_thr[j], keep, kh);
+            }
+            if kl > self.lo_thr[j] {
+                let b = &mut self.lo[j * cap..(j + 1) * cap];
+                buffer_offer(b, &mut self.lo_len[j], &mut self.lo_thr[j], keep, kl);
+            }
         }
     }
 
@@ -355,9 +354,9 @@ impl ScreenSums {
     /// largest and smallest y; when n < 2(K + 1) the sets overlap (excluded by
     /// [`screen_tail_k`]).
     fn top_abs(&self, j: usize, mean: f64) -> Vec<f64> {
-        let kp = self.keep;
-        let hi = &self.hi[j * kp..j * kp + self.hi_len[j] as usize];
-        let lo = &self.lo[j * kp..j * kp + self.lo_len[j] as usize];
+        let (kp, cap) = (self.keep, self.cap);
+        let hi = &self.hi[j * cap..j * cap + self.hi_len[j] as usize];
+        let lo = &self.lo[j * cap..j * cap + self.lo_len[j] as usize];
         let mut v: Vec<f64> = hi
             .iter()
             .map(|&k| (from_order_key(k) - mean).abs())
@@ -696,7 +695,7 @@ mod tests {
         // The budget caps K at large d and switches the tail rule off below 8.
         assert_eq!(screen_tail_k(4096, 10), 256);
         assert_eq!(screen_tail_k(4096, 1 << 20), 0);
-        assert_eq!(screen_tail_k(4096, 1 << 19), 15);
+        assert_eq!(screen_tail_k(4096, 1 << 19), 9);
         assert_eq!(screen_tail_k(16, 3), 0);
     }
 
