@@ -189,11 +189,22 @@ pub fn analyse(full: &run::Run, options: &Options) -> Report {
             )
         },
     );
+    let here = checks::AnalysisBasis::of(run);
+    let with_basis = |mut r: checks::CheckResult, b: checks::AnalysisBasis| {
+        r.basis = r.basis.or(Some(b));
+        r
+    };
+    // quadratic_loss runs in the Hessian eigenbasis when the run has one (docs/methods.md,
+    // "Analysis bases"); gaussian_noise and constant_covariance in the analysis subspace.
+    let q_basis = match run.invariant {
+        Some(_) => checks::AnalysisBasis::HessianEigenbasis,
+        None => here,
+    };
     let assumptions = Assumptions {
-        gaussian_noise,
-        constant_covariance,
+        gaussian_noise: with_basis(gaussian_noise, here),
+        constant_covariance: with_basis(constant_covariance, here),
         small_step,
-        quadratic_loss,
+        quadratic_loss: with_basis(quadratic_loss, q_basis),
     };
     let ou_prediction = report::narrate::ou_prediction::narrate(checks::ou_prediction::check(&ctx));
     build_report(

@@ -285,6 +285,9 @@ impl Run {
                     hessian: ic.hessian.clone(),
                     hessian_extremes_full: None,
                     probes: c.probes.clone(),
+                    // Not carried into the view: the checks that use it do not read them.
+                    screen: None,
+                    noise_principal: None,
                 })
             })
             .collect();

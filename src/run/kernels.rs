@@ -132,6 +132,8 @@ pub struct CoordinateMoments {
     pub shift: Vec<f64>,
     pub sum: Vec<f64>,
     pub sum_sq_shifted: Vec<f64>,
+    /// The every-coordinate screen's sums and extremes ([`Self::with_screen`]), if asked for.
+    pub screen: Option<ScreenSums>,
 }
 
 impl CoordinateMoments {
@@ -141,7 +143,24 @@ impl CoordinateMoments {
             shift: vec![0.0; d],
             sum: vec![0.0; d],
             sum_sq_shifted: vec![0.0; d],
+            screen: None,
         }
+    }
+
+    /// As [`Self::new`], and also accumulates the every-coordinate screen ([`ScreenSums`]):
+    /// Σy, Σy³, Σy⁴ of y = x − x₀ per coordinate and the K + 1 largest and smallest y, K =
+    /// [`screen_tail_k`]. Extra cost ~10 flops and two compares per element; memory
+    /// 3d + 2d(K + 1) values (at most [`SCREEN_TAIL_BUDGET`] for the extremes).
+    pub fn with_screen(n: usize, d: usize) -> Self {
+        let mut m = Self::new(n, d);
+        m.screen = Some(ScreenSums::new(n, d));
+        m
+    }
+
+    /// The screen's per-coordinate moments and Hill tail indices (`None` without
+    /// [`Self::with_screen`]). Cost O(d·K log K).
+    pub fn screen_result(&self) -> Option<CoordinateScreen> {
+        self.screen.as_ref().map(|s| s.result(self))
     }
 
     /// Mean of column j.
@@ -169,6 +188,9 @@ impl BlockSink for CoordinateMoments {
                     self.sum[j] += v;
                     let t = v - self.shift[j];
                     self.sum_sq_shifted[j] += t * t;
+                    if let Some(s) = self.screen.as_mut() {
+                        s.push(j, t);
+                    }
                 }
             }
             return;
@@ -183,8 +205,217 @@ impl BlockSink for CoordinateMoments {
             let sum = &mut self.sum[cols.clone()];
             let sq = &mut self.sum_sq_shifted[cols.clone()];
             accumulate_row(row, shift, sum, sq);
+            if let Some(s) = self.screen.as_mut() {
+                s.push_row(cols.clone(), row, shift);
+            }
         }
     }
+}
+
+/// Most extremes the screen keeps per checkpoint being read (two buffers of 1.5(K + 1) per
+/// coordinate, f32 order keys: 64 MiB): at larger d the tail rule's K shrinks, and below
+/// [`MIN_SCREEN_TAIL_K`] (beyond d = 2²⁴/27 ≈ 6.2·10⁵ coordinates) it is not run.
+pub const SCREEN_TAIL_BUDGET: usize = 1 << 24;
+
+/// Fewest order statistics for a Hill estimate in the screen.
+pub const MIN_SCREEN_TAIL_K: usize = 8;
+
+/// K of the screen's Hill estimates at n rows and d coordinates: the documented
+/// [`default_tail_k`](crate::stats::screen::default_tail_k)(n) = clamp(⌊n/8⌋, 8, 256), capped so
+/// that the buffers, 2d·1.5(K + 1) values, stay within [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule)
+/// when that leaves fewer than [`MIN_SCREEN_TAIL_K`] or n < 2·1.5(K + 1) (the two buffers of a
+/// coordinate must not share a row). O(1).
+pub fn screen_tail_k(n: usize, d: usize) -> usize {
+    let k = crate::stats::screen::default_tail_k(n);
+    let cap = (SCREEN_TAIL_BUDGET / (3 * d.max(1))).saturating_sub(1);
+    let k = k.min(cap);
+    if k < MIN_SCREEN_TAIL_K || n < 2 * buffer_len(k + 1) {
+        0
+    } else {
+        k
+    }
+}
+
+/// Capacity of a per-coordinate extremes buffer holding the `keep` largest: keep + keep/2.
+fn buffer_len(keep: usize) -> usize {
+    keep + (keep / 2).max(4)
+}
+
+/// Running sums of the every-coordinate screen (issue 16): per coordinate j, with y = x − x₀ⱼ
+/// (the first row, as for the variance), Σy, Σy³, Σy⁴ (Σy² is `sum_sq_shifted`), and the K + 1
+/// largest and K + 1 smallest y in flat per-coordinate buffers of order keys (a value enters
+/// when above the buffer's threshold; a full buffer keeps its K + 1 largest by selection, which
+/// sets the threshold: amortised O(1) per entering value). The shift keeps
+/// the power sums free of cancellation when the mean is far from 0. Each sum is added in row
+/// order, so the result does not depend on the block plan or the thread count.
+#[derive(Debug, Clone)]
+pub struct ScreenSums {
+    sum1: Vec<f64>,
+    sum3: Vec<f64>,
+    sum4: Vec<f64>,
+    /// K + 1 (0: no extremes kept).
+    keep: usize,
+    /// Buffer capacity per coordinate ([`buffer_len`]).
+    cap: usize,
+    hi: Vec<u32>,
+    lo: Vec<u32>,
+    hi_len: Vec<u32>,
+    lo_len: Vec<u32>,
+    hi_thr: Vec<u32>,
+    lo_thr: Vec<u32>,
+}
+
+/// Order-preserving map of v rounded to f32 → u32 (the order of `f32::total_cmp`). The Hill
+/// estimate from f32-rounded extremes moves by ~1e-7 relative; the keys halve the memory.
+#[inline(always)]
+fn order_key(v: f64) -> u32 {
+    let b = (v as f32).to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | (1 << 31)
+    }
+}
+
+#[inline]
+fn from_order_key(k: u32) -> f64 {
+    f64::from(f32::from_bits(if k >> 31 == 1 {
+        k & !(1 << 31)
+    } else {
+        !k
+    }))
+}
+
+/// Appends `key` (already above the threshold) to a buffer keeping (at least) the `keep`
+/// largest keys; when the buffer is full, moves its `keep` largest to the front (selection,
+/// O(cap)) and raises the threshold to the smallest of them.
+#[inline(always)]
+fn buffer_offer(buf: &mut [u32], len: &mut u32, thr: &mut u32, keep: usize, key: u32) {
+    buf[*len as usize] = key;
+    *len += 1;
+    let cap = buf.len();
+    if *len as usize == cap {
+        let cut = cap - keep;
+        buf.select_nth_unstable(cut);
+        *thr = buf[cut];
+        buf.copy_within(cut..cap, 0);
+        *len = keep as u32;
+    }
+}
+
+impl ScreenSums {
+    fn new(n: usize, d: usize) -> Self {
+        let k = screen_tail_k(n, d);
+        let keep = if k == 0 { 0 } else { k + 1 };
+        let cap = if keep == 0 { 0 } else { buffer_len(keep) };
+        let dk = if keep > 0 { d } else { 0 };
+        ScreenSums {
+            sum1: vec![0.0; d],
+            sum3: vec![0.0; d],
+            sum4: vec![0.0; d],
+            keep,
+            cap,
+            hi: vec![0; d * cap],
+            lo: vec![0; d * cap],
+            hi_len: vec![0; dk],
+            lo_len: vec![0; dk],
+            hi_thr: vec![0; dk],
+            lo_thr: vec![0; dk],
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, j: usize, y: f64) {
+        let y2 = y * y;
+        self.sum1[j] += y;
+        self.sum3[j] += y2 * y;
+        self.sum4[j] += y2 * y2;
+        if self.keep > 0 {
+            let (kh, kl) = (order_key(y), order_key(-y));
+            let (cap, keep) = (self.cap, self.keep);
+            if kh > self.hi_thr[j] {
+                let b = &mut self.hi[j * cap..(j + 1) * cap];
+                buffer_offer(b, &mut self.hi_len[j], &mut self.hi_thr[j], keep, kh);
+            }
+            if kl > self.lo_thr[j] {
+                let b = &mut self.lo[j * cap..(j + 1) * cap];
+                buffer_offer(b, &mut self.lo_len[j], &mut self.lo_thr[j], keep, kl);
+            }
+        }
+    }
+
+    fn push_row(&mut self, cols: std::ops::Range<usize>, row: &[f64], shift: &[f64]) {
+        for ((j, &v), &c) in cols.zip(row).zip(shift) {
+            self.push(j, v - c);
+        }
+    }
+
+    /// The K + 1 largest |y − ȳ| of coordinate j, largest first: they are among the K + 1
+    /// largest and smallest y; when n < 2(K + 1) the sets overlap (excluded by
+    /// [`screen_tail_k`]).
+    fn top_abs(&self, j: usize, mean: f64) -> Vec<f64> {
+        let (kp, cap) = (self.keep, self.cap);
+        let hi = &self.hi[j * cap..j * cap + self.hi_len[j] as usize];
+        let lo = &self.lo[j * cap..j * cap + self.lo_len[j] as usize];
+        let mut v: Vec<f64> = hi
+            .iter()
+            .map(|&k| (from_order_key(k) - mean).abs())
+            .chain(lo.iter().map(|&k| (-from_order_key(k) - mean).abs()))
+            .collect();
+        v.sort_by(|a, b| b.total_cmp(a));
+        v.truncate(kp);
+        v
+    }
+
+    fn result(&self, m: &CoordinateMoments) -> CoordinateScreen {
+        let n = m.n;
+        let d = self.sum1.len();
+        let k = self.keep.saturating_sub(1);
+        let mut out = CoordinateScreen {
+            n,
+            tail_k: k,
+            m2: Vec::with_capacity(d),
+            m3: Vec::with_capacity(d),
+            m4: Vec::with_capacity(d),
+            hill: Vec::with_capacity(if k > 0 { d } else { 0 }),
+        };
+        for j in 0..d {
+            let s = [
+                self.sum1[j],
+                m.sum_sq_shifted[j],
+                self.sum3[j],
+                self.sum4[j],
+            ];
+            let (m2, m3, m4) = crate::stats::screen::central_moments(n, s);
+            out.m2.push(m2);
+            out.m3.push(m3);
+            out.m4.push(m4);
+            if k > 0 {
+                let top = self.top_abs(j, s[0] / n as f64);
+                let a =
+                    crate::stats::screen::hill_tail_test(&top, k, 4.0).map_or(f64::NAN, |t| t.0);
+                out.hill.push(a);
+            }
+        }
+        out
+    }
+}
+
+/// The every-coordinate screen of one checkpoint's rows (issue 16): per coordinate the central
+/// moments m₂, m₃, m₄ (divisor n) and the Hill estimate α̂ of the tail index from the K largest
+/// |x − x̄| (NaN when not estimable; empty when K = 0). The tests are in
+/// `checks::gaussian_noise::every_coordinate`. Memory 4d doubles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoordinateScreen {
+    /// Rows n.
+    pub n: usize,
+    /// Order statistics K of the Hill estimates (0: no tail rule, see [`screen_tail_k`]).
+    pub tail_k: usize,
+    pub m2: Vec<f64>,
+    pub m3: Vec<f64>,
+    pub m4: Vec<f64>,
+    /// Hill α̂ per coordinate.
+    pub hill: Vec<f64>,
 }
 
 avx2_dispatch! {
@@ -200,6 +431,151 @@ fn accumulate_row_impl(row: &[f64], shift: &[f64], sum: &mut [f64], sq: &mut [f6
         let t = v - c;
         *q += t * t;
     }
+}
+
+/// Extra sketch columns of the noise principal subspace beyond its k directions.
+pub const NOISE_OVERSAMPLE: usize = 8;
+
+/// The seeded split of the n rows for the noise principal subspace: `true` for the rows that
+/// choose the directions (the first ⌈n/2⌉ of a seeded permutation, stream
+/// `"run/noise_principal"`), `false` for the held-out rows that test them. The same for every
+/// checkpoint with the same n. O(n).
+pub fn noise_split(n: usize, seed: u64) -> Vec<bool> {
+    use rand::seq::SliceRandom;
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut crate::rng::stream(seed, "run/noise_principal"));
+    let mut take = vec![false; n];
+    for &i in &idx[..n.div_ceil(2)] {
+        take[i] = true;
+    }
+    take
+}
+
+/// The first-pass sink of the noise principal subspace: a Nyström sketch
+/// ([`Sketch`](crate::stats::range_finder::Sketch)) of the covariance of the choosing half's
+/// rows. Column-major data invalidate it (no directions then). Cost 2l flops per element of a
+/// choosing row, memory 2·l·d doubles.
+pub struct NoiseSketch(pub crate::stats::range_finder::Sketch);
+
+impl BlockSink for NoiseSketch {
+    fn consume(&mut self, b: &Block) {
+        if b.col_major {
+            self.0.invalidate();
+            return;
+        }
+        let w = b.cols.len();
+        for (i, row) in b.rows.clone().zip(b.data.chunks_exact(w)) {
+            self.0.add(i, b.cols.start, row);
+        }
+    }
+}
+
+/// The second-pass sink: rows projected onto explicit directions (`panel` d × k row-major,
+/// row j = the k coefficients of coordinate j), and Σ‖x‖² and Σx of the held-out rows.
+struct DirectionsProjector<'a> {
+    panel: &'a [f64],
+    k: usize,
+    take: &'a [bool],
+    out: Vec<f64>,
+    norm2: f64,
+    sum: Vec<f64>,
+}
+
+impl BlockSink for DirectionsProjector<'_> {
+    fn consume(&mut self, b: &Block) {
+        let k = self.k;
+        let w = b.cols.len();
+        let out = &mut self.out[b.rows.start * k..b.rows.end * k];
+        let panel = &self.panel[b.cols.start * k..b.cols.end * k];
+        project_rows(b.data, w, panel, k, out);
+        for (i, row) in b.rows.clone().zip(b.data.chunks_exact(w)) {
+            if self.take[i] {
+                continue;
+            }
+            self.norm2 += row.iter().map(|x| x * x).sum::<f64>();
+            for (s, x) in self.sum[b.cols.clone()].iter_mut().zip(row) {
+                *s += x;
+            }
+        }
+    }
+}
+
+/// The noise principal subspace of one checkpoint (issue 16): k directions chosen on one half
+/// of the rows by a randomized sketch, and the held-out rows projected onto them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoisePrincipal {
+    /// The held-out rows (indices into the n rows).
+    pub held_out: Vec<usize>,
+    /// Held-out rows projected on the directions (|held_out| × k), minus their mean, in mean
+    /// gradient units.
+    pub projected: nalgebra::DMatrix<f64>,
+    /// Variances along the directions on the choosing half (Nyström eigenvalues).
+    pub chosen_variance: Vec<f64>,
+    /// tr Ĉ of the held-out rows (divisor m − 1).
+    pub held_out_trace: f64,
+}
+
+/// Finishes the sketch and, by a second pass over `grads`, projects the held-out rows onto the
+/// k directions. `None` when the sketch gave no directions (column-major data, too few rows).
+/// `scale` multiplies the gradients (1/S for sum-reduced minibatch rows). Cost O(n·d·k) for
+/// the pass, memory O(k·d + n·k).
+pub fn noise_principal(
+    sketch: &NoiseSketch,
+    take: &[bool],
+    grads: &dyn super::array::ArraySource,
+    k: usize,
+    scale: f64,
+) -> crate::error::Result<Option<NoisePrincipal>> {
+    let (v, var) = sketch.0.finish(k);
+    let kk = v.nrows();
+    if kk == 0 {
+        return Ok(None);
+    }
+    let (n, d) = (take.len(), v.ncols());
+    let mut panel = vec![0.0; d * kk];
+    for j in 0..d {
+        for a in 0..kk {
+            panel[j * kk + a] = v[(a, j)];
+        }
+    }
+    let held_out: Vec<usize> = (0..n).filter(|&i| !take[i]).collect();
+    let mut p = DirectionsProjector {
+        panel: &panel,
+        k: kk,
+        take,
+        out: vec![0.0; n * kk],
+        norm2: 0.0,
+        sum: vec![0.0; d],
+    };
+    grads.stream(&mut p)?;
+    let m = held_out.len();
+    if m < 2 {
+        return Ok(None);
+    }
+    let mut proj = nalgebra::DMatrix::from_fn(m, kk, |r, a| p.out[held_out[r] * kk + a] * scale);
+    for mut c in proj.column_iter_mut() {
+        let mean = c.mean();
+        c.add_scalar_mut(-mean);
+    }
+    // tr Ĉ of the held-out rows = (Σ‖x‖² − m‖x̄‖²)/(m − 1) (cancels when ‖x̄‖ ≫ the spread;
+    // near stationarity the mean gradient is small against the noise).
+    let mf = m as f64;
+    let mean2 = p.sum.iter().map(|s| (s / mf) * (s / mf)).sum::<f64>();
+    Ok(Some(NoisePrincipal {
+        held_out,
+        projected: proj,
+        chosen_variance: var.iter().map(|v| v * scale * scale).collect(),
+        held_out_trace: ((p.norm2 - mf * mean2) / (mf - 1.0)).max(0.0) * scale * scale,
+    }))
+}
+
+/// Most values of the noise sketch Z (l·d) per checkpoint being read (128 MiB, and as much for
+/// Ω): above it (d > 2²⁴/(k + 8), ≈ 10⁶ at k = 8) the noise principal subspace is not computed.
+pub const NOISE_SKETCH_BUDGET: usize = 1 << 24;
+
+/// Whether the noise sketch of d coordinates at k directions fits [`NOISE_SKETCH_BUDGET`].
+pub fn noise_sketch_fits(d: usize, k: usize) -> bool {
+    d.saturating_mul(k + NOISE_OVERSAMPLE) <= NOISE_SKETCH_BUDGET
 }
 
 /// Collects an array whole, row-major. Only for arrays that are small by construction (params,
@@ -238,6 +614,90 @@ impl BlockSink for Collect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The screen's moments and Hill estimates equal `stats::screen::PowerSums` (compensated,
+    /// tested against scipy) on the same rows, whether the rows arrive whole, as column
+    /// panels or column-major; and the block plan does not change a bit.
+    #[test]
+    fn screen_matches_power_sums_in_every_block_plan() {
+        use crate::stats::screen::{central_moments, hill_tail_test, PowerSums};
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (n, d) = (300, 7);
+        // Column j: 5 + a heavy-ish tail u^(-1/3) for odd j, uniform for even j.
+        let x: Vec<f64> = (0..n * d)
+            .map(|i| {
+                let u = next().max(1e-12);
+                if (i % d) % 2 == 1 {
+                    5.0 + u.powf(-1.0 / 3.0)
+                } else {
+                    5.0 + u
+                }
+            })
+            .collect();
+        let k = screen_tail_k(n, d);
+        assert_eq!(k, 37);
+        let mut ps = PowerSums::new(d, k, None).unwrap();
+        ps.add_block(&x).unwrap();
+        let whole = {
+            let mut m = CoordinateMoments::with_screen(n, d);
+            m.consume(&Block {
+                rows: 0..n,
+                cols: 0..d,
+                col_major: false,
+                data: &x,
+            });
+            m.screen_result().unwrap()
+        };
+        for j in 0..d {
+            let (m2, m3, m4) = central_moments(n, ps.sums(j));
+            let rel = |a: f64, b: f64| (a - b).abs() <= 1e-10 * b.abs().max(1e-300);
+            assert!(
+                rel(whole.m2[j], m2) && rel(whole.m3[j], m3) && rel(whole.m4[j], m4),
+                "{j}"
+            );
+            let (a, _) = hill_tail_test(&ps.top_abs(j), k, 4.0).unwrap();
+            let close = (whole.hill[j] - a).abs() <= 1e-5 * a;
+            assert!(close, "{j}: {} vs {a}", whole.hill[j]);
+        }
+        // Column panels of widths 3 + 4, row by row.
+        let mut m = CoordinateMoments::with_screen(n, d);
+        for i in 0..n {
+            for cols in [0..3, 3..d] {
+                let row = &x[i * d + cols.start..i * d + cols.end];
+                m.consume(&Block {
+                    rows: i..i + 1,
+                    cols,
+                    col_major: false,
+                    data: row,
+                });
+            }
+        }
+        assert_eq!(m.screen_result().unwrap(), whole);
+        // Column-major, whole.
+        let t: Vec<f64> = (0..d)
+            .flat_map(|j| (0..n).map(move |i| (i, j)))
+            .map(|(i, j)| x[i * d + j])
+            .collect();
+        let mut m = CoordinateMoments::with_screen(n, d);
+        m.consume(&Block {
+            rows: 0..n,
+            cols: 0..d,
+            col_major: true,
+            data: &t,
+        });
+        assert_eq!(m.screen_result().unwrap(), whole);
+        // The budget caps K at large d and switches the tail rule off below 8.
+        assert_eq!(screen_tail_k(4096, 10), 256);
+        assert_eq!(screen_tail_k(4096, 1 << 20), 0);
+        assert_eq!(screen_tail_k(4096, 1 << 19), 9);
+        assert_eq!(screen_tail_k(16, 3), 0);
+    }
 
     /// The blocked kernel equals the element-by-element definition bit for bit.
     #[test]

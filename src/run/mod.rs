@@ -81,6 +81,12 @@ pub struct Checkpoint {
     pub hessian_extremes_full: Option<(f64, f64)>,
     /// Loss probes (`probe_*.npy`), if present.
     pub probes: Option<probes::Probes>,
+    /// The every-coordinate screen of the rows (per-example runs): per-coordinate central
+    /// moments and Hill tail indices from the same pass (issue 16).
+    pub screen: Option<kernels::CoordinateScreen>,
+    /// The noise principal subspace (per-example runs with d > k): directions chosen on one
+    /// half of the rows, the other half projected on them (a second pass over the gradients).
+    pub noise_principal: Option<kernels::NoisePrincipal>,
 }
 
 /// Largest d for which a full Hessian is held in memory for its extreme eigenvalues
@@ -203,13 +209,19 @@ impl Run {
         if let Some(t) = &traj_files {
             files.extend(t.files());
         }
-        let total = files.iter().map(|f| f.len()).sum();
+        // The noise principal subspace reads each gradient array a second time.
+        let second: u64 = if noise_principal_on(&manifest, &subspace) {
+            opened.iter().map(|c| c.grads.layout().data_bytes()).sum()
+        } else {
+            0
+        };
+        let total = files.iter().map(|f| f.len()).sum::<u64>() + second;
         let guard = progress::start(total);
         let (checkpoints, trajectory) = rayon::join(
             || {
                 opened
                     .par_iter()
-                    .map(|c| c.read(read_sub, &manifest))
+                    .map(|c| c.read(read_sub, &subspace, &manifest, opts.seed))
                     .collect::<Result<Vec<_>>>()
             },
             || traj_files.as_ref().map(|t| t.read(read_sub)).transpose(),
@@ -315,6 +327,15 @@ impl Run {
         }
         hex(&h.finalize())
     }
+}
+
+/// Whether the noise principal subspace is computed: per-example gradients, a random analysis
+/// subspace (d > k; with d ≤ k the directions are all coordinates already), and a sketch within
+/// [`kernels::NOISE_SKETCH_BUDGET`].
+fn noise_principal_on(manifest: &Manifest, sub: &Subspace) -> bool {
+    manifest.gradients == GradientKind::PerExample
+        && sub.kind() == SubspaceKind::RandomOrthonormal
+        && kernels::noise_sketch_fits(sub.d(), sub.k())
 }
 
 /// Refuses a random basis above [`BASIS_MAX_BYTES`] (k·d doubles) before it is allocated.
@@ -575,11 +596,34 @@ impl OpenCheckpoint {
 
     /// One pass per file of the checkpoint: params, grads (projection + per-coordinate moments
     /// from the same blocks), losses and the Hessian; a safetensors checkpoint is one pass.
-    fn read(&self, sub: &Subspace, manifest: &Manifest) -> Result<Checkpoint> {
+    /// `sub` is the projector read through (the analysis subspace, possibly stacked over the
+    /// Hessian eigenbasis), `main` the analysis subspace alone (it sizes the noise sketch).
+    fn read(
+        &self,
+        sub: &Subspace,
+        main: &Subspace,
+        manifest: &Manifest,
+        seed: u64,
+    ) -> Result<Checkpoint> {
         let (n, d) = (self.n, self.d);
+        let take = noise_principal_on(manifest, main).then(|| kernels::noise_split(n, seed));
+        let mut sketch = take.as_ref().map(|t| {
+            let mut rng = crate::rng::stream(seed, "run/noise_principal/sketch");
+            let l = main.k() + kernels::NOISE_OVERSAMPLE;
+            kernels::NoiseSketch(crate::stats::range_finder::Sketch::new(
+                n,
+                d,
+                l,
+                t.clone(),
+                &mut rng,
+            ))
+        });
         let mut theta_full = Collect::new(d, 1);
         let mut proj = Projector::new(sub, n);
-        let mut moments = CoordinateMoments::new(n, d);
+        let mut moments = match manifest.gradients {
+            GradientKind::PerExample => CoordinateMoments::with_screen(n, d),
+            GradientKind::Minibatch => CoordinateMoments::new(n, d),
+        };
         let mut losses = self.losses.as_ref().map(|_| Collect::new(n, 1));
         let keep_full = sub.kind() == SubspaceKind::RandomOrthonormal && d <= FULL_HESSIAN_MAX_D;
         let mut h_proj = self.hessian.as_ref().map(|_| Projector::new(sub, d));
@@ -595,7 +639,13 @@ impl OpenCheckpoint {
             ),
             (
                 Arc::clone(self.grads.file()),
-                self.grads.region(vec![&mut proj, &mut moments]),
+                self.grads.region({
+                    let mut v: Vec<&mut dyn pass::BlockSink> = vec![&mut proj, &mut moments];
+                    if let Some(s) = sketch.as_mut() {
+                        v.push(s);
+                    }
+                    v
+                }),
             ),
         ];
         if let (Some(a), Some(c)) = (&self.losses, losses.as_mut()) {
@@ -615,6 +665,12 @@ impl OpenCheckpoint {
         let scale = match (manifest.gradients, manifest.loss_reduction) {
             (GradientKind::Minibatch, LossReduction::Sum) => 1.0 / manifest.batch_size as f64,
             _ => 1.0,
+        };
+        let noise_principal = match (&sketch, &take) {
+            (Some(s), Some(t)) => {
+                kernels::noise_principal(s, t, self.grads.as_ref(), main.k(), scale)?
+            }
+            _ => None,
         };
         let nf = n as f64;
         let mean_norm2 = moments.sum.iter().map(|s| (s / nf).powi(2)).sum::<f64>();
@@ -643,6 +699,8 @@ impl OpenCheckpoint {
                 .as_ref()
                 .map(|p| p.read(&theta_full))
                 .transpose()?,
+            screen: moments.screen_result(),
+            noise_principal,
         })
     }
 }

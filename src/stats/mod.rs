@@ -13,6 +13,7 @@ pub mod mvn;
 pub mod normality;
 pub mod onesided;
 pub mod portmanteau;
+pub mod range_finder;
 pub mod regression;
 pub mod screen;
 pub mod stationarity;

@@ -19,6 +19,7 @@ mod calibration_small_step;
 mod ou_prediction;
 mod pinned;
 mod sampling;
+mod scale_gaussian;
 mod scale_ou;
 mod scale_quadratic;
 mod scale_sim;

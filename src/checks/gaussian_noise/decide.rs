@@ -98,6 +98,11 @@ pub enum Reason {
     Undecided,
     /// What the noise's shape does to the stationary law of the stiffest mode.
     Impact(super::evidence::StationaryImpact),
+    /// The every-coordinate screen (fail-only piece): its counts, worst coordinate and
+    /// whether it voted.
+    EveryCoordinate(Box<super::every_coordinate::EveryCoordinate>),
+    /// The noise principal subspace (reported, not voted).
+    NoisePrincipal(Box<super::noise_principal::NoisePrincipal>),
 }
 
 /// The moment a piece tests.
@@ -262,7 +267,11 @@ fn score(v: Verdict, e: &EffectRow, th: &Thresholds) -> f64 {
 /// verdicts from the same Holm-adjusted p-values, the worst direction, and the reasons. O(k).
 pub fn decide(ev: &Evidence, th: &Thresholds) -> Decision {
     let alpha = th.alpha;
-    let tests = ToleranceTests::from_pieces(pieces(ev, th), alpha);
+    let tests = with_screen(
+        ToleranceTests::from_pieces(pieces(ev, th), alpha),
+        ev,
+        alpha,
+    );
     let pf: Vec<f64> = tests
         .pieces
         .iter()
@@ -314,12 +323,21 @@ pub fn decide(ev: &Evidence, th: &Thresholds) -> Decision {
         alpha,
     });
     if tests.leaning_fail {
-        reasons.push(leaning(&tests.pieces, &p_holm));
+        reasons.push(leaning(
+            &tests.pieces[..2 * ev.per_direction.len()],
+            &p_holm,
+        ));
     } else if verdict == Verdict::Inconclusive && degenerate.len() < ev.directions {
         reasons.push(Reason::Undecided);
     }
     if let Some(i) = ev.stationary_impact {
         reasons.push(Reason::Impact(i));
+    }
+    if let Some(e) = &ev.every_coordinate {
+        reasons.push(Reason::EveryCoordinate(Box::new(e.clone())));
+    }
+    if let Some(np) = &ev.noise_principal {
+        reasons.push(Reason::NoisePrincipal(Box::new(np.clone())));
     }
     Decision {
         verdict,
@@ -329,6 +347,32 @@ pub fn decide(ev: &Evidence, th: &Thresholds) -> Decision {
         tests: Some(tests),
         p_fail_holm: p_holm,
     }
+}
+
+/// The tests with the every-coordinate piece appended when it votes: a fail-only piece
+/// (`p_pass` null), so the fail p-value is Holm over the 2k direction pieces and it, while the
+/// pass p-value and "leaning fail" stay those of the direction pieces (it can fail the check,
+/// never pass it or make it lean). Its estimate is the largest effect/tolerance ratio over the
+/// coordinates, tolerance 1. O(k log k).
+fn with_screen(mut tests: ToleranceTests, ev: &Evidence, alpha: f64) -> ToleranceTests {
+    let Some(e) = ev.every_coordinate.as_ref().filter(|e| e.votes) else {
+        return tests;
+    };
+    tests.pieces.push(PieceTest::new(
+        "every_coordinate (fail-only)",
+        e.largest_ratio,
+        Tolerance::at_most(1.0),
+        Some(e.p_fail_holm),
+        None,
+    ));
+    let pf: Vec<f64> = tests
+        .pieces
+        .iter()
+        .map(|p| p.p_fail.unwrap_or(1.0))
+        .collect();
+    tests.p_fail = crate::stats::onesided::holm_min(&pf).unwrap_or(1.0);
+    tests.leaning_fail = tests.leaning_fail && tests.p_fail > alpha;
+    tests
 }
 
 /// The leaning-fail reason: the beyond-tolerance piece with the smallest Holm p-value.

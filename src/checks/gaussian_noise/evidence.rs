@@ -377,6 +377,12 @@ pub struct Evidence {
     /// The impact on the stationary law (`null` without ε and a positive stable λ_max).
     #[serde(default)]
     pub stationary_impact: Option<StationaryImpact>,
+    /// The every-coordinate screen (per-example runs; fail-only piece, issue 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_coordinate: Option<super::every_coordinate::EveryCoordinate>,
+    /// The noise principal subspace (per-example runs with d > k; reported, not voted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_principal: Option<super::noise_principal::NoisePrincipal>,
 }
 
 /// The thresholds the check applied (`assumptions.gaussian_noise.thresholds`).

@@ -65,7 +65,9 @@
 mod clt;
 mod decide;
 mod direct;
+pub mod every_coordinate;
 mod evidence;
+pub mod noise_principal;
 
 pub use clt::minibatch_mean_shape;
 pub use decide::{
@@ -207,6 +209,8 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
     let multivariate = direct::multivariate(ctx, pass.whitened.as_deref(), p_mvn);
     let per_direction = direction_rows(&effects, &direct_moments, &sig, direct_ok);
     let per_checkpoint = checkpoint_rows(&pass, clt_rows);
+    let every_coordinate = every_coordinate::every_coordinate(ctx, s, pop, th);
+    let noise_principal = noise_principal::noise_principal(ctx, s, pop);
     let ev = Evidence {
         route: if per_example {
             Route::CltPredictionAndDirect
@@ -234,6 +238,8 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
         worst_direction: 0,
         qq_worst_direction: None,
         stationary_impact: None,
+        every_coordinate,
+        noise_principal,
     };
     (ev, pass.direct)
 }

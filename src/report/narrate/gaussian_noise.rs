@@ -1,5 +1,6 @@
 //! The words of the `gaussian_noise` check (summary and reasons) from its typed evidence and decision.
 
+use crate::checks::gaussian_noise::every_coordinate::{CoordinateRow, EveryCoordinate, ScreenNote};
 use crate::checks::gaussian_noise::{
     Checked, EffectRow, Evidence, Moment, Reason, Route, StationaryImpact, HEAVY_TAIL_BLOCK_SUM,
     HEAVY_TAIL_HILL,
@@ -37,6 +38,19 @@ pub fn narrate(c: Checked) -> CheckResult {
 
 fn summary(verdict: Verdict, ev: &Evidence, leaning_fail: bool) -> String {
     let (s, k, w) = (ev.batch_size, ev.directions, ev.worst_direction);
+    let screen = ev
+        .every_coordinate
+        .as_ref()
+        .filter(|e| e.votes && e.flagged > 0);
+    if let (Verdict::Fail, Some(e)) = (verdict, screen) {
+        return format!(
+            "The minibatch noise at S = {s} is non-Gaussian beyond tolerance in {} of {} \
+                 coordinates (worst: {}), which the {k} analysis directions dilute.",
+            e.flagged,
+            e.coordinates,
+            e.worst.first().map_or_else(String::new, coordinate_name)
+        );
+    }
     match verdict {
         Verdict::Pass => format!(
             "The minibatch noise at S = {s} is Gaussian within tolerance in all {k} directions."
@@ -134,11 +148,99 @@ fn reason(r: &Reason) -> String {
             p_text(Some(*p_fail_holm)),
         ),
         Reason::Impact(i) => impact(i),
+        Reason::EveryCoordinate(e) => every_coordinate(e),
+        Reason::NoisePrincipal(np) => noise_principal(np),
         Reason::Undecided => "every estimate is within its tolerance, but not every \
                               equivalence test rejects: more examples per checkpoint would \
                               decide"
             .into(),
     }
+}
+
+/// "fc2.weight[17, 3]" (format v2) or "coordinate 17".
+fn coordinate_name(r: &CoordinateRow) -> String {
+    r.name
+        .clone()
+        .unwrap_or_else(|| format!("coordinate {}", r.index))
+}
+
+/// The every-coordinate sentence: whether it voted, how many coordinates it flags, and the
+/// worst three by name.
+fn every_coordinate(e: &EveryCoordinate) -> String {
+    let why = match &e.note {
+        None => "fail-only piece: it can fail the check, never pass it".to_string(),
+        Some(ScreenNote::FewRows { rows, minimum }) => format!(
+            "reported only: {rows} rows per checkpoint, fewer than the {minimum} it needs to vote"
+        ),
+        Some(ScreenNote::LargeBatch {
+            batch_size,
+            population,
+        }) => format!(
+            "reported only: S = {batch_size} is at least half of N = {population}, where the \
+             finite-population images are unstable"
+        ),
+    };
+    let worst: Vec<String> = e
+        .worst
+        .iter()
+        .take(3)
+        .map(|r| {
+            format!(
+                "{} (step {}): skewness {:.3}, excess kurtosis {:.3}, Hill α̂ {}, Holm p = {}",
+                coordinate_name(r),
+                r.step,
+                r.minibatch_skewness,
+                r.minibatch_excess_kurtosis,
+                if r.tail_index.is_finite() {
+                    format!("{:.2}", r.tail_index)
+                } else {
+                    "—".into()
+                },
+                p_text(Some(r.p_holm.iter().copied().fold(1.0, f64::min))),
+            )
+        })
+        .collect();
+    format!(
+        "every coordinate ({why}): minibatch skewness and excess kurtosis of all {} coordinates \
+         at {} checkpoint(s) by the finite-population CLT, and a Hill tail-index rule (K = {}, \
+         α₀ = {}), Holm over {} p-values: {} coordinate(s) beyond tolerance ({} by the tail \
+         rule), smallest Holm p = {}; worst: {}",
+        e.coordinates,
+        e.checkpoints,
+        e.tail_k,
+        e.tail_alpha0,
+        e.tests,
+        e.flagged,
+        e.flagged_by_tail,
+        p_text(Some(e.p_fail_holm)),
+        if worst.is_empty() {
+            "none".to_string()
+        } else {
+            worst.join("; ")
+        }
+    )
+}
+
+/// The noise-principal sentence: variance captured on held-out rows against the random
+/// directions, and the largest minibatch shape there.
+fn noise_principal(np: &crate::checks::gaussian_noise::noise_principal::NoisePrincipal) -> String {
+    let r = &np.per_checkpoint;
+    let mean =
+        |f: &dyn Fn(&crate::checks::gaussian_noise::noise_principal::NoisePrincipalRow) -> f64| {
+            r.iter().map(f).sum::<f64>() / r.len().max(1) as f64
+        };
+    format!(
+        "noise principal subspace (reported, does not vote): {} directions chosen on half of \
+         the examples capture {:.1} % of the held-out examples' gradient-noise variance (the \
+         random analysis directions {:.1} %; mean over {} checkpoint(s)); there the largest \
+         minibatch |skewness| is {:.3} and |excess kurtosis| {:.3} (CLT, held-out rows)",
+        r.first().map_or(0, |x| x.directions),
+        100.0 * mean(&|x| x.variance_share),
+        100.0 * mean(&|x| x.random_subspace_share),
+        r.len(),
+        np.largest_abs_skewness,
+        np.largest_abs_excess_kurtosis
+    )
 }
 
 /// The tail-index sentence: both estimates against their simulated Gaussian 5 % cutoffs (fixed
