@@ -172,12 +172,34 @@ fn draw_stability_is_present_and_matches_separate_runs() {
 /// [0.3, 3], ε·λ_max = 0.06), format v1 without any basis: every check works in a random
 /// 8-dimensional subspace.
 fn rotated_run(dir: &Path, d: usize, seed: u64) {
+    rotated_run_with(dir, d, seed, true);
+}
+
+/// [`rotated_run`], with or without `hessian.npy` (written only at d ≤ 256 in any case).
+fn rotated_run_with(dir: &Path, d: usize, seed: u64, hessian: bool) {
     let s = Scenario::QuadraticGaussian;
     let mut cfg = SimConfig::default_for(s);
     cfg.d = d;
     cfg.dim_rotated = true;
     cfg.curvatures = Vec::new();
+    cfg.write_hessian = hessian;
     simulate(s, &cfg, seed, dir).unwrap();
+}
+
+/// The same d = 200 run without any Hessian information: every check works in the seeded random
+/// subspace, which changes with the seed; quadratic_loss can then fail but not pass (RESET is
+/// fail-only) and the OU covariance ratio is an untested subspace approximation.
+#[test]
+fn rotated_d200_run_without_hessian_verdicts_do_not_depend_on_the_seed() {
+    let tmp = common::tempdir();
+    let run = tmp.path().join("rotated-no-hessian");
+    rotated_run_with(&run, 200, 1, false);
+    assert!(!run.join("checkpoints").read_dir().unwrap().any(|c| c
+        .unwrap()
+        .path()
+        .join("hessian.npy")
+        .exists()));
+    assert_stable("quadratic-gaussian --dim 200, k = 8, no Hessian", &run, &[]);
 }
 
 #[test]
