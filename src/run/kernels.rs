@@ -221,7 +221,7 @@ pub const SCREEN_TAIL_BUDGET: usize = 1 << 24;
 pub const MIN_SCREEN_TAIL_K: usize = 8;
 
 /// K of the screen's Hill estimates at n rows and d coordinates: the documented
-/// [`default_tail_k`](crate::stats::screen::default_tail_k)(n) = clamp(⌊n/8⌋, 8, 256), capped so
+/// [`default_tail_k`](crate::stats::screen::default_tail_k)(n) = clamp(⌊n/8⌋, 8, 64), capped so
 /// that the buffers, 2d·1.5(K + 1) values, stay within [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule)
 /// when that leaves fewer than [`MIN_SCREEN_TAIL_K`] or n < 2·1.5(K + 1) (the two buffers of a
 /// coordinate must not share a row). O(1).
@@ -693,7 +693,7 @@ mod tests {
         });
         assert_eq!(m.screen_result().unwrap(), whole);
         // The budget caps K at large d and switches the tail rule off below 8.
-        assert_eq!(screen_tail_k(4096, 10), 256);
+        assert_eq!(screen_tail_k(4096, 10), 64);
         assert_eq!(screen_tail_k(4096, 1 << 20), 0);
         assert_eq!(screen_tail_k(4096, 1 << 19), 9);
         assert_eq!(screen_tail_k(16, 3), 0);
