@@ -344,9 +344,32 @@ impl ScreenSums {
         }
     }
 
+    /// [`Self::push`] for a row of coordinates `cols`: the power sums in one vectorised loop
+    /// (the same operations in the same order per coordinate, so bit-identical), then the
+    /// extremes, whose threshold test is false for most values once a buffer has filled.
     fn push_row(&mut self, cols: std::ops::Range<usize>, row: &[f64], shift: &[f64]) {
+        screen_sums(
+            row,
+            shift,
+            &mut self.sum1[cols.clone()],
+            &mut self.sum3[cols.clone()],
+            &mut self.sum4[cols.clone()],
+        );
+        if self.keep == 0 {
+            return;
+        }
+        let (cap, keep) = (self.cap, self.keep);
         for ((j, &v), &c) in cols.zip(row).zip(shift) {
-            self.push(j, v - c);
+            let y = v - c;
+            let (kh, kl) = (order_key(y), order_key(-y));
+            if kh > self.hi_thr[j] {
+                let b = &mut self.hi[j * cap..(j + 1) * cap];
+                buffer_offer(b, &mut self.hi_len[j], &mut self.hi_thr[j], keep, kh);
+            }
+            if kl > self.lo_thr[j] {
+                let b = &mut self.lo[j * cap..(j + 1) * cap];
+                buffer_offer(b, &mut self.lo_len[j], &mut self.lo_thr[j], keep, kl);
+            }
         }
     }
 
@@ -430,6 +453,25 @@ fn accumulate_row_impl(row: &[f64], shift: &[f64], sum: &mut [f64], sq: &mut [f6
         *s += v;
         let t = v - c;
         *q += t * t;
+    }
+}
+
+avx2_dispatch! {
+    /// The screen's power sums of one row: with y = row − shift, s1 += y, s3 += y³, s4 += y⁴
+    /// (y³ = y²·y, y⁴ = y²·y², as in `ScreenSums::push`).
+    fn screen_sums(row: &[f64], shift: &[f64], s1: &mut [f64], s3: &mut [f64], s4: &mut [f64])
+        -> () = screen_sums_impl
+}
+
+#[inline(always)]
+fn screen_sums_impl(row: &[f64], shift: &[f64], s1: &mut [f64], s3: &mut [f64], s4: &mut [f64]) {
+    let it = s1.iter_mut().zip(s3.iter_mut()).zip(s4.iter_mut());
+    for (((a, b), c), (&v, &sh)) in it.zip(row.iter().zip(shift)) {
+        let y = v - sh;
+        let y2 = y * y;
+        *a += y;
+        *b += y2 * y;
+        *c += y2 * y2;
     }
 }
 
