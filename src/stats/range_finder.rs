@@ -103,8 +103,15 @@ pub struct Sketch {
     take: Vec<bool>,
     /// The row being assembled from panels.
     buf: Vec<f64>,
+    /// Up to [`SKETCH_BATCH`] complete rows not yet added (row-major), and how many.
+    pending: Vec<f64>,
+    npend: usize,
     valid: bool,
 }
+
+/// Rows added to the sketch together: Ω and Z stream through the cache once per batch instead of
+/// once per row (they are l·d doubles each, far larger than L2 at d = 10⁴).
+const SKETCH_BATCH: usize = 4;
 
 impl Sketch {
     /// A sketch with `l` columns for n rows of d coordinates, of the rows with `take[i]`.
@@ -118,6 +125,8 @@ impl Sketch {
             count: 0,
             take,
             buf: Vec::new(),
+            pending: Vec::with_capacity(SKETCH_BATCH * d),
+            npend: 0,
             valid: true,
         }
     }
@@ -154,23 +163,44 @@ impl Sketch {
     }
 
     fn row(&mut self, x: &[f64]) {
-        // Ωᵀ and Zᵀ are stored (l × d, column-major): coordinate j's l values are contiguous.
-        let l = self.omega_t.nrows();
-        let mut y = vec![0.0; l];
-        for (&v, om) in x.iter().zip(self.omega_t.as_slice().chunks_exact(l)) {
-            for (ya, o) in y.iter_mut().zip(om) {
-                *ya += v * o;
+        self.pending.extend_from_slice(x);
+        self.npend += 1;
+        if self.npend == SKETCH_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Adds the pending rows: y_q = Ωᵀx_q, then Zᵀ += y_q x_qᵀ and Σ += x_q in row order, so
+    /// every entry receives the same additions in the same order as one row at a time
+    /// (bit-identical). O(r·d·l) for r pending rows.
+    fn flush(&mut self) {
+        let (l, d, r) = (self.omega_t.nrows(), self.omega_t.ncols(), self.npend);
+        let xs = &self.pending[..r * d];
+        let mut y = vec![0.0; r * l];
+        for (j, om) in self.omega_t.as_slice().chunks_exact(l).enumerate() {
+            for (q, yq) in y.chunks_exact_mut(l).enumerate() {
+                let v = xs[q * d + j];
+                for (ya, o) in yq.iter_mut().zip(om) {
+                    *ya += v * o;
+                }
             }
         }
-        for (&v, zj) in x.iter().zip(self.z_t.as_mut_slice().chunks_exact_mut(l)) {
-            for (z, ya) in zj.iter_mut().zip(&y) {
-                *z += v * ya;
+        for (j, zj) in self.z_t.as_mut_slice().chunks_exact_mut(l).enumerate() {
+            for (q, yq) in y.chunks_exact(l).enumerate() {
+                let v = xs[q * d + j];
+                for (z, ya) in zj.iter_mut().zip(yq) {
+                    *z += v * ya;
+                }
             }
         }
-        for (s, &v) in self.sum.iter_mut().zip(x) {
-            *s += v;
+        for x in xs.chunks_exact(d) {
+            for (s, &v) in self.sum.iter_mut().zip(x) {
+                *s += v;
+            }
         }
-        self.count += 1;
+        self.count += r;
+        self.npend = 0;
+        self.pending.clear();
     }
 
     /// The top `k` principal directions (k × d, orthonormal rows) of the covariance Ĉ
@@ -179,6 +209,11 @@ impl Sketch {
     /// eig(R (ΩᵀZ_c)⁺ Rᵀ) = UΛUᵀ, directions (QU)ᵀ. Empty when invalid or m < 2.
     /// O(d l² + l³).
     pub fn finish(&self, k: usize) -> (DMatrix<f64>, Vec<f64>) {
+        if self.npend > 0 {
+            let mut done = self.clone();
+            done.flush();
+            return done.finish(k);
+        }
         let d = self.omega_t.ncols();
         let m = self.count as f64;
         if !self.valid || self.count < 2 {
