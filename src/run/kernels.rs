@@ -860,7 +860,7 @@ mod tests {
         // Column j: ±1 with a spike of height h_j in row j % n (kurtosis grows with h_j);
         // the 50 flat columns (h = 0) at every 83rd coordinate must be left out.
         let h = |j: usize| {
-            if j % 83 == 0 && j / 83 < 50 {
+            if j.is_multiple_of(83) && j / 83 < 50 {
                 0.0
             } else {
                 2.0 + (j % 7) as f64
