@@ -147,20 +147,21 @@ impl CoordinateMoments {
         }
     }
 
-    /// As [`Self::new`], and also accumulates the every-coordinate screen ([`ScreenSums`]):
-    /// Σy, Σy³, Σy⁴ of y = x − x₀ per coordinate and the K + 1 largest and smallest y, K =
-    /// [`screen_tail_k`]. Extra cost ~10 flops and two compares per element; memory
-    /// 3d + 2d(K + 1) values (at most [`SCREEN_TAIL_BUDGET`] for the extremes).
+    /// As [`Self::new`], and also accumulates the power sums of the every-coordinate screen
+    /// ([`ScreenSums`]): Σy, Σy³, Σy⁴ of y = x − x₀ per coordinate. Extra cost ~6 flops per
+    /// element (one vectorised loop), memory 3d doubles. The Hill extremes are collected
+    /// afterwards, for [`TAIL_CANDIDATES`] coordinates only ([`TailExtremes`]).
     pub fn with_screen(n: usize, d: usize) -> Self {
         let mut m = Self::new(n, d);
-        m.screen = Some(ScreenSums::new(n, d));
+        m.screen = Some(ScreenSums::new(d));
         m
     }
 
-    /// The screen's per-coordinate moments and Hill tail indices (`None` without
-    /// [`Self::with_screen`]). Cost O(d·K log K).
-    pub fn screen_result(&self) -> Option<CoordinateScreen> {
-        self.screen.as_ref().map(|s| s.result(self))
+    /// The screen's per-coordinate moments and, for the coordinates `tails` collected, Hill
+    /// tail indices (NaN elsewhere; `tail_k` = 0 without `tails`). `None` without
+    /// [`Self::with_screen`]. Cost O(d + M·K log K).
+    pub fn screen_result(&self, tails: Option<&TailExtremes>) -> Option<CoordinateScreen> {
+        self.screen.as_ref().map(|s| s.result(self, tails))
     }
 
     /// Mean of column j.
@@ -213,21 +214,32 @@ impl BlockSink for CoordinateMoments {
 }
 
 /// Most extremes the screen keeps per checkpoint being read (two buffers of 1.5(K + 1) per
-/// coordinate, f32 order keys: 64 MiB): at larger d the tail rule's K shrinks, and below
-/// [`MIN_SCREEN_TAIL_K`] (beyond d = 2²⁴/27 ≈ 6.2·10⁵ coordinates) it is not run.
+/// candidate coordinate, f32 order keys: 64 MiB). With at most [`TAIL_CANDIDATES`] candidates
+/// it does not bind at K ≤ 64; below [`MIN_SCREEN_TAIL_K`] the tail rule is not run.
 pub const SCREEN_TAIL_BUDGET: usize = 1 << 24;
 
 /// Fewest order statistics for a Hill estimate in the screen.
 pub const MIN_SCREEN_TAIL_K: usize = 8;
 
+/// Coordinates per checkpoint that get a Hill estimate: the M = min(d, 4,096) with the largest
+/// per-example sample excess kurtosis m₄/m₂² − 3 (from the first pass's power sums). The
+/// every-coordinate piece counts a Hill p-value only where the coordinate's kurtosis is already
+/// beyond tolerance, so the other coordinates need none ("no tail evidence", as for a
+/// coordinate within tolerance). Their K + 1 largest and smallest values are collected by a
+/// second pass over the gradients ([`TailExtremes`]): 2·M·1.5(K + 1) f32 keys (≤ 3.2 MiB at
+/// K = 64) instead of 2·d·1.5(K + 1), and no extremes bookkeeping in the first pass.
+pub const TAIL_CANDIDATES: usize = 4096;
+
 /// K of the screen's Hill estimates at n rows and d coordinates: the documented
 /// [`default_tail_k`](crate::stats::screen::default_tail_k)(n) = clamp(⌊n/8⌋, 8, 64), capped so
-/// that the buffers, 2d·1.5(K + 1) values, stay within [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule)
-/// when that leaves fewer than [`MIN_SCREEN_TAIL_K`] or n < 2·1.5(K + 1) (the two buffers of a
-/// coordinate must not share a row). O(1).
+/// that the buffers of the min(d, [`TAIL_CANDIDATES`]) candidates, 2·M·1.5(K + 1) values, stay
+/// within [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule) when that leaves fewer than
+/// [`MIN_SCREEN_TAIL_K`] or n < 2·1.5(K + 1) (the two buffers of a coordinate must not share a
+/// row). O(1).
 pub fn screen_tail_k(n: usize, d: usize) -> usize {
     let k = crate::stats::screen::default_tail_k(n);
-    let cap = (SCREEN_TAIL_BUDGET / (3 * d.max(1))).saturating_sub(1);
+    let m = d.clamp(1, TAIL_CANDIDATES);
+    let cap = (SCREEN_TAIL_BUDGET / (3 * m)).saturating_sub(1);
     let k = k.min(cap);
     if k < MIN_SCREEN_TAIL_K || n < 2 * buffer_len(k + 1) {
         0
@@ -241,28 +253,15 @@ fn buffer_len(keep: usize) -> usize {
     keep + (keep / 2).max(4)
 }
 
-/// Running sums of the every-coordinate screen (issue 16): per coordinate j, with y = x − x₀ⱼ
-/// (the first row, as for the variance), Σy, Σy³, Σy⁴ (Σy² is `sum_sq_shifted`), and the K + 1
-/// largest and K + 1 smallest y in flat per-coordinate buffers of order keys (a value enters
-/// when above the buffer's threshold; a full buffer keeps its K + 1 largest by selection, which
-/// sets the threshold: amortised O(1) per entering value). The shift keeps
-/// the power sums free of cancellation when the mean is far from 0. Each sum is added in row
-/// order, so the result does not depend on the block plan or the thread count.
+/// Running power sums of the every-coordinate screen (issue 16): per coordinate j, with
+/// y = x − x₀ⱼ (the first row, as for the variance), Σy, Σy³, Σy⁴ (Σy² is `sum_sq_shifted`).
+/// The shift keeps the sums free of cancellation when the mean is far from 0. Each sum is added
+/// in row order, so the result does not depend on the block plan or the thread count.
 #[derive(Debug, Clone)]
 pub struct ScreenSums {
     sum1: Vec<f64>,
     sum3: Vec<f64>,
     sum4: Vec<f64>,
-    /// K + 1 (0: no extremes kept).
-    keep: usize,
-    /// Buffer capacity per coordinate ([`buffer_len`]).
-    cap: usize,
-    hi: Vec<u32>,
-    lo: Vec<u32>,
-    hi_len: Vec<u32>,
-    lo_len: Vec<u32>,
-    hi_thr: Vec<u32>,
-    lo_thr: Vec<u32>,
 }
 
 /// Order-preserving map of v rounded to f32 → u32 (the order of `f32::total_cmp`). The Hill
@@ -304,23 +303,11 @@ fn buffer_offer(buf: &mut [u32], len: &mut u32, thr: &mut u32, keep: usize, key:
 }
 
 impl ScreenSums {
-    fn new(n: usize, d: usize) -> Self {
-        let k = screen_tail_k(n, d);
-        let keep = if k == 0 { 0 } else { k + 1 };
-        let cap = if keep == 0 { 0 } else { buffer_len(keep) };
-        let dk = if keep > 0 { d } else { 0 };
+    fn new(d: usize) -> Self {
         ScreenSums {
             sum1: vec![0.0; d],
             sum3: vec![0.0; d],
             sum4: vec![0.0; d],
-            keep,
-            cap,
-            hi: vec![0; d * cap],
-            lo: vec![0; d * cap],
-            hi_len: vec![0; dk],
-            lo_len: vec![0; dk],
-            hi_thr: vec![0; dk],
-            lo_thr: vec![0; dk],
         }
     }
 
@@ -330,56 +317,154 @@ impl ScreenSums {
         self.sum1[j] += y;
         self.sum3[j] += y2 * y;
         self.sum4[j] += y2 * y2;
-        if self.keep > 0 {
-            let (kh, kl) = (order_key(y), order_key(-y));
-            let (cap, keep) = (self.cap, self.keep);
-            if kh > self.hi_thr[j] {
-                let b = &mut self.hi[j * cap..(j + 1) * cap];
-                buffer_offer(b, &mut self.hi_len[j], &mut self.hi_thr[j], keep, kh);
-            }
-            if kl > self.lo_thr[j] {
-                let b = &mut self.lo[j * cap..(j + 1) * cap];
-                buffer_offer(b, &mut self.lo_len[j], &mut self.lo_thr[j], keep, kl);
-            }
-        }
     }
 
     /// [`Self::push`] for a row of coordinates `cols`: the power sums in one vectorised loop
-    /// (the same operations in the same order per coordinate, so bit-identical), then the
-    /// extremes, whose threshold test is false for most values once a buffer has filled.
+    /// (the same operations in the same order per coordinate, so bit-identical).
     fn push_row(&mut self, cols: std::ops::Range<usize>, row: &[f64], shift: &[f64]) {
         screen_sums(
             row,
             shift,
             &mut self.sum1[cols.clone()],
             &mut self.sum3[cols.clone()],
-            &mut self.sum4[cols.clone()],
+            &mut self.sum4[cols],
         );
-        if self.keep == 0 {
-            return;
+    }
+
+    /// Σy, Σy², Σy³, Σy⁴ of coordinate j.
+    fn sums(&self, m: &CoordinateMoments, j: usize) -> [f64; 4] {
+        [
+            self.sum1[j],
+            m.sum_sq_shifted[j],
+            self.sum3[j],
+            self.sum4[j],
+        ]
+    }
+
+    fn result(&self, m: &CoordinateMoments, tails: Option<&TailExtremes>) -> CoordinateScreen {
+        let n = m.n;
+        let d = self.sum1.len();
+        let k = tails.map_or(0, |t| t.keep.saturating_sub(1));
+        let mut out = CoordinateScreen {
+            n,
+            tail_k: k,
+            m2: Vec::with_capacity(d),
+            m3: Vec::with_capacity(d),
+            m4: Vec::with_capacity(d),
+            hill: if k > 0 { vec![f64::NAN; d] } else { Vec::new() },
+        };
+        for j in 0..d {
+            let (m2, m3, m4) = crate::stats::screen::central_moments(n, self.sums(m, j));
+            out.m2.push(m2);
+            out.m3.push(m3);
+            out.m4.push(m4);
         }
+        if let (Some(t), true) = (tails, k > 0) {
+            for (p, &j) in t.cols.iter().enumerate() {
+                let top = t.top_abs(p, self.sum1[j] / n as f64);
+                let a =
+                    crate::stats::screen::hill_tail_test(&top, k, 4.0).map_or(f64::NAN, |t| t.0);
+                out.hill[j] = a;
+            }
+        }
+        out
+    }
+}
+
+/// The second-pass sink of the screen's tail rule: for the candidate coordinates (the
+/// [`TAIL_CANDIDATES`] with the largest per-example excess kurtosis), the K + 1 largest and
+/// K + 1 smallest y = x − x₀ⱼ (the first pass's shift) in flat per-candidate buffers of order
+/// keys (a value enters when above the buffer's threshold; a full buffer keeps its K + 1
+/// largest by selection, which sets the threshold: amortised O(1) per entering value). The kept
+/// sets do not depend on the arrival order, so neither on the block plan nor the thread count.
+#[derive(Debug, Clone)]
+pub struct TailExtremes {
+    /// The candidates, ascending.
+    cols: Vec<usize>,
+    /// x₀ⱼ per candidate.
+    shift: Vec<f64>,
+    /// K + 1.
+    keep: usize,
+    /// Buffer capacity per candidate ([`buffer_len`]).
+    cap: usize,
+    hi: Vec<u32>,
+    lo: Vec<u32>,
+    hi_len: Vec<u32>,
+    lo_len: Vec<u32>,
+    hi_thr: Vec<u32>,
+    lo_thr: Vec<u32>,
+}
+
+impl TailExtremes {
+    /// The candidates after the first pass: the min(d, [`TAIL_CANDIDATES`]) coordinates with the
+    /// largest sample excess kurtosis m₄/m₂² − 3 (ties by the lower index; coordinates with
+    /// m₂ ≤ 1e-300 or NaN moments are not candidates). `None` without the screen or when
+    /// [`screen_tail_k`] is 0. Cost O(d log d), memory O(d + M·K).
+    pub fn select(m: &CoordinateMoments) -> Option<TailExtremes> {
+        let s = m.screen.as_ref()?;
+        let (n, d) = (m.n, s.sum1.len());
+        let k = screen_tail_k(n, d);
+        if k == 0 {
+            return None;
+        }
+        let mut g2: Vec<(f64, usize)> = (0..d)
+            .filter_map(|j| {
+                let (m2, _, m4) = crate::stats::screen::central_moments(n, s.sums(m, j));
+                let g = m4 / (m2 * m2) - 3.0;
+                (m2 > 1e-300 && !g.is_nan()).then_some((g, j))
+            })
+            .collect();
+        let mm = TAIL_CANDIDATES.min(g2.len());
+        let by = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if mm < g2.len() && mm > 0 {
+            g2.select_nth_unstable_by(mm - 1, by);
+        }
+        let mut cols: Vec<usize> = g2[..mm].iter().map(|x| x.1).collect();
+        cols.sort_unstable();
+        let keep = k + 1;
+        let cap = buffer_len(keep);
+        let c = cols.len();
+        Some(TailExtremes {
+            shift: cols.iter().map(|&j| m.shift[j]).collect(),
+            cols,
+            keep,
+            cap,
+            hi: vec![0; c * cap],
+            lo: vec![0; c * cap],
+            hi_len: vec![0; c],
+            lo_len: vec![0; c],
+            hi_thr: vec![0; c],
+            lo_thr: vec![0; c],
+        })
+    }
+
+    /// The candidates, ascending.
+    pub fn cols(&self) -> &[usize] {
+        &self.cols
+    }
+
+    #[inline(always)]
+    fn push(&mut self, p: usize, v: f64) {
+        let y = v - self.shift[p];
+        let (kh, kl) = (order_key(y), order_key(-y));
         let (cap, keep) = (self.cap, self.keep);
-        for ((j, &v), &c) in cols.zip(row).zip(shift) {
-            let y = v - c;
-            let (kh, kl) = (order_key(y), order_key(-y));
-            if kh > self.hi_thr[j] {
-                let b = &mut self.hi[j * cap..(j + 1) * cap];
-                buffer_offer(b, &mut self.hi_len[j], &mut self.hi_thr[j], keep, kh);
-            }
-            if kl > self.lo_thr[j] {
-                let b = &mut self.lo[j * cap..(j + 1) * cap];
-                buffer_offer(b, &mut self.lo_len[j], &mut self.lo_thr[j], keep, kl);
-            }
+        if kh > self.hi_thr[p] {
+            let b = &mut self.hi[p * cap..(p + 1) * cap];
+            buffer_offer(b, &mut self.hi_len[p], &mut self.hi_thr[p], keep, kh);
+        }
+        if kl > self.lo_thr[p] {
+            let b = &mut self.lo[p * cap..(p + 1) * cap];
+            buffer_offer(b, &mut self.lo_len[p], &mut self.lo_thr[p], keep, kl);
         }
     }
 
-    /// The K + 1 largest |y − ȳ| of coordinate j, largest first: they are among the K + 1
+    /// The K + 1 largest |y − ȳ| of candidate p, largest first: they are among the K + 1
     /// largest and smallest y; when n < 2(K + 1) the sets overlap (excluded by
     /// [`screen_tail_k`]).
-    fn top_abs(&self, j: usize, mean: f64) -> Vec<f64> {
+    fn top_abs(&self, p: usize, mean: f64) -> Vec<f64> {
         let (kp, cap) = (self.keep, self.cap);
-        let hi = &self.hi[j * cap..j * cap + self.hi_len[j] as usize];
-        let lo = &self.lo[j * cap..j * cap + self.lo_len[j] as usize];
+        let hi = &self.hi[p * cap..p * cap + self.hi_len[p] as usize];
+        let lo = &self.lo[p * cap..p * cap + self.lo_len[p] as usize];
         let mut v: Vec<f64> = hi
             .iter()
             .map(|&k| (from_order_key(k) - mean).abs())
@@ -389,38 +474,31 @@ impl ScreenSums {
         v.truncate(kp);
         v
     }
+}
 
-    fn result(&self, m: &CoordinateMoments) -> CoordinateScreen {
-        let n = m.n;
-        let d = self.sum1.len();
-        let k = self.keep.saturating_sub(1);
-        let mut out = CoordinateScreen {
-            n,
-            tail_k: k,
-            m2: Vec::with_capacity(d),
-            m3: Vec::with_capacity(d),
-            m4: Vec::with_capacity(d),
-            hill: Vec::with_capacity(if k > 0 { d } else { 0 }),
-        };
-        for j in 0..d {
-            let s = [
-                self.sum1[j],
-                m.sum_sq_shifted[j],
-                self.sum3[j],
-                self.sum4[j],
-            ];
-            let (m2, m3, m4) = crate::stats::screen::central_moments(n, s);
-            out.m2.push(m2);
-            out.m3.push(m3);
-            out.m4.push(m4);
-            if k > 0 {
-                let top = self.top_abs(j, s[0] / n as f64);
-                let a =
-                    crate::stats::screen::hill_tail_test(&top, k, 4.0).map_or(f64::NAN, |t| t.0);
-                out.hill.push(a);
+impl BlockSink for TailExtremes {
+    fn consume(&mut self, b: &Block) {
+        let p0 = self.cols.partition_point(|&j| j < b.cols.start);
+        let p1 = self.cols.partition_point(|&j| j < b.cols.end);
+        if p0 == p1 {
+            return;
+        }
+        if b.col_major {
+            for p in p0..p1 {
+                let j = self.cols[p];
+                for i in b.rows.clone() {
+                    self.push(p, b.get(i, j));
+                }
+            }
+            return;
+        }
+        let w = b.cols.len();
+        for row in b.data.chunks_exact(w) {
+            for p in p0..p1 {
+                let v = row[self.cols[p] - b.cols.start];
+                self.push(p, v);
             }
         }
-        out
     }
 }
 
@@ -558,19 +636,24 @@ pub struct NoisePrincipal {
 }
 
 /// Finishes the sketch and, by a second pass over `grads`, projects the held-out rows onto the
-/// k directions. `None` when the sketch gave no directions (column-major data, too few rows).
-/// `scale` multiplies the gradients (1/S for sum-reduced minibatch rows). Cost O(n·d·k) for
-/// the pass, memory O(k·d + n·k).
+/// k directions; `extra` (the screen's [`TailExtremes`]) is fed by the same pass. `None` when
+/// the sketch gave no directions (column-major data, too few rows; the pass is still made for
+/// `extra`). `scale` multiplies the gradients (1/S for sum-reduced minibatch rows). Cost
+/// O(n·d·k) for the pass, memory O(k·d + n·k).
 pub fn noise_principal(
     sketch: &NoiseSketch,
     take: &[bool],
     grads: &dyn super::array::ArraySource,
     k: usize,
     scale: f64,
+    extra: Option<&mut dyn BlockSink>,
 ) -> crate::error::Result<Option<NoisePrincipal>> {
     let (v, var) = sketch.0.finish(k);
     let kk = v.nrows();
     if kk == 0 {
+        if let Some(e) = extra {
+            grads.stream(e)?;
+        }
         return Ok(None);
     }
     let (n, d) = (take.len(), v.ncols());
@@ -589,7 +672,11 @@ pub fn noise_principal(
         norm2: 0.0,
         sum: vec![0.0; d],
     };
-    grads.stream(&mut p)?;
+    let mut sinks: Vec<&mut dyn BlockSink> = vec![&mut p];
+    if let Some(e) = extra {
+        sinks.push(e);
+    }
+    super::pass::stream_file(grads.file(), &mut [grads.region(sinks)])?;
     let m = held_out.len();
     if m < 2 {
         return Ok(None);
@@ -686,15 +773,20 @@ mod tests {
         assert_eq!(k, 37);
         let mut ps = PowerSums::new(d, k, None).unwrap();
         ps.add_block(&x).unwrap();
+        // Two passes: power sums, then the candidates' extremes (all d < TAIL_CANDIDATES).
+        let whole_block = Block {
+            rows: 0..n,
+            cols: 0..d,
+            col_major: false,
+            data: &x,
+        };
         let whole = {
             let mut m = CoordinateMoments::with_screen(n, d);
-            m.consume(&Block {
-                rows: 0..n,
-                cols: 0..d,
-                col_major: false,
-                data: &x,
-            });
-            m.screen_result().unwrap()
+            m.consume(&whole_block);
+            let mut t = TailExtremes::select(&m).unwrap();
+            assert_eq!(t.cols(), &(0..d).collect::<Vec<_>>()[..]);
+            t.consume(&whole_block);
+            m.screen_result(Some(&t)).unwrap()
         };
         for j in 0..d {
             let (m2, m3, m4) = central_moments(n, ps.sums(j));
@@ -708,37 +800,94 @@ mod tests {
             assert!(close, "{j}: {} vs {a}", whole.hill[j]);
         }
         // Column panels of widths 3 + 4, row by row.
-        let mut m = CoordinateMoments::with_screen(n, d);
-        for i in 0..n {
-            for cols in [0..3, 3..d] {
-                let row = &x[i * d + cols.start..i * d + cols.end];
-                m.consume(&Block {
-                    rows: i..i + 1,
-                    cols,
-                    col_major: false,
-                    data: row,
-                });
+        let panels = |sink: &mut dyn BlockSink| {
+            for i in 0..n {
+                for cols in [0..3, 3..d] {
+                    let row = &x[i * d + cols.start..i * d + cols.end];
+                    sink.consume(&Block {
+                        rows: i..i + 1,
+                        cols,
+                        col_major: false,
+                        data: row,
+                    });
+                }
             }
-        }
-        assert_eq!(m.screen_result().unwrap(), whole);
+        };
+        let mut m = CoordinateMoments::with_screen(n, d);
+        panels(&mut m);
+        let mut t = TailExtremes::select(&m).unwrap();
+        panels(&mut t);
+        assert_eq!(m.screen_result(Some(&t)).unwrap(), whole);
         // Column-major, whole.
         let t: Vec<f64> = (0..d)
             .flat_map(|j| (0..n).map(move |i| (i, j)))
             .map(|(i, j)| x[i * d + j])
             .collect();
-        let mut m = CoordinateMoments::with_screen(n, d);
-        m.consume(&Block {
+        let cm = Block {
             rows: 0..n,
             cols: 0..d,
             col_major: true,
             data: &t,
-        });
-        assert_eq!(m.screen_result().unwrap(), whole);
-        // The budget caps K at large d and switches the tail rule off below 8.
+        };
+        let mut m = CoordinateMoments::with_screen(n, d);
+        m.consume(&cm);
+        let mut tails = TailExtremes::select(&m).unwrap();
+        tails.consume(&cm);
+        assert_eq!(m.screen_result(Some(&tails)).unwrap(), whole);
+        // With only the candidates collected, the others carry no Hill estimate.
+        let mut tails = TailExtremes::select(&m).unwrap();
+        tails.cols = vec![1, 4];
+        tails.shift = vec![m.shift[1], m.shift[4]];
+        tails.consume(&cm);
+        let part = m.screen_result(Some(&tails)).unwrap();
+        for j in 0..d {
+            if j == 1 || j == 4 {
+                assert_eq!(part.hill[j], whole.hill[j], "{j}");
+            } else {
+                assert!(part.hill[j].is_nan(), "{j}");
+            }
+        }
+        // K: at most 64, the budget counts min(d, TAIL_CANDIDATES) candidates; none below 8.
         assert_eq!(screen_tail_k(4096, 10), 64);
-        assert_eq!(screen_tail_k(4096, 1 << 20), 0);
-        assert_eq!(screen_tail_k(4096, 1 << 19), 9);
+        assert_eq!(screen_tail_k(4096, 1 << 20), 64);
         assert_eq!(screen_tail_k(16, 3), 0);
+    }
+
+    /// The candidates are the TAIL_CANDIDATES coordinates with the largest excess kurtosis.
+    #[test]
+    fn tail_candidates_are_the_most_kurtotic() {
+        let (n, d) = (600, TAIL_CANDIDATES + 50);
+        // Column j: ±1 with a spike of height h_j in row j % n (kurtosis grows with h_j);
+        // the 50 flat columns (h = 0) at every 83rd coordinate must be left out.
+        let h = |j: usize| {
+            if j.is_multiple_of(83) && j / 83 < 50 {
+                0.0
+            } else {
+                2.0 + (j % 7) as f64
+            }
+        };
+        let x: Vec<f64> = (0..n * d)
+            .map(|e| {
+                let (i, j) = (e / d, e % d);
+                let base = if (i + j) % 2 == 0 { 1.0 } else { -1.0 };
+                if i == j % n {
+                    base * (1.0 + h(j))
+                } else {
+                    base
+                }
+            })
+            .collect();
+        let mut m = CoordinateMoments::with_screen(n, d);
+        m.consume(&Block {
+            rows: 0..n,
+            cols: 0..d,
+            col_major: false,
+            data: &x,
+        });
+        let t = TailExtremes::select(&m).unwrap();
+        assert_eq!(t.cols().len(), TAIL_CANDIDATES);
+        assert!(t.cols().windows(2).all(|w| w[0] < w[1]));
+        assert!(t.cols().iter().all(|&j| h(j) > 0.0));
     }
 
     /// The blocked kernel equals the element-by-element definition bit for bit.

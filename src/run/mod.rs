@@ -209,12 +209,13 @@ impl Run {
         if let Some(t) = &traj_files {
             files.extend(t.files());
         }
-        // The noise principal subspace reads each gradient array a second time.
-        let second: u64 = if noise_principal_on(&manifest, &subspace) {
-            opened.iter().map(|c| c.grads.layout().data_bytes()).sum()
-        } else {
-            0
-        };
+        // The noise principal subspace and the screen's tail extremes read each gradient array
+        // a second time (one pass for both).
+        let second: u64 = opened
+            .iter()
+            .filter(|c| second_pass_on(&manifest, &subspace, c.n, c.d))
+            .map(|c| c.grads.layout().data_bytes())
+            .sum();
         let total = files.iter().map(|f| f.len()).sum::<u64>() + second;
         let guard = progress::start(total);
         let (checkpoints, trajectory) = rayon::join(
@@ -336,6 +337,14 @@ fn noise_principal_on(manifest: &Manifest, sub: &Subspace) -> bool {
     manifest.gradients == GradientKind::PerExample
         && sub.kind() == SubspaceKind::RandomOrthonormal
         && kernels::noise_sketch_fits(sub.d(), sub.k())
+}
+
+/// Whether a checkpoint of n rows and d coordinates reads its gradients a second time: for the
+/// noise principal subspace ([`noise_principal_on`]) and/or the screen's tail extremes
+/// (per-example runs with [`kernels::screen_tail_k`] > 0).
+fn second_pass_on(manifest: &Manifest, sub: &Subspace, n: usize, d: usize) -> bool {
+    noise_principal_on(manifest, sub)
+        || (manifest.gradients == GradientKind::PerExample && kernels::screen_tail_k(n, d) > 0)
 }
 
 /// Refuses a random basis above [`BASIS_MAX_BYTES`] (k·d doubles) before it is allocated.
@@ -666,11 +675,20 @@ impl OpenCheckpoint {
             (GradientKind::Minibatch, LossReduction::Sum) => 1.0 / manifest.batch_size as f64,
             _ => 1.0,
         };
+        // The second pass over the gradients: the noise principal subspace and the screen's
+        // tail extremes of its candidate coordinates share it.
+        let mut tails = kernels::TailExtremes::select(&moments);
+        let extra = tails.as_mut().map(|t| t as &mut dyn pass::BlockSink);
         let noise_principal = match (&sketch, &take) {
             (Some(s), Some(t)) => {
-                kernels::noise_principal(s, t, self.grads.as_ref(), main.k(), scale)?
+                kernels::noise_principal(s, t, self.grads.as_ref(), main.k(), scale, extra)?
             }
-            _ => None,
+            _ => {
+                if let Some(e) = extra {
+                    self.grads.stream(e)?;
+                }
+                None
+            }
         };
         let nf = n as f64;
         let mean_norm2 = moments.sum.iter().map(|s| (s / nf).powi(2)).sum::<f64>();
@@ -699,7 +717,7 @@ impl OpenCheckpoint {
                 .as_ref()
                 .map(|p| p.read(&theta_full))
                 .transpose()?,
-            screen: moments.screen_result(),
+            screen: moments.screen_result(tails.as_ref()),
             noise_principal,
         })
     }
