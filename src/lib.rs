@@ -13,6 +13,10 @@
 //! module per assumption; [`report`] is the single report model with its exporters; [`simulate`]
 //! writes run directories from models whose truth is known.
 
+// Run-time AVX2 dispatch for inner loops (`avx2_dispatch!`), used by src/run and src/stats.
+#[macro_use]
+mod simd;
+
 pub mod checks;
 pub mod compare;
 pub mod error;

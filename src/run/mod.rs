@@ -10,9 +10,6 @@
 //! held whole. Cost per checkpoint: O(n d k) time; memory O(n k + d) plus one block per thread
 //! and the k·d basis.
 
-#[macro_use]
-mod simd;
-
 pub mod array;
 pub mod basis;
 pub mod gate;

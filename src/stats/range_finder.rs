@@ -177,22 +177,8 @@ impl Sketch {
         let (l, d, r) = (self.omega_t.nrows(), self.omega_t.ncols(), self.npend);
         let xs = &self.pending[..r * d];
         let mut y = vec![0.0; r * l];
-        for (j, om) in self.omega_t.as_slice().chunks_exact(l).enumerate() {
-            for (q, yq) in y.chunks_exact_mut(l).enumerate() {
-                let v = xs[q * d + j];
-                for (ya, o) in yq.iter_mut().zip(om) {
-                    *ya += v * o;
-                }
-            }
-        }
-        for (j, zj) in self.z_t.as_mut_slice().chunks_exact_mut(l).enumerate() {
-            for (q, yq) in y.chunks_exact(l).enumerate() {
-                let v = xs[q * d + j];
-                for (z, ya) in zj.iter_mut().zip(yq) {
-                    *z += v * ya;
-                }
-            }
-        }
+        sketch_y(xs, d, self.omega_t.as_slice(), l, &mut y);
+        sketch_z(xs, d, &y, l, self.z_t.as_mut_slice());
         for x in xs.chunks_exact(d) {
             for (s, &v) in self.sum.iter_mut().zip(x) {
                 *s += v;
@@ -252,6 +238,43 @@ impl Sketch {
             v.row_mut(row).copy_from(&dir.transpose());
         }
         (v, keep.iter().map(|&i| e.eigenvalues[i]).collect())
+    }
+}
+
+avx2_dispatch! {
+    /// y_q += Ωᵀ x_q for the r = y.len()/l rows x_q of `xs` (row-major, width d); Ωᵀ is l × d
+    /// column-major (`omega_t`), so coordinate j's l values are contiguous. Terms added in
+    /// increasing j.
+    fn sketch_y(xs: &[f64], d: usize, omega_t: &[f64], l: usize, y: &mut [f64]) -> () =
+        sketch_y_impl
+}
+
+#[inline(always)]
+fn sketch_y_impl(xs: &[f64], d: usize, omega_t: &[f64], l: usize, y: &mut [f64]) {
+    for (j, om) in omega_t.chunks_exact(l).enumerate() {
+        for (q, yq) in y.chunks_exact_mut(l).enumerate() {
+            let v = xs[q * d + j];
+            for (ya, o) in yq.iter_mut().zip(om) {
+                *ya += v * o;
+            }
+        }
+    }
+}
+
+avx2_dispatch! {
+    /// Zᵀ += Σ_q y_q x_qᵀ (coordinate j's l values contiguous), rows q in order.
+    fn sketch_z(xs: &[f64], d: usize, y: &[f64], l: usize, z_t: &mut [f64]) -> () = sketch_z_impl
+}
+
+#[inline(always)]
+fn sketch_z_impl(xs: &[f64], d: usize, y: &[f64], l: usize, z_t: &mut [f64]) {
+    for (j, zj) in z_t.chunks_exact_mut(l).enumerate() {
+        for (q, yq) in y.chunks_exact(l).enumerate() {
+            let v = xs[q * d + j];
+            for (z, ya) in zj.iter_mut().zip(yq) {
+                *z += v * ya;
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Run-time CPU dispatch for the pass's inner loops.
+//! Run-time CPU dispatch for the inner loops of the pass (src/run) and of the noise sketch
+//! (src/stats/range_finder.rs). A utility below every layer: it knows nothing of runs or statistics.
 //!
 //! [`avx2_dispatch!`] defines a function that runs a generic `#[inline(always)]` body compiled
 //! with AVX2 enabled when the CPU has it (checked at run time), and as plain code otherwise. The
