@@ -112,7 +112,7 @@ pub fn input_bytes(report: &Report) -> u64 {
 }
 
 /// Every check's verdict in a fixed order: the four assumptions, the OU prediction, overall.
-fn verdicts_of(r: &Report) -> Vec<(&'static str, Verdict)> {
+pub fn verdicts_of(r: &Report) -> Vec<(&'static str, Verdict)> {
     let mut v: Vec<_> = r
         .assumptions
         .iter()

@@ -24,19 +24,7 @@ fn verdicts(run: &Path, seed: u64) -> Vec<(&'static str, Verdict)> {
     };
     let r = sgd_ou::verify(run, &opts).unwrap();
     assert!(r.draw_stability.is_none());
-    keyed(&r)
-}
-
-fn keyed(r: &sgd_ou::report::Report) -> Vec<(&'static str, Verdict)> {
-    let mut v: Vec<_> = r
-        .assumptions
-        .iter()
-        .into_iter()
-        .map(|(a, c)| (a.key(), c.verdict))
-        .collect();
-    v.push(("ou_prediction", r.ou_prediction.verdict));
-    v.push(("overall", r.verdict));
-    v
+    sgd_ou::stability::verdicts_of(&r)
 }
 
 fn seeds() -> u64 {
@@ -131,7 +119,7 @@ fn draw_stability_is_present_and_matches_separate_runs() {
         .expect("random subspace: draws run");
     assert_eq!(ds.seeds, vec![3, 3001, 3002, 3003, 3004]);
     assert!(ds.skipped.is_none());
-    let main = keyed(&r);
+    let main = sgd_ou::stability::verdicts_of(&r);
     let others: Vec<_> = ds.seeds[1..].iter().map(|&s| verdicts(&run, s)).collect();
     assert_eq!(ds.checks.len(), main.len());
     for (i, c) in ds.checks.iter().enumerate() {
