@@ -141,51 +141,12 @@ pub struct Run {
 impl Run {
     /// Reads, validates and projects the run directory `dir`.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Run> {
-        if !dir.is_dir() {
-            return Err(Error::input(
-                dir,
-                "is not a directory; pass the run directory that holds run.json",
-            ));
-        }
-        if opts.dims == 0 {
-            return Err(Error::Usage("--dims must be at least 1".into()));
-        }
-        if opts.dims > MAX_DIMS {
-            return Err(Error::Usage(format!(
-                "--dims {} is above the limit of {MAX_DIMS}: the checks estimate k × k \
-                 covariances from n gradients per checkpoint, so k must stay far below n (the \
-                 default is 8)",
-                opts.dims
-            )));
-        }
+        check_load_options(dir, opts)?;
         let manifest = Manifest::read(&dir.join("run.json"))?;
         let (manifest_file, _) =
             gate::read_capped(&dir.join("run.json"), gate::RUN_JSON_MAX_BYTES, "run.json")?;
         let steps = discover_checkpoints(dir)?;
-
-        // Open and validate every checkpoint's arrays before reading any data.
-        let mut opened = Vec::with_capacity(steps.len());
-        let mut d_first: Option<(usize, PathBuf)> = None;
-        for (step, cdir) in &steps {
-            let c = OpenCheckpoint::open(*step, cdir, &manifest)?;
-            match &d_first {
-                None => d_first = Some((c.d, c.params.path().to_path_buf())),
-                Some((d0, p0)) if *d0 != c.d => {
-                    return Err(Error::input(
-                        c.params.describe(),
-                        format!(
-                            "has {} parameters but {} has {d0}; every checkpoint must hold the \
-                             same flattened parameter vector",
-                            c.d,
-                            p0.display()
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-            opened.push(c);
-        }
-        let d = d_first.map(|x| x.0).unwrap_or(0);
+        let (opened, d) = open_checkpoints(&steps, &manifest)?;
         let traj_files = OpenTrajectory::open(dir, d)?;
         check_basis_size(d, opts.dims)?;
         let basis = basis::Basis::load(dir, &manifest, d, &steps)?;
@@ -325,6 +286,58 @@ impl Run {
         }
         hex(&h.finalize())
     }
+}
+
+/// Refuses a missing run directory and an out-of-range `--dims` before anything is read.
+fn check_load_options(dir: &Path, opts: &LoadOptions) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::input(
+            dir,
+            "is not a directory; pass the run directory that holds run.json",
+        ));
+    }
+    if opts.dims == 0 {
+        return Err(Error::Usage("--dims must be at least 1".into()));
+    }
+    if opts.dims > MAX_DIMS {
+        return Err(Error::Usage(format!(
+            "--dims {} is above the limit of {MAX_DIMS}: the checks estimate k × k \
+             covariances from n gradients per checkpoint, so k must stay far below n (the \
+             default is 8)",
+            opts.dims
+        )));
+    }
+    Ok(())
+}
+
+/// Opens and validates every checkpoint's arrays before any data is read; returns them and d
+/// (0 without checkpoints). Every checkpoint must hold the same number of parameters.
+fn open_checkpoints(
+    steps: &[(u64, PathBuf)],
+    manifest: &Manifest,
+) -> Result<(Vec<OpenCheckpoint>, usize)> {
+    let mut opened = Vec::with_capacity(steps.len());
+    let mut d_first: Option<(usize, PathBuf)> = None;
+    for (step, cdir) in steps {
+        let c = OpenCheckpoint::open(*step, cdir, manifest)?;
+        match &d_first {
+            None => d_first = Some((c.d, c.params.path().to_path_buf())),
+            Some((d0, p0)) if *d0 != c.d => {
+                return Err(Error::input(
+                    c.params.describe(),
+                    format!(
+                        "has {} parameters but {} has {d0}; every checkpoint must hold the \
+                         same flattened parameter vector",
+                        c.d,
+                        p0.display()
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        opened.push(c);
+    }
+    Ok((opened, d_first.map_or(0, |x| x.0)))
 }
 
 /// Whether the noise principal subspace is computed: per-example gradients, a random analysis
@@ -600,6 +613,31 @@ impl OpenCheckpoint {
         v
     }
 
+    /// The second pass over grads.npy: the noise principal subspace's held-out projections and
+    /// the screen's tail extremes of its candidate coordinates share it; the extremes alone when
+    /// there is no sketch. None of it when neither is wanted.
+    fn second_pass(
+        &self,
+        sketch: Option<&kernels::NoiseSketch>,
+        take: Option<&[bool]>,
+        tails: Option<&mut kernels::TailExtremes>,
+        main: &Subspace,
+        scale: f64,
+    ) -> Result<Option<kernels::NoisePrincipal>> {
+        let extra = tails.map(|t| t as &mut dyn pass::BlockSink);
+        match (sketch, take) {
+            (Some(s), Some(t)) => {
+                kernels::noise_principal(s, t, self.grads.as_ref(), main.k(), scale, extra)
+            }
+            _ => {
+                if let Some(e) = extra {
+                    self.grads.stream(e)?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
     /// One pass per file of the checkpoint: params, grads (projection + per-coordinate moments
     /// from the same blocks), losses and the Hessian; a safetensors checkpoint is one pass.
     /// `sub` is the projector read through (the analysis subspace, possibly stacked over the
@@ -612,18 +650,7 @@ impl OpenCheckpoint {
         seed: u64,
     ) -> Result<Checkpoint> {
         let (n, d) = (self.n, self.d);
-        let take = noise_principal_on(manifest, main).then(|| kernels::noise_split(n, seed));
-        let mut sketch = take.as_ref().map(|t| {
-            let mut rng = crate::rng::stream(seed, "run/noise_principal/sketch");
-            let l = main.k() + kernels::NOISE_OVERSAMPLE;
-            kernels::NoiseSketch(crate::stats::range_finder::Sketch::new(
-                n,
-                d,
-                l,
-                t.clone(),
-                &mut rng,
-            ))
-        });
+        let (take, mut sketch) = noise_sketch(n, d, main, manifest, seed);
         let mut theta_full = Collect::new(d, 1);
         let mut proj = Projector::new(sub, n);
         let mut moments = match manifest.gradients {
@@ -675,18 +702,13 @@ impl OpenCheckpoint {
         // The second pass over the gradients: the noise principal subspace and the screen's
         // tail extremes of its candidate coordinates share it.
         let mut tails = kernels::TailExtremes::select(&moments);
-        let extra = tails.as_mut().map(|t| t as &mut dyn pass::BlockSink);
-        let noise_principal = match (&sketch, &take) {
-            (Some(s), Some(t)) => {
-                kernels::noise_principal(s, t, self.grads.as_ref(), main.k(), scale, extra)?
-            }
-            _ => {
-                if let Some(e) = extra {
-                    self.grads.stream(e)?;
-                }
-                None
-            }
-        };
+        let noise_principal = self.second_pass(
+            sketch.as_ref(),
+            take.as_deref(),
+            tails.as_mut(),
+            main,
+            scale,
+        )?;
         let nf = n as f64;
         let mean_norm2 = moments.sum.iter().map(|s| (s / nf).powi(2)).sum::<f64>();
         let trace_cov = (0..d).map(|j| moments.variance(j)).sum::<f64>() * scale * scale;
@@ -718,6 +740,31 @@ impl OpenCheckpoint {
             noise_principal,
         })
     }
+}
+
+/// The seeded split and the Nyström sketch of the noise principal subspace for a checkpoint of
+/// n rows and d coordinates, when it is computed ([`noise_principal_on`]); l = k + oversampling
+/// columns, Ω from the stream `"run/noise_principal/sketch"`.
+fn noise_sketch(
+    n: usize,
+    d: usize,
+    main: &Subspace,
+    manifest: &Manifest,
+    seed: u64,
+) -> (Option<Vec<bool>>, Option<kernels::NoiseSketch>) {
+    let take = noise_principal_on(manifest, main).then(|| kernels::noise_split(n, seed));
+    let sketch = take.as_ref().map(|t| {
+        let mut rng = crate::rng::stream(seed, "run/noise_principal/sketch");
+        let l = main.k() + kernels::NOISE_OVERSAMPLE;
+        kernels::NoiseSketch(crate::stats::range_finder::Sketch::new(
+            n,
+            d,
+            l,
+            t.clone(),
+            &mut rng,
+        ))
+    });
+    (take, sketch)
 }
 
 /// The whole (small) array, row-major.

@@ -109,35 +109,7 @@ fn reason(r: &Reason) -> String {
                                         linear model cannot be tested; export gradients of more \
                                         examples per checkpoint"
             .into(),
-        Reason::GradientLinearity {
-            unexplained,
-            hessian_a,
-            decides,
-            level,
-            interval: [lo, hi],
-            tolerance,
-        } => format!(
-            "gradient linearity{}: {:.1}% of the mean-gradient variation across checkpoints is \
-             unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%){}",
-            if *decides {
-                ""
-            } else {
-                " (subspace approximation, informative)"
-            },
-            100.0 * unexplained,
-            if *hessian_a { "Hessian" } else { "fitted" },
-            100.0 * level,
-            100.0 * lo,
-            100.0 * hi,
-            100.0 * tolerance,
-            if *decides {
-                ""
-            } else {
-                "; the random subspace is not invariant under A, so the projected gradient also \
-                 depends on the unprojected coordinates (the term P A (I − PᵀP) θ) and this \
-                 fraction does not decide; RESET decides instead"
-            }
-        ),
+        Reason::GradientLinearity { .. } => gradient_linearity(r),
         Reason::InconsistentA {
             unexplained,
             a_label,
@@ -152,26 +124,7 @@ fn reason(r: &Reason) -> String {
              here (a lag-1 fit with too few steps per dimension or in a subspace that is not \
              invariant under A); shown for information only"
         ),
-        Reason::Reset {
-            share,
-            losses,
-            rows,
-            level,
-            interval: [lo, hi],
-            tolerance,
-        } => format!(
-            "RESET in the random subspace: the terms ŷ², ŷ³ explain {:.1}% of the residual \
-             variance of the {rows} {losses} losses around a quadratic in the projected \
-             position ({:.0}% block-bootstrap CI {:.1}%–{:.1}%, tolerance {:.0}%); valid in any \
-             subspace because E[L | Pθ] is quadratic for a quadratic loss under a Gaussian \
-             stationary law; it can fail the check but not pass it (a non-quadratic part is \
-             diluted by the unseen coordinates; analyse in a Hessian eigenbasis to decide)",
-            100.0 * share,
-            100.0 * level,
-            100.0 * lo,
-            100.0 * hi,
-            100.0 * tolerance
-        ),
+        Reason::Reset { .. } => reset(r),
         Reason::NoEigenvalues { error } => {
             format!("the curvature matrix has no eigenvalues to inspect: {error}")
         }
@@ -205,6 +158,71 @@ fn reason(r: &Reason) -> String {
                                checkpoints"
             .into(),
     }
+}
+
+/// The gradient-linearity reason, labelled a subspace approximation when it does not decide.
+fn gradient_linearity(r: &Reason) -> String {
+    let Reason::GradientLinearity {
+        unexplained,
+        hessian_a,
+        decides,
+        level,
+        interval: [lo, hi],
+        tolerance,
+    } = r
+    else {
+        return String::new();
+    };
+    format!(
+        "gradient linearity{}: {:.1}% of the mean-gradient variation across checkpoints is \
+         unexplained by a linear model ({} A; {:.0}% CI {:.1}%–{:.1}%, tolerance {:.0}%){}",
+        if *decides {
+            ""
+        } else {
+            " (subspace approximation, informative)"
+        },
+        100.0 * unexplained,
+        if *hessian_a { "Hessian" } else { "fitted" },
+        100.0 * level,
+        100.0 * lo,
+        100.0 * hi,
+        100.0 * tolerance,
+        if *decides {
+            ""
+        } else {
+            "; the random subspace is not invariant under A, so the projected gradient also \
+             depends on the unprojected coordinates (the term P A (I − PᵀP) θ) and this \
+             fraction does not decide; RESET decides instead"
+        }
+    )
+}
+
+/// The RESET reason (random subspace; fail-only).
+fn reset(r: &Reason) -> String {
+    let Reason::Reset {
+        share,
+        losses,
+        rows,
+        level,
+        interval: [lo, hi],
+        tolerance,
+    } = r
+    else {
+        return String::new();
+    };
+    format!(
+        "RESET in the random subspace: the terms ŷ², ŷ³ explain {:.1}% of the residual \
+         variance of the {rows} {losses} losses around a quadratic in the projected \
+         position ({:.0}% block-bootstrap CI {:.1}%–{:.1}%, tolerance {:.0}%); valid in any \
+         subspace because E[L | Pθ] is quadratic for a quadratic loss under a Gaussian \
+         stationary law; it can fail the check but not pass it (a non-quadratic part is \
+         diluted by the unseen coordinates; analyse in a Hessian eigenbasis to decide)",
+        100.0 * share,
+        100.0 * level,
+        100.0 * lo,
+        100.0 * hi,
+        100.0 * tolerance
+    )
 }
 
 /// The loss probes' reason: the error with its interval, then the directions whose offsets do
