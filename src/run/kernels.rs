@@ -213,7 +213,7 @@ impl BlockSink for CoordinateMoments {
     }
 }
 
-/// Most extremes the screen keeps per checkpoint being read (two buffers of 1.5(K + 1) per
+/// Most extremes the screen keeps per checkpoint being read (two buffers of 3(K + 1) per
 /// candidate coordinate, f32 order keys: 64 MiB). With at most [`TAIL_CANDIDATES`] candidates
 /// it does not bind at K ≤ 64; below [`MIN_SCREEN_TAIL_K`] the tail rule is not run.
 pub const SCREEN_TAIL_BUDGET: usize = 1 << 24;
@@ -221,36 +221,40 @@ pub const SCREEN_TAIL_BUDGET: usize = 1 << 24;
 /// Fewest order statistics for a Hill estimate in the screen.
 pub const MIN_SCREEN_TAIL_K: usize = 8;
 
-/// Coordinates per checkpoint that get a Hill estimate: the M = min(d, 4,096) with the largest
+/// Coordinates per checkpoint that get a Hill estimate: the M = min(d, 1,024) with the largest
 /// per-example sample excess kurtosis m₄/m₂² − 3 (from the first pass's power sums). The
 /// every-coordinate piece counts a Hill p-value only where the coordinate's kurtosis is already
 /// beyond tolerance, so the other coordinates need none ("no tail evidence", as for a
 /// coordinate within tolerance). Their K + 1 largest and smallest values are collected by a
-/// second pass over the gradients ([`TailExtremes`]): 2·M·1.5(K + 1) f32 keys (≤ 3.2 MiB at
-/// K = 64) instead of 2·d·1.5(K + 1), and no extremes bookkeeping in the first pass.
-pub const TAIL_CANDIDATES: usize = 4096;
+/// second pass over the gradients ([`TailExtremes`]): 2·M·3(K + 1) f32 keys (≤ 1.6 MiB at
+/// K = 64) instead of 2·d·3(K + 1), and no extremes bookkeeping in the first pass. (It was
+/// 4,096 until the cost of the second pass was measured: the Hill extremes took 19 % of it at
+/// d = 10⁴; a coordinate whose kurtosis ranks below the 1,024th is tested by its moments.)
+pub const TAIL_CANDIDATES: usize = 1024;
 
 /// K of the screen's Hill estimates at n rows and d coordinates: the documented
 /// [`default_tail_k`](crate::stats::screen::default_tail_k)(n) = clamp(⌊n/8⌋, 8, 64), capped so
-/// that the buffers of the min(d, [`TAIL_CANDIDATES`]) candidates, 2·M·1.5(K + 1) values, stay
+/// that the buffers of the min(d, [`TAIL_CANDIDATES`]) candidates, 2·M·3(K + 1) values, stay
 /// within [`SCREEN_TAIL_BUDGET`]; 0 (no tail rule) when that leaves fewer than
 /// [`MIN_SCREEN_TAIL_K`] or n < 2·1.5(K + 1) (the two buffers of a coordinate must not share a
 /// row). O(1).
 pub fn screen_tail_k(n: usize, d: usize) -> usize {
     let k = crate::stats::screen::default_tail_k(n);
     let m = d.clamp(1, TAIL_CANDIDATES);
-    let cap = (SCREEN_TAIL_BUDGET / (3 * m)).saturating_sub(1);
+    let cap = (SCREEN_TAIL_BUDGET / (6 * m)).saturating_sub(1);
     let k = k.min(cap);
-    if k < MIN_SCREEN_TAIL_K || n < 2 * buffer_len(k + 1) {
+    if k < MIN_SCREEN_TAIL_K || n < 2 * (k + 1 + k.div_ceil(2).max(4)) {
         0
     } else {
         k
     }
 }
 
-/// Capacity of a per-coordinate extremes buffer holding the `keep` largest: keep + keep/2.
+/// Capacity of a per-coordinate extremes buffer holding the `keep` largest: 3·keep, so that a
+/// selection (O(cap)) happens after 2·keep entering values (about (keep)·ln(n/keep) values
+/// enter in n rows of a continuous law: one or two selections per buffer).
 fn buffer_len(keep: usize) -> usize {
-    keep + (keep / 2).max(4)
+    3 * keep.max(4)
 }
 
 /// Running power sums of the every-coordinate screen (issue 16): per coordinate j, with
@@ -287,9 +291,9 @@ fn from_order_key(k: u32) -> f64 {
 
 /// Appends `key` (already above the threshold) to a buffer keeping (at least) the `keep`
 /// largest keys; when the buffer is full, moves its `keep` largest to the front (selection,
-/// O(cap)) and raises the threshold to the smallest of them.
+/// O(cap)) and raises the threshold to the smallest of them. Returns whether it did.
 #[inline(always)]
-fn buffer_offer(buf: &mut [u32], len: &mut u32, thr: &mut u32, keep: usize, key: u32) {
+fn buffer_offer(buf: &mut [u32], len: &mut u32, thr: &mut u32, keep: usize, key: u32) -> bool {
     buf[*len as usize] = key;
     *len += 1;
     let cap = buf.len();
@@ -299,7 +303,9 @@ fn buffer_offer(buf: &mut [u32], len: &mut u32, thr: &mut u32, keep: usize, key:
         *thr = buf[cut];
         buf.copy_within(cut..cap, 0);
         *len = keep as u32;
+        return true;
     }
+    false
 }
 
 impl ScreenSums {
@@ -393,6 +399,10 @@ pub struct TailExtremes {
     lo_len: Vec<u32>,
     hi_thr: Vec<u32>,
     lo_thr: Vec<u32>,
+    /// The thresholds as values (−∞ before the first selection): a value below them cannot
+    /// enter, so most values are rejected by one f64 comparison, without their order key.
+    hi_thr_v: Vec<f64>,
+    lo_thr_v: Vec<f64>,
 }
 
 impl TailExtremes {
@@ -435,6 +445,8 @@ impl TailExtremes {
             lo_len: vec![0; c],
             hi_thr: vec![0; c],
             lo_thr: vec![0; c],
+            hi_thr_v: vec![f64::NEG_INFINITY; c],
+            lo_thr_v: vec![f64::NEG_INFINITY; c],
         })
     }
 
@@ -446,15 +458,26 @@ impl TailExtremes {
     #[inline(always)]
     fn push(&mut self, p: usize, v: f64) {
         let y = v - self.shift[p];
-        let (kh, kl) = (order_key(y), order_key(-y));
         let (cap, keep) = (self.cap, self.keep);
-        if kh > self.hi_thr[p] {
-            let b = &mut self.hi[p * cap..(p + 1) * cap];
-            buffer_offer(b, &mut self.hi_len[p], &mut self.hi_thr[p], keep, kh);
+        // y ≥ the threshold's value is necessary for key(y) > threshold (f32 rounding is
+        // monotone); ≥, not >, so that −0 and +0 are not told apart here.
+        if y >= self.hi_thr_v[p] {
+            let kh = order_key(y);
+            if kh > self.hi_thr[p] {
+                let b = &mut self.hi[p * cap..(p + 1) * cap];
+                if buffer_offer(b, &mut self.hi_len[p], &mut self.hi_thr[p], keep, kh) {
+                    self.hi_thr_v[p] = from_order_key(self.hi_thr[p]);
+                }
+            }
         }
-        if kl > self.lo_thr[p] {
-            let b = &mut self.lo[p * cap..(p + 1) * cap];
-            buffer_offer(b, &mut self.lo_len[p], &mut self.lo_thr[p], keep, kl);
+        if -y >= self.lo_thr_v[p] {
+            let kl = order_key(-y);
+            if kl > self.lo_thr[p] {
+                let b = &mut self.lo[p * cap..(p + 1) * cap];
+                if buffer_offer(b, &mut self.lo_len[p], &mut self.lo_thr[p], keep, kl) {
+                    self.lo_thr_v[p] = from_order_key(self.lo_thr[p]);
+                }
+            }
         }
     }
 
@@ -556,23 +579,32 @@ fn screen_sums_impl(row: &[f64], shift: &[f64], s1: &mut [f64], s3: &mut [f64], 
 /// Extra sketch columns of the noise principal subspace beyond its k directions.
 pub const NOISE_OVERSAMPLE: usize = 8;
 
+/// Most rows that choose the noise principal directions: a rank-l Nyström sketch needs a few
+/// hundred rows, not n/2 (its cost is 2·l·d flops per choosing row: 25 % of the pass at
+/// d = 10⁴ with n/2 rows). Rows not chosen are held out, so the test gains them.
+pub const NOISE_CHOOSE_MAX: usize = 256;
+
 /// The seeded split of the n rows for the noise principal subspace: `true` for the rows that
-/// choose the directions (the first ⌈n/2⌉ of a seeded permutation, stream
-/// `"run/noise_principal"`), `false` for the held-out rows that test them. The same for every
-/// checkpoint with the same n. O(n).
-pub fn noise_split(n: usize, seed: u64) -> Vec<bool> {
+/// choose the directions (the first min(⌈n/2⌉, max([`NOISE_CHOOSE_MAX`], 16·l)) of a seeded
+/// permutation, stream `"run/noise_principal"`, l = k + [`NOISE_OVERSAMPLE`] the sketch's
+/// columns), `false` for the held-out rows that test them. The same for every checkpoint with
+/// the same n and k. O(n).
+pub fn noise_split(n: usize, k: usize, seed: u64) -> Vec<bool> {
     use rand::seq::SliceRandom;
     let mut idx: Vec<usize> = (0..n).collect();
     idx.shuffle(&mut crate::rng::stream(seed, "run/noise_principal"));
+    let choose = n
+        .div_ceil(2)
+        .min(NOISE_CHOOSE_MAX.max(16 * (k + NOISE_OVERSAMPLE)));
     let mut take = vec![false; n];
-    for &i in &idx[..n.div_ceil(2)] {
+    for &i in &idx[..choose] {
         take[i] = true;
     }
     take
 }
 
 /// The first-pass sink of the noise principal subspace: a Nyström sketch
-/// ([`Sketch`](crate::stats::range_finder::Sketch)) of the covariance of the choosing half's
+/// ([`Sketch`](crate::stats::range_finder::Sketch)) of the covariance of the choosing
 /// rows. Column-major data invalidate it (no directions then). Cost 2l flops per element of a
 /// choosing row, memory 2·l·d doubles.
 pub struct NoiseSketch(pub crate::stats::range_finder::Sketch);
@@ -591,13 +623,15 @@ impl BlockSink for NoiseSketch {
 }
 
 /// The second-pass sink: rows projected onto explicit directions (`panel` d × k row-major,
-/// row j = the k coefficients of coordinate j), and Σ‖x‖² and Σx of the held-out rows.
+/// row j = the k coefficients of coordinate j), and per coordinate Σx and Σx² of the held-out
+/// rows (one vectorised loop, [`accumulate_row`] with a zero shift).
 struct DirectionsProjector<'a> {
     panel: &'a [f64],
     k: usize,
     take: &'a [bool],
     out: Vec<f64>,
-    norm2: f64,
+    zeros: Vec<f64>,
+    sq: Vec<f64>,
     sum: Vec<f64>,
 }
 
@@ -608,13 +642,10 @@ impl BlockSink for DirectionsProjector<'_> {
         let out = &mut self.out[b.rows.start * k..b.rows.end * k];
         let panel = &self.panel[b.cols.start * k..b.cols.end * k];
         project_rows(b.data, w, panel, k, out);
+        let (sum, sq) = (&mut self.sum[b.cols.clone()], &mut self.sq[b.cols.clone()]);
         for (i, row) in b.rows.clone().zip(b.data.chunks_exact(w)) {
-            if self.take[i] {
-                continue;
-            }
-            self.norm2 += row.iter().map(|x| x * x).sum::<f64>();
-            for (s, x) in self.sum[b.cols.clone()].iter_mut().zip(row) {
-                *s += x;
+            if !self.take[i] {
+                accumulate_row(row, &self.zeros[..w], sum, sq);
             }
         }
     }
@@ -629,7 +660,7 @@ pub struct NoisePrincipal {
     /// Held-out rows projected on the directions (|held_out| × k), minus their mean, in mean
     /// gradient units.
     pub projected: nalgebra::DMatrix<f64>,
-    /// Variances along the directions on the choosing half (Nyström eigenvalues).
+    /// Variances along the directions on the choosing rows (Nyström eigenvalues).
     pub chosen_variance: Vec<f64>,
     /// tr Ĉ of the held-out rows (divisor m − 1).
     pub held_out_trace: f64,
@@ -669,7 +700,8 @@ pub fn noise_principal(
         k: kk,
         take,
         out: vec![0.0; n * kk],
-        norm2: 0.0,
+        zeros: vec![0.0; d],
+        sq: vec![0.0; d],
         sum: vec![0.0; d],
     };
     let mut sinks: Vec<&mut dyn BlockSink> = vec![&mut p];
@@ -694,7 +726,9 @@ pub fn noise_principal(
         held_out,
         projected: proj,
         chosen_variance: var.iter().map(|v| v * scale * scale).collect(),
-        held_out_trace: ((p.norm2 - mf * mean2) / (mf - 1.0)).max(0.0) * scale * scale,
+        held_out_trace: ((p.sq.iter().sum::<f64>() - mf * mean2) / (mf - 1.0)).max(0.0)
+            * scale
+            * scale,
     }))
 }
 
@@ -888,6 +922,80 @@ mod tests {
         assert_eq!(t.cols().len(), TAIL_CANDIDATES);
         assert!(t.cols().windows(2).all(|w| w[0] < w[1]));
         assert!(t.cols().iter().all(|&j| h(j) > 0.0));
+    }
+
+    /// The buffers keep exactly the K + 1 largest order keys of y and of −y, as a full sort
+    /// does, with ties and signed zeros (the f64 pre-check uses ≥, so −0 and +0 thresholds turn
+    /// nothing away that the keys would take).
+    #[test]
+    fn tail_buffers_keep_the_extremes_with_ties_and_signed_zeros() {
+        let (n, d) = (400, 3);
+        let vals = [-0.0, 0.0, 1.0, -1.0, 2.0, 0.5, -0.0, 0.0];
+        let x: Vec<f64> = (0..n * d)
+            .map(|e| {
+                let (i, j) = (e / d, e % d);
+                match j {
+                    0 => vals[(i * 7 + 3) % vals.len()],
+                    1 => ((i * 37) % 101) as f64 - 50.0,
+                    _ => {
+                        if i % 3 == 0 {
+                            -0.0
+                        } else {
+                            0.0
+                        }
+                    }
+                }
+            })
+            .collect();
+        let block = Block {
+            rows: 0..n,
+            cols: 0..d,
+            col_major: false,
+            data: &x,
+        };
+        let mut m = CoordinateMoments::with_screen(n, d);
+        m.consume(&block);
+        let mut t = TailExtremes::select(&m).unwrap();
+        t.cols = (0..d).collect();
+        t.shift = m.shift.clone();
+        t.hi = vec![0; d * t.cap];
+        t.lo = vec![0; d * t.cap];
+        for v in [&mut t.hi_len, &mut t.lo_len, &mut t.hi_thr, &mut t.lo_thr] {
+            *v = vec![0; d];
+        }
+        t.hi_thr_v = vec![f64::NEG_INFINITY; d];
+        t.lo_thr_v = vec![f64::NEG_INFINITY; d];
+        t.consume(&block);
+        for p in 0..d {
+            let top = |neg: bool| {
+                let mut keys: Vec<u32> = (0..n)
+                    .map(|i| {
+                        let y = x[i * d + p] - m.shift[p];
+                        order_key(if neg { -y } else { y })
+                    })
+                    .collect();
+                keys.sort_unstable_by(|a, b| b.cmp(a));
+                keys.truncate(t.keep);
+                keys
+            };
+            for (neg, buf, len) in [(false, &t.hi, &t.hi_len), (true, &t.lo, &t.lo_len)] {
+                let mut kept = buf[p * t.cap..p * t.cap + len[p] as usize].to_vec();
+                kept.sort_unstable_by(|a, b| b.cmp(a));
+                kept.truncate(t.keep);
+                assert_eq!(kept, top(neg), "column {p}, negated {neg}");
+            }
+        }
+    }
+
+    /// At most max(256, 16·l) rows choose the noise directions, never more than half.
+    #[test]
+    fn noise_split_bounds_the_choosing_rows() {
+        let count = |n, k| noise_split(n, k, 7).iter().filter(|&&t| t).count();
+        assert_eq!(count(100, 8), 50);
+        assert_eq!(count(511, 8), 256);
+        assert_eq!(count(2000, 8), 256);
+        assert_eq!(count(2000, 32), 640);
+        assert_eq!(noise_split(2000, 8, 7), noise_split(2000, 8, 7));
     }
 
     /// The blocked kernel equals the element-by-element definition bit for bit.

@@ -81,8 +81,9 @@ pub struct Checkpoint {
     /// The every-coordinate screen of the rows (per-example runs): per-coordinate central
     /// moments and Hill tail indices from the same pass (issue 16).
     pub screen: Option<kernels::CoordinateScreen>,
-    /// The noise principal subspace (per-example runs with d > k): directions chosen on one
-    /// half of the rows, the other half projected on them (a second pass over the gradients).
+    /// The noise principal subspace (per-example runs with d > k): directions chosen on a
+    /// seeded subset of the rows (at most half, [`kernels::NOISE_CHOOSE_MAX`]), the other rows
+    /// projected on them (a second pass over the gradients).
     pub noise_principal: Option<kernels::NoisePrincipal>,
 }
 
@@ -752,7 +753,7 @@ fn noise_sketch(
     manifest: &Manifest,
     seed: u64,
 ) -> (Option<Vec<bool>>, Option<kernels::NoiseSketch>) {
-    let take = noise_principal_on(manifest, main).then(|| kernels::noise_split(n, seed));
+    let take = noise_principal_on(manifest, main).then(|| kernels::noise_split(n, main.k(), seed));
     let sketch = take.as_ref().map(|t| {
         let mut rng = crate::rng::stream(seed, "run/noise_principal/sketch");
         let l = main.k() + kernels::NOISE_OVERSAMPLE;

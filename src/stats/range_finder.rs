@@ -17,7 +17,7 @@
 //! Accuracy (Halko Thm 10.5): with oversampling p = l − k ≥ 2 the expected error of the rank-k
 //! approximation is within a factor (1 + √(k/(p − 1)) + …) of the best, and far better when the
 //! spectrum decays; a flat spectrum (isotropic noise) gives directions that are no better than
-//! any other, which is why they are chosen on one half of the examples and tested on the other.
+//! any other, which is why they are chosen on some examples and tested on the others.
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::{Rng, RngExt};

@@ -16,7 +16,7 @@
 //!   otherwise): rejection then needs both, so the test stays valid, and light but non-Gaussian
 //!   tails (exponential: Hill α̂ ≈ 2.7 at K = n/8, all moments finite) whose minibatch kurtosis
 //!   is within tolerance are not failed on the Hill estimator's bias. Hence the reader
-//!   collects extremes only for the `run::kernels::TAIL_CANDIDATES` (4,096) coordinates of
+//!   collects extremes only for the `run::kernels::TAIL_CANDIDATES` (1,024) coordinates of
 //!   largest per-example excess kurtosis (a second pass); elsewhere α̂ is NaN, which counts as
 //!   no tail evidence (p = 1), as for a coordinate within tolerance.
 //!

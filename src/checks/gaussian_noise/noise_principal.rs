@@ -1,7 +1,7 @@
 //! The noise principal subspace, reported beside the Gaussian-noise verdict (issue 16; it does
-//! not vote). Per checkpoint the reader chose k directions on one seeded half of the examples —
-//! the top eigenvectors of the per-example gradient covariance by a single-pass Nyström sketch
-//! (`stats::range_finder`) — and projected the other half on them in a second pass
+//! not vote). Per checkpoint the reader chose k directions on a seeded subset of the examples
+//! (at most half, `run::kernels::NOISE_CHOOSE_MAX`) — the top eigenvectors of the per-example
+//! gradient covariance by a single-pass Nyström sketch (`stats::range_finder`) — and projected the others on them in a second pass
 //! (`run::kernels::noise_principal`); choosing and testing on the same rows would bias every
 //! statistic. Reported: the share of the held-out noise variance the k directions capture,
 //! beside the share the seeded random analysis directions capture (≈ k/d for isotropic noise),
