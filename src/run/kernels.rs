@@ -348,33 +348,129 @@ impl ScreenSums {
     }
 
     fn result(&self, m: &CoordinateMoments, tails: Option<&TailExtremes>) -> CoordinateScreen {
-        let n = m.n;
-        let d = self.sum1.len();
+        let (n, d) = (m.n, self.sum1.len());
         let k = tails.map_or(0, |t| t.keep.saturating_sub(1));
+        let moments = |j: usize| crate::stats::screen::central_moments(n, self.sums(m, j));
+        let unscreenable = (0..d).filter(|&j| !screenable(moments(j).0)).count();
+        let cols = (d > SCREEN_KEEP).then(|| self.kept(m, tails));
+        let len = cols.as_ref().map_or(d, Vec::len);
         let mut out = CoordinateScreen {
             n,
             tail_k: k,
-            m2: Vec::with_capacity(d),
-            m3: Vec::with_capacity(d),
-            m4: Vec::with_capacity(d),
-            hill: if k > 0 { vec![f64::NAN; d] } else { Vec::new() },
+            d,
+            unscreenable,
+            cols,
+            m2: Vec::with_capacity(len),
+            m3: Vec::with_capacity(len),
+            m4: Vec::with_capacity(len),
+            hill: if k > 0 {
+                vec![f64::NAN; len]
+            } else {
+                Vec::new()
+            },
         };
-        for j in 0..d {
-            let (m2, m3, m4) = crate::stats::screen::central_moments(n, self.sums(m, j));
+        for p in 0..len {
+            let (m2, m3, m4) = moments(out.col(p));
             out.m2.push(m2);
             out.m3.push(m3);
             out.m4.push(m4);
         }
         if let (Some(t), true) = (tails, k > 0) {
-            for (p, &j) in t.cols.iter().enumerate() {
-                let top = t.top_abs(p, self.sum1[j] / n as f64);
+            for (q, &j) in t.cols.iter().enumerate() {
+                let top = t.top_abs(q, self.sum1[j] / n as f64);
                 let a =
                     crate::stats::screen::hill_tail_test(&top, k, 4.0).map_or(f64::NAN, |t| t.0);
-                out.hill[j] = a;
+                if let Some(p) = out.position(j) {
+                    out.hill[p] = a;
+                }
             }
         }
         out
     }
+
+    /// The coordinates kept when d > [`SCREEN_KEEP`]: the union of the [`SCREEN_KEEP`]
+    /// screenable coordinates with the largest |g₁|, with the largest g₂ and with the smallest
+    /// g₂ (g₁ = m₃/m₂^{3/2}, g₂ = m₄/m₂² − 3; ties by the higher index), and the tail
+    /// candidates; ascending. Cost O(d log SCREEN_KEEP), memory O(SCREEN_KEEP).
+    fn kept(&self, m: &CoordinateMoments, tails: Option<&TailExtremes>) -> Vec<usize> {
+        let mut tops: [TopL; 3] = std::array::from_fn(|_| TopL::new(SCREEN_KEEP));
+        for j in 0..self.sum1.len() {
+            let (m2, m3, m4) = crate::stats::screen::central_moments(m.n, self.sums(m, j));
+            if !screenable(m2) {
+                continue;
+            }
+            let (g1, g2) = (m3 / m2.powf(1.5), m4 / (m2 * m2) - 3.0);
+            tops[0].offer(g1.abs(), j);
+            tops[1].offer(g2, j);
+            tops[2].offer(-g2, j);
+        }
+        let mut cols: Vec<usize> = tops.into_iter().flat_map(TopL::into_cols).collect();
+        cols.extend(tails.map_or(&[][..], |t| &t.cols[..]));
+        cols.sort_unstable();
+        cols.dedup();
+        cols
+    }
+}
+
+/// The `cap` largest keys offered, with their coordinates (a min-heap on (key, coordinate) in
+/// `f64::total_cmp` order). O(log cap) per offer that enters.
+struct TopL {
+    cap: usize,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(TotalF64, usize)>>,
+}
+
+/// f64 ordered by `f64::total_cmp`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TotalF64(f64);
+
+impl Eq for TotalF64 {}
+impl PartialOrd for TotalF64 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for TotalF64 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+impl TopL {
+    fn new(cap: usize) -> Self {
+        TopL {
+            cap,
+            heap: std::collections::BinaryHeap::with_capacity(cap + 1),
+        }
+    }
+
+    fn offer(&mut self, key: f64, j: usize) {
+        let e = std::cmp::Reverse((TotalF64(key), j));
+        if self.heap.len() < self.cap {
+            self.heap.push(e);
+        } else if self.heap.peek().is_some_and(|min| e < *min) {
+            self.heap.pop();
+            self.heap.push(e);
+        }
+    }
+
+    fn into_cols(self) -> impl Iterator<Item = usize> {
+        self.heap.into_iter().map(|std::cmp::Reverse((_, j))| j)
+    }
+}
+
+/// Coordinates per checkpoint whose moments the screen keeps for the check when d is larger
+/// (2¹⁶): the union of the 2¹⁶ with the largest |g₁|, the largest g₂ and the smallest g₂, and
+/// the tail candidates — at most 3·2¹⁶ + 1,024 coordinates, ≤ 7.3 MiB per checkpoint instead of
+/// 4d doubles (320 MB at d = 10⁷). Within a checkpoint every p-value of the check is monotone
+/// in |g₁| or in |b·g₂ + c| (the same SEs for all coordinates), and the largest |b·g₂ + c| are
+/// among the extremes of g₂, so each checkpoint's 2¹⁶ smallest skewness and kurtosis p-values
+/// and all its tail p-values are kept (`checks::gaussian_noise::every_coordinate`).
+pub const SCREEN_KEEP: usize = 1 << 16;
+
+/// Whether the screen tests a coordinate whose second central moment is `m2`: not NaN and
+/// above 1e-300 (a constant coordinate has no shape to test).
+pub fn screenable(m2: f64) -> bool {
+    !m2.is_nan() && m2 > 1e-300
 }
 
 /// The second-pass sink of the screen's tail rule: for the candidate coordinates (the
@@ -527,19 +623,47 @@ impl BlockSink for TailExtremes {
 
 /// The every-coordinate screen of one checkpoint's rows (issue 16): per coordinate the central
 /// moments m₂, m₃, m₄ (divisor n) and the Hill estimate α̂ of the tail index from the K largest
-/// |x − x̄| (NaN when not estimable; empty when K = 0). The tests are in
-/// `checks::gaussian_noise::every_coordinate`. Memory 4d doubles.
+/// |x − x̄| (NaN when not estimable; empty when K = 0), for all d coordinates or, when
+/// d > [`SCREEN_KEEP`], for the kept ones (`cols`). The tests are in
+/// `checks::gaussian_noise::every_coordinate`. Memory 4 doubles per kept coordinate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoordinateScreen {
     /// Rows n.
     pub n: usize,
     /// Order statistics K of the Hill estimates (0: no tail rule, see [`screen_tail_k`]).
     pub tail_k: usize,
+    /// Coordinates d of the checkpoint.
+    pub d: usize,
+    /// Of the d, those the screen cannot test ([`screenable`] is false).
+    pub unscreenable: usize,
+    /// The kept coordinates, ascending, when d > [`SCREEN_KEEP`]; `None`: all d, in order.
+    pub cols: Option<Vec<usize>>,
+    /// Per kept coordinate (position p ↔ coordinate [`Self::col`](p)).
     pub m2: Vec<f64>,
     pub m3: Vec<f64>,
     pub m4: Vec<f64>,
-    /// Hill α̂ per coordinate.
+    /// Hill α̂ per kept coordinate.
     pub hill: Vec<f64>,
+}
+
+impl CoordinateScreen {
+    /// The coordinate at kept position p.
+    pub fn col(&self, p: usize) -> usize {
+        self.cols.as_ref().map_or(p, |c| c[p])
+    }
+
+    /// The kept position of coordinate j, if kept. O(log d).
+    pub fn position(&self, j: usize) -> Option<usize> {
+        match &self.cols {
+            None => (j < self.d).then_some(j),
+            Some(c) => c.binary_search(&j).ok(),
+        }
+    }
+
+    /// Whether fewer than d coordinates were kept.
+    pub fn is_partial(&self) -> bool {
+        self.cols.is_some()
+    }
 }
 
 avx2_dispatch! {
@@ -996,6 +1120,70 @@ mod tests {
         assert_eq!(count(2000, 8), 256);
         assert_eq!(count(2000, 32), 640);
         assert_eq!(noise_split(2000, 8, 7), noise_split(2000, 8, 7));
+    }
+
+    /// Above SCREEN_KEEP coordinates the screen keeps each group's SCREEN_KEEP most extreme
+    /// (|g₁|; g₂ both ways, so also |b·g₂ + c| for any b, c) with their exact moments.
+    #[test]
+    fn a_wide_screen_keeps_the_extremes_of_every_group() {
+        let (n, d) = (40, SCREEN_KEEP + 3000);
+        let mut state = 3u64;
+        let x: Vec<f64> = (0..n * d)
+            .map(|e| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                // Constant columns at every 1,000th coordinate: not screenable.
+                if (e % d) % 1000 == 7 {
+                    1.0
+                } else {
+                    u.powi(1 + ((e % d) % 3) as i32)
+                }
+            })
+            .collect();
+        let mut m = CoordinateMoments::with_screen(n, d);
+        m.consume(&Block {
+            rows: 0..n,
+            cols: 0..d,
+            col_major: false,
+            data: &x,
+        });
+        let sc = m.screen_result(None).unwrap();
+        let cols = sc.cols.clone().expect("partial");
+        assert!(cols.len() <= 3 * SCREEN_KEEP && cols.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(sc.unscreenable, d.div_ceil(1000));
+        let s = m.screen.as_ref().unwrap();
+        let g: Vec<Option<(f64, f64)>> = (0..d)
+            .map(|j| {
+                let (m2, m3, m4) = crate::stats::screen::central_moments(n, s.sums(&m, j));
+                screenable(m2).then(|| (m3 / m2.powf(1.5), m4 / (m2 * m2) - 3.0))
+            })
+            .collect();
+        let kth = |key: &dyn Fn(f64, f64) -> f64| {
+            let mut v: Vec<f64> = g.iter().flatten().map(|&(a, b)| key(a, b)).collect();
+            v.sort_by(|a, b| b.total_cmp(a));
+            v[SCREEN_KEEP - 1]
+        };
+        let keys: [&dyn Fn(f64, f64) -> f64; 4] = [
+            &|a, _| a.abs(),
+            &|_, b| (0.25 * b + 0.1).abs(),
+            &|_, b| (-0.5 * b - 2.0).abs(),
+            &|_, b| (b - 1.0).abs(),
+        ];
+        for key in keys {
+            let t = kth(key);
+            for (j, gj) in g.iter().enumerate() {
+                if let Some((a, b)) = gj {
+                    if key(*a, *b) > t {
+                        let p = sc.position(j).unwrap_or_else(|| panic!("{j} dropped"));
+                        assert_eq!(sc.col(p), j);
+                    }
+                }
+            }
+        }
+        for (p, &j) in cols.iter().enumerate() {
+            let (m2, m3, m4) = crate::stats::screen::central_moments(n, s.sums(&m, j));
+            assert_eq!((sc.m2[p], sc.m3[p], sc.m4[p]), (m2, m3, m4));
+        }
     }
 
     /// The blocked kernel equals the element-by-element definition bit for bit.

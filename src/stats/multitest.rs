@@ -115,9 +115,70 @@ pub fn adjust(p: &[f64], method: Method) -> Result<Vec<f64>, StatsError> {
     Ok(out)
 }
 
+/// Holm (1979) adjusted p-values of the given p-values as the smallest of a family of `m` ≥
+/// `p.len()` hypotheses whose other p-values are not given: ranked among themselves (ties by
+/// position), p_(i) gets max_{j ≤ i} min(1, (m − j + 1)·p_(j)). When every p-value left out is
+/// at least max(p) this equals [`adjust`] with [`Method::Holm`] on the whole family, for the
+/// given entries (the left-out ones rank after them); with m = `p.len()` it is that adjustment.
+/// Used by the every-coordinate screen, which keeps only the smallest p-values of each group
+/// when d is large.
+///
+/// Cost: O(len log len) time, O(len) memory.
+///
+/// # Errors
+/// [`StatsError::InvalidArgument`] when a p-value is NaN or outside [0, 1], or m < `p.len()`.
+pub fn holm_smallest(p: &[f64], m: usize) -> Result<Vec<f64>, StatsError> {
+    if m < p.len() {
+        return Err(StatsError::InvalidArgument(format!(
+            "a family of {m} hypotheses cannot hold {} p-values",
+            p.len()
+        )));
+    }
+    if p.iter().any(|v| !v.is_finite() || !(0.0..=1.0).contains(v)) {
+        return Err(StatsError::InvalidArgument(
+            "p-values must lie in [0, 1]".into(),
+        ));
+    }
+    let mf = m as f64;
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    let mut out = vec![0.0; p.len()];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((mf - rank as f64) * p[i]).min(1.0));
+        out[i] = running;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With the whole family it is Holm bit for bit; with only the smallest given (the rest at
+    /// least their maximum) it equals Holm on the whole family for them.
+    #[test]
+    fn holm_smallest_is_holm_on_the_whole_family() {
+        let mut state = 5u64;
+        let p: Vec<f64> = (0..500)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                ((state >> 11) as f64 / (1u64 << 53) as f64).powi(3)
+            })
+            .collect();
+        let full = adjust(&p, Method::Holm).unwrap();
+        assert_eq!(holm_smallest(&p, p.len()).unwrap(), full);
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+        let kept: Vec<f64> = order[..200].iter().map(|&i| p[i]).collect();
+        let part = holm_smallest(&kept, p.len()).unwrap();
+        for (r, &i) in order[..200].iter().enumerate() {
+            assert_eq!(part[r], full[i], "rank {r}");
+        }
+        assert!(part.iter().any(|&v| v < 1.0) && part.contains(&1.0));
+        assert!(holm_smallest(&p, 499).is_err());
+        assert!(holm_smallest(&[0.5, f64::NAN], 9).is_err());
+    }
 
     #[test]
     fn rejects_out_of_range_p() {

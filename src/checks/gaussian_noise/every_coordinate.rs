@@ -27,19 +27,32 @@
 //! every coordinate (d > k), and votes when every checkpoint has n ≥ [`MIN_ROWS`] rows and
 //! S < N/2; otherwise it is reported with the reason.
 //!
+//! *Large d.* Above `run::kernels::SCREEN_KEEP` (65,536) coordinates the reader keeps, per
+//! checkpoint, the moments of only the union of the 65,536 coordinates with the largest |g₁|,
+//! the largest g₂ and the smallest g₂, and the tail candidates (memory O(65,536) per checkpoint
+//! instead of 4d doubles: 320 MB each at d = 10⁷). Within a checkpoint the SEs are common, so
+//! each p-value is monotone in |γ̂₁,S| = |a·g₁| or |γ̂₂,S| = |b·g₂ + c|, whose largest values
+//! lie among the extremes of g₂; the kept pairs therefore hold every checkpoint's 65,536
+//! smallest skewness and kurtosis p-values and all its tail p-values (the others are 1). Holm
+//! over the full family of m = 3·(tested pairs) is applied to the kept p-values ranked among
+//! themselves ([`holm_smallest`]): exact for the global smallest, hence the piece's fail
+//! p-value and every rejection up to the smallest p-value left out; `flagged`
+//! is then a lower bound and `kept` says so. Below the threshold nothing changes.
+//!
 //! Limits: the normal-theory SEs are exact only for Gaussian coordinates; for a skewed
 //! coordinate sitting exactly at a tolerance they are too small (the true SE needs the 6th and
 //! 8th moments), so the piece is liberal there; the tail rule cannot see tails heavier than the
-//! n rows show. Cost O(C·d log(C·d)) (Holm sorts 3·C·d values), memory O(C·d).
+//! n rows show. Cost O(C·d' log(C·d')) with d' = min(d, 3·65,536 + 1,024) kept coordinates
+//! per checkpoint (Holm sorts 3·C·d' values), memory O(C·d').
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Gamma};
 
 use crate::checks::Context;
-use crate::run::kernels::CoordinateScreen;
+use crate::run::kernels::{screenable, CoordinateScreen};
 use crate::run::{GradientKind, SubspaceKind};
-use crate::stats::multitest::{adjust, Method};
+use crate::stats::multitest::holm_smallest;
 use crate::stats::onesided::norm_sf;
 use crate::stats::screen::{minibatch_factors, normal_theory_se, Design};
 use crate::thresholds::Thresholds;
@@ -116,6 +129,12 @@ pub struct EveryCoordinate {
     pub tests: usize,
     /// (checkpoint, coordinate) pairs not tested (zero variance).
     pub untested: usize,
+    /// When d > 65,536 (`run::kernels::SCREEN_KEEP`): the tested pairs whose moments were
+    /// kept, each checkpoint's 65,536 most extreme in skewness and in kurtosis and its tail
+    /// candidates (docs/methods.md, "Every coordinate at large d"); the smallest adjusted
+    /// p-value stays exact, `flagged` counts kept pairs only (a lower bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<usize>,
     /// Whether the piece votes (fail-only).
     pub votes: bool,
     /// Why it does not vote.
@@ -136,7 +155,9 @@ pub struct EveryCoordinate {
 /// One tested (checkpoint, coordinate) pair before the adjustment.
 struct Entry {
     ci: usize,
+    /// Coordinate, and its position in the checkpoint's screen.
     j: usize,
+    p: usize,
     ms: f64,
     mk: f64,
     ratio: f64,
@@ -191,20 +212,18 @@ pub fn every_coordinate(
     );
     let mut entries = Vec::new();
     let mut raw = Vec::new();
-    let mut untested = 0;
     for (ci, sc) in screens.iter().enumerate() {
         let (se1, se2) = normal_theory_se(sc.n);
         let (se1, se2) = (a.abs() * se1, b.abs() * se2);
         let gamma = Gamma::new(sc.tail_k.max(1) as f64, 1.0).ok();
-        for j in 0..sc.m2.len() {
-            let (m2, m3, m4) = (sc.m2[j], sc.m3[j], sc.m4[j]);
-            if m2.is_nan() || m2 <= 1e-300 {
-                untested += 1;
+        for p in 0..sc.m2.len() {
+            let (m2, m3, m4) = (sc.m2[p], sc.m3[p], sc.m4[p]);
+            if !screenable(m2) {
                 continue;
             }
             let (ms, mk) = (a * m3 / m2.powf(1.5), b * (m4 / (m2 * m2) - 3.0) + c);
             let ratio = (ms.abs() / d1).max(mk.abs() / d2);
-            let tail_p = match (&gamma, sc.hill.get(j)) {
+            let tail_p = match (&gamma, sc.hill.get(p)) {
                 (Some(g), Some(&al)) if sc.tail_k > 0 && al > 0.0 && mk.abs() > d2 => {
                     g.sf(TAIL_ALPHA0 * sc.tail_k as f64 / al)
                 }
@@ -217,17 +236,24 @@ pub fn every_coordinate(
             ]);
             entries.push(Entry {
                 ci,
-                j,
+                j: sc.col(p),
+                p,
                 ms,
                 mk,
                 ratio,
             });
         }
     }
-    let adj = adjust(&raw, Method::Holm).unwrap_or_else(|_| raw.clone());
+    let tested: usize = screens.iter().map(|sc| sc.d - sc.unscreenable).sum();
+    let adj = holm_smallest(&raw, 3 * tested).unwrap_or_else(|_| raw.clone());
     let note = vote_note(ctx, &screens, s);
     let counts = Counts {
-        untested,
+        untested: screens.iter().map(|sc| sc.unscreenable).sum(),
+        tests: 3 * tested,
+        kept: screens
+            .iter()
+            .any(|sc| sc.is_partial())
+            .then_some(entries.len()),
         factors: (a, b),
     };
     Some(summarise(ctx, &screens, &entries, &adj, counts, note, th))
@@ -286,7 +312,7 @@ fn summarise(
             minibatch_excess_kurtosis: e.mk,
             skewness_se: a.abs() * se1,
             excess_kurtosis_se: b.abs() * se2,
-            tail_index: sc.hill.get(e.j).copied().unwrap_or(f64::NAN),
+            tail_index: sc.hill.get(e.p).copied().unwrap_or(f64::NAN),
             p_holm: [adj[3 * i], adj[3 * i + 1], adj[3 * i + 2]],
             flagged: minp(i) <= alpha,
         });
@@ -296,8 +322,9 @@ fn summarise(
         checkpoints: screens.len(),
         tail_k: screens.iter().map(|s| s.tail_k).min().unwrap_or(0),
         tail_alpha0: TAIL_ALPHA0,
-        tests: adj.len(),
+        tests: counts.tests,
         untested: counts.untested,
+        kept: counts.kept,
         votes: note.is_none(),
         note,
         flagged: flagged.iter().filter(|&&f| f != 0).count(),
@@ -308,8 +335,11 @@ fn summarise(
     }
 }
 
-/// Untested pairs and the minibatch factors (a, b) of the SEs.
+/// Untested pairs, the Holm family's size, the pairs kept when the screens are partial, and
+/// the minibatch factors (a, b) of the SEs.
 struct Counts {
     untested: usize,
+    tests: usize,
+    kept: Option<usize>,
     factors: (f64, f64),
 }

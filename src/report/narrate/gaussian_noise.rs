@@ -204,7 +204,7 @@ fn every_coordinate(e: &EveryCoordinate) -> String {
         "every coordinate ({why}): minibatch skewness and excess kurtosis of all {} coordinates \
          at {} checkpoint(s) by the finite-population CLT, and a Hill tail-index rule (K = {}, \
          α₀ = {}), Holm over {} p-values: {} coordinate(s) beyond tolerance ({} by the tail \
-         rule), smallest Holm p = {}; worst: {}",
+         rule){}, smallest Holm p = {}; worst: {}",
         e.coordinates,
         e.checkpoints,
         e.tail_k,
@@ -212,6 +212,10 @@ fn every_coordinate(e: &EveryCoordinate) -> String {
         e.tests,
         e.flagged,
         e.flagged_by_tail,
+        e.kept.map_or(String::new(), |k| format!(
+            " among the {k} most extreme (checkpoint, coordinate) pairs kept at this d (a \
+             lower bound; the smallest Holm p is exact)"
+        )),
         p_text(Some(e.p_fail_holm)),
         if worst.is_empty() {
             "none".to_string()
@@ -230,8 +234,8 @@ fn noise_principal(np: &crate::checks::gaussian_noise::noise_principal::NoisePri
             r.iter().map(f).sum::<f64>() / r.len().max(1) as f64
         };
     format!(
-        "noise principal subspace (reported, does not vote): {} directions chosen on half of \
-         the examples capture {:.1} % of the held-out examples' gradient-noise variance (the \
+        "noise principal subspace (reported, does not vote): {} directions chosen on a seeded \
+         subset of the examples (at most half) capture {:.1} % of the held-out examples' gradient-noise variance (the \
          random analysis directions {:.1} %; mean over {} checkpoint(s)); there the largest \
          minibatch |skewness| is {:.3} and |excess kurtosis| {:.3} (CLT, held-out rows)",
         r.first().map_or(0, |x| x.directions),
