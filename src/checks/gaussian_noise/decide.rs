@@ -101,7 +101,7 @@ pub enum Reason {
     /// The every-coordinate screen (fail-only piece): its counts, worst coordinate and
     /// whether it voted.
     EveryCoordinate(Box<super::every_coordinate::EveryCoordinate>),
-    /// The noise principal subspace (reported, not voted).
+    /// The noise principal subspace (a fail-only piece when it votes).
     NoisePrincipal(Box<super::noise_principal::NoisePrincipal>),
 }
 
@@ -349,22 +349,43 @@ pub fn decide(ev: &Evidence, th: &Thresholds) -> Decision {
     }
 }
 
-/// The tests with the every-coordinate piece appended when it votes: a fail-only piece
-/// (`p_pass` null), so the fail p-value is Holm over the 2k direction pieces and it, while the
-/// pass p-value and "leaning fail" stay those of the direction pieces (it can fail the check,
-/// never pass it or make it lean). Its estimate is the largest effect/tolerance ratio over the
-/// coordinates, tolerance 1. O(k log k).
+/// The tests with the every-coordinate and noise-principal pieces appended when they vote:
+/// fail-only pieces (`p_pass` null), so the fail p-value is Holm over the 2k direction pieces
+/// and them, while the pass p-value and "leaning fail" stay those of the direction pieces
+/// (they can fail the check, never pass it or make it lean). Each one's estimate is its largest
+/// effect/tolerance ratio (over coordinates, or over principal directions), tolerance 1.
+/// O(k log k).
 fn with_screen(mut tests: ToleranceTests, ev: &Evidence, alpha: f64) -> ToleranceTests {
-    let Some(e) = ev.every_coordinate.as_ref().filter(|e| e.votes) else {
+    let screen = ev.every_coordinate.as_ref().filter(|e| e.votes);
+    let principal = ev.noise_principal.as_ref().filter(|e| e.votes);
+    let extra = [
+        screen.map(|e| {
+            (
+                "every_coordinate (fail-only)",
+                e.largest_ratio,
+                e.p_fail_holm,
+            )
+        }),
+        principal.map(|e| {
+            (
+                "noise_principal (fail-only)",
+                e.largest_ratio,
+                e.p_fail_holm,
+            )
+        }),
+    ];
+    if extra.iter().all(Option::is_none) {
         return tests;
-    };
-    tests.pieces.push(PieceTest::new(
-        "every_coordinate (fail-only)",
-        e.largest_ratio,
-        Tolerance::at_most(1.0),
-        Some(e.p_fail_holm),
-        None,
-    ));
+    }
+    for (name, ratio, p) in extra.into_iter().flatten() {
+        tests.pieces.push(PieceTest::new(
+            name,
+            ratio,
+            Tolerance::at_most(1.0),
+            Some(p),
+            None,
+        ));
+    }
     let pf: Vec<f64> = tests
         .pieces
         .iter()

@@ -380,7 +380,7 @@ pub struct Evidence {
     /// The every-coordinate screen (per-example runs; fail-only piece, issue 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every_coordinate: Option<super::every_coordinate::EveryCoordinate>,
-    /// The noise principal subspace (per-example runs with d > k; reported, not voted).
+    /// The noise principal subspace (per-example runs with d > k; a fail-only piece).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_principal: Option<super::noise_principal::NoisePrincipal>,
 }

@@ -210,7 +210,7 @@ fn evidence(ctx: &Context, s: usize) -> (Evidence, Vec<Vec<f64>>) {
     let per_direction = direction_rows(&effects, &direct_moments, &sig, direct_ok);
     let per_checkpoint = checkpoint_rows(&pass, clt_rows);
     let every_coordinate = every_coordinate::every_coordinate(ctx, s, pop, th);
-    let noise_principal = noise_principal::noise_principal(ctx, s, pop);
+    let noise_principal = noise_principal::noise_principal(ctx, s, pop, th);
     let ev = Evidence {
         route: if per_example {
             Route::CltPredictionAndDirect

@@ -167,19 +167,7 @@ fn coordinate_name(r: &CoordinateRow) -> String {
 /// The every-coordinate sentence: whether it voted, how many coordinates it flags, and the
 /// worst three by name.
 fn every_coordinate(e: &EveryCoordinate) -> String {
-    let why = match &e.note {
-        None => "fail-only piece: it can fail the check, never pass it".to_string(),
-        Some(ScreenNote::FewRows { rows, minimum }) => format!(
-            "reported only: {rows} rows per checkpoint, fewer than the {minimum} it needs to vote"
-        ),
-        Some(ScreenNote::LargeBatch {
-            batch_size,
-            population,
-        }) => format!(
-            "reported only: S = {batch_size} is at least half of N = {population}, where the \
-             finite-population images are unstable"
-        ),
-    };
+    let why = vote_why(e.note.as_ref(), "rows per checkpoint");
     let worst: Vec<String> = e
         .worst
         .iter()
@@ -225,8 +213,26 @@ fn every_coordinate(e: &EveryCoordinate) -> String {
     )
 }
 
+/// Whether a fail-only piece votes, or why it is reported only (`rows`: what its row count
+/// counts).
+fn vote_why(note: Option<&ScreenNote>, rows_of: &str) -> String {
+    match note {
+        None => "fail-only piece: it can fail the check, never pass it".to_string(),
+        Some(ScreenNote::FewRows { rows, minimum }) => {
+            format!("reported only: {rows} {rows_of}, fewer than the {minimum} it needs to vote")
+        }
+        Some(ScreenNote::LargeBatch {
+            batch_size,
+            population,
+        }) => format!(
+            "reported only: S = {batch_size} is at least half of N = {population}, where the \
+             finite-population images are unstable"
+        ),
+    }
+}
+
 /// The noise-principal sentence: variance captured on held-out rows against the random
-/// directions, and the largest minibatch shape there.
+/// directions, the largest minibatch shape there and the piece's Holm p-value.
 fn noise_principal(np: &crate::checks::gaussian_noise::noise_principal::NoisePrincipal) -> String {
     let r = &np.per_checkpoint;
     let mean =
@@ -234,16 +240,20 @@ fn noise_principal(np: &crate::checks::gaussian_noise::noise_principal::NoisePri
             r.iter().map(f).sum::<f64>() / r.len().max(1) as f64
         };
     format!(
-        "noise principal subspace (reported, does not vote): {} directions chosen on a seeded \
-         subset of the examples (at most half) capture {:.1} % of the held-out examples' gradient-noise variance (the \
-         random analysis directions {:.1} %; mean over {} checkpoint(s)); there the largest \
-         minibatch |skewness| is {:.3} and |excess kurtosis| {:.3} (CLT, held-out rows)",
+        "noise principal subspace ({}): {} directions chosen on a seeded subset of the \
+         examples (at most half) capture {:.1} % of the held-out examples' gradient-noise \
+         variance (the random analysis directions {:.1} %; mean over {} checkpoint(s)); there \
+         the largest minibatch |skewness| is {:.3} and |excess kurtosis| {:.3} (CLT, held-out \
+         rows), Holm over {} p-values: smallest p = {}",
+        vote_why(np.note.as_ref(), "held-out rows at a checkpoint"),
         r.first().map_or(0, |x| x.directions),
         100.0 * mean(&|x| x.variance_share),
         100.0 * mean(&|x| x.random_subspace_share),
         r.len(),
         np.largest_abs_skewness,
-        np.largest_abs_excess_kurtosis
+        np.largest_abs_excess_kurtosis,
+        np.tests,
+        p_text(Some(np.p_fail_holm)),
     )
 }
 
