@@ -288,3 +288,55 @@ fn verdicts_at_d_1000_do_not_depend_on_the_seed() {
         assert!(mode >= 18, "{name}: {verdicts:?}");
     }
 }
+
+/// End to end above `SCREEN_KEEP` (65,536) coordinates: the screen keeps only each
+/// checkpoint's most extreme coordinates, says so (`kept`), still counts the whole Holm family
+/// and names a planted outlier coordinate first.
+#[test]
+fn a_screen_wider_than_65536_coordinates_keeps_the_worst() {
+    // Wider than the three kept sets together, so that some coordinates must be dropped.
+    const WIDE: usize = 3 * sgd_ou::run::kernels::SCREEN_KEEP + 20_000;
+    const ROWS: usize = 32;
+    const PLANTED: usize = 54_321;
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("run");
+    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
+    std::fs::write(
+        dir.join("run.json"),
+        format!(
+            r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": {ROWS}, "gradients": "per_example", "sampling": "without_replacement", "model": "wide screen"}}"#
+        ),
+    )
+    .unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut g: Vec<f64> = (0..ROWS * WIDE)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    // One example with a gradient 40 SDs out in the planted coordinate: skewness ≈ √n there.
+    g[3 * WIDE + PLANTED] = 40.0;
+    for c in 0..2 {
+        let cdir = dir.join(format!("checkpoints/step_{}", 100 * (c + 1)));
+        std::fs::create_dir_all(&cdir).unwrap();
+        write_f64(&cdir.join("params.npy"), &[WIDE], &vec![0.0; WIDE]).unwrap();
+        write_f64(&cdir.join("grads.npy"), &[ROWS, WIDE], &g).unwrap();
+    }
+    let run = Run::load(&dir, &LoadOptions { dims: 8, seed: 1 }).expect("load");
+    let th = Thresholds::default();
+    let c = gaussian_noise::check(&Context::new(&run, 7, &th));
+    let e = c
+        .evidence
+        .expect("evidence")
+        .every_coordinate
+        .expect("screen");
+    assert_eq!(e.coordinates, WIDE);
+    assert_eq!(e.tests, 3 * 2 * WIDE);
+    let kept = e.kept.expect("partial screen");
+    assert!(
+        kept < 2 * WIDE && kept >= 2 * sgd_ou::run::kernels::SCREEN_KEEP,
+        "{kept}"
+    );
+    assert!(e.flagged >= 1 && e.flagged < 100, "{}", e.flagged);
+    assert_eq!(e.worst[0].index, PLANTED);
+    assert!(e.p_fail_holm < 1e-6, "{}", e.p_fail_holm);
+    assert!(!e.votes, "n = 32 < 256 rows: reported only");
+}
