@@ -93,20 +93,25 @@ fn draw(tail: Tail, j: usize, rng: &mut ChaCha8Rng, t: Option<&StudentT<f64>>) -
 }
 
 fn write_run(dir: &Path, tail: Tail, seed: u64) {
+    write_rows(dir, (N, D, S), &gradients(tail, seed));
+}
+
+/// A per-example run of two identical checkpoints: `g` is n × d row-major, N = n examples,
+/// batch size s without replacement, θ = 0.
+fn write_rows(dir: &Path, (n, d, s): (usize, usize, usize), g: &[f64]) {
     std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
     std::fs::write(
         dir.join("run.json"),
         format!(
-            r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": {S}, "dataset_size": {N}, "gradients": "per_example", "sampling": "without_replacement", "model": "scale_gaussian calibration"}}"#
+            r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": {s}, "dataset_size": {n}, "gradients": "per_example", "sampling": "without_replacement", "model": "scale_gaussian calibration"}}"#
         ),
     )
     .unwrap();
-    let g = gradients(tail, seed);
     for c in 0..CHECKPOINTS {
         let cdir = dir.join(format!("checkpoints/step_{}", 100 * (c + 1)));
         std::fs::create_dir_all(&cdir).unwrap();
-        write_f64(&cdir.join("params.npy"), &[D], &vec![0.0; D]).unwrap();
-        write_f64(&cdir.join("grads.npy"), &[N, D], &g).unwrap();
+        write_f64(&cdir.join("params.npy"), &[d], &vec![0.0; d]).unwrap();
+        write_f64(&cdir.join("grads.npy"), &[n, d], g).unwrap();
     }
 }
 
@@ -300,26 +305,13 @@ fn a_screen_wider_than_65536_coordinates_keeps_the_worst() {
     const PLANTED: usize = 54_321;
     let tmp = common::tempdir();
     let dir = tmp.path().join("run");
-    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
-    std::fs::write(
-        dir.join("run.json"),
-        format!(
-            r#"{{"format_version": 1, "learning_rate": 0.01, "batch_size": 8, "dataset_size": {ROWS}, "gradients": "per_example", "sampling": "without_replacement", "model": "wide screen"}}"#
-        ),
-    )
-    .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut g: Vec<f64> = (0..ROWS * WIDE)
         .map(|_| StandardNormal.sample(&mut rng))
         .collect();
     // One example with a gradient 40 SDs out in the planted coordinate: skewness ≈ √n there.
     g[3 * WIDE + PLANTED] = 40.0;
-    for c in 0..2 {
-        let cdir = dir.join(format!("checkpoints/step_{}", 100 * (c + 1)));
-        std::fs::create_dir_all(&cdir).unwrap();
-        write_f64(&cdir.join("params.npy"), &[WIDE], &vec![0.0; WIDE]).unwrap();
-        write_f64(&cdir.join("grads.npy"), &[ROWS, WIDE], &g).unwrap();
-    }
+    write_rows(&dir, (ROWS, WIDE, 8), &g);
     let run = Run::load(&dir, &LoadOptions { dims: 8, seed: 1 }).expect("load");
     let th = Thresholds::default();
     let c = gaussian_noise::check(&Context::new(&run, 7, &th));
