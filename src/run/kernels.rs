@@ -1005,10 +1005,15 @@ mod tests {
                 assert!(part.hill[j].is_nan(), "{j}");
             }
         }
-        // K: at most 64, the budget counts min(d, TAIL_CANDIDATES) candidates; none below 8.
+    }
+
+    /// K: at most 64, the budget counts min(d, TAIL_CANDIDATES) candidates; none below 8.
+    #[test]
+    fn screen_tail_k_is_capped() {
         assert_eq!(screen_tail_k(4096, 10), 64);
         assert_eq!(screen_tail_k(4096, 1 << 20), 64);
         assert_eq!(screen_tail_k(16, 3), 0);
+        assert_eq!(screen_tail_k(300, 7), 37);
     }
 
     /// The candidates are the TAIL_CANDIDATES coordinates with the largest excess kurtosis.

@@ -337,6 +337,32 @@ fn permutation_test_is_deterministic_for_a_seed() {
     assert_eq!(a, c);
 }
 
+/// `holm_smallest` on the smallest half of each reference family, with the family's full size,
+/// reproduces statsmodels' Holm values for those entries (the every-coordinate screen's use).
+#[test]
+fn holm_on_the_smallest_against_statsmodels() {
+    let r = reference();
+    for case in r["multitest"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let p: Vec<f64> = case["p"].as_array().unwrap().iter().map(f).collect();
+        let want = &case["adjusted"]["holm"];
+        assert!(want["call"].as_str().unwrap().contains("method='holm'"));
+        let want: Vec<f64> = want["values"].as_array().unwrap().iter().map(f).collect();
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+        let half = &order[..p.len() / 2];
+        let sub: Vec<f64> = half.iter().map(|&i| p[i]).collect();
+        let got = sgd_ou::stats::multitest::holm_smallest(&sub, p.len()).unwrap();
+        for (g, &i) in got.iter().zip(half) {
+            let w = want[i];
+            assert!(
+                (g - w).abs() <= EXACT_RTOL * w.abs(),
+                "{name} [{i}]: {g} vs {w}"
+            );
+        }
+    }
+}
+
 #[test]
 fn multiple_testing_against_statsmodels() {
     let r = reference();
